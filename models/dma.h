@@ -1,0 +1,89 @@
+#pragma once
+/// DMA engines: linear, 2-D strided and gather transfers between HBM and SRAM, with a bounded
+/// number of outstanding requests per engine. Time advances once per request group.
+
+#include <cstdint>
+#include <vector>
+
+#include <systemc>
+
+#include "models/hbm.h"
+#include "models/sram.h"
+#include "models/unit_port.h"
+#include "sim/common.h"
+#include "traces/isa.h"
+
+namespace tpusim {
+
+struct DmaConfig {
+  std::uint32_t engines = 4;           ///< dma.engines
+  std::uint32_t max_outstanding = 256;  ///< dma.max_outstanding: requests in flight per engine
+  std::uint32_t request_bytes = 512;   ///< dma.request_bytes: largest single request
+  std::uint32_t group_requests = 16;   ///< dma.group_requests: requests issued per time step
+  bool gather_sort = true;  ///< dma.gather_sort: issue gathered rows in address order
+  void validate() const;
+};
+
+struct DmaStats {
+  std::uint64_t instructions = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t read_bytes = 0;   ///< from HBM
+  std::uint64_t write_bytes = 0;  ///< to HBM
+  std::uint64_t gathered_rows = 0;
+  Cycle busy_cycles = 0;
+};
+
+/// Row indices a gather picks: `rows` distinct rows out of `span`, drawn by `pattern` from
+/// `seed` (reproducible), sorted ascending when `sort` is set. Writes into `out` (reused).
+void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t rows,
+                 std::uint64_t seed, bool sort, std::vector<std::uint64_t>& out);
+
+/// Timing core of one engine (no SystemC). An instruction is split into requests of at most
+/// request_bytes (gathers: each row its own request(s)); a request issues when one of the
+/// max_outstanding slots is free and completes when HBM says so; the data is then written to
+/// (or was read from) SRAM. The caller steps it group by group so that concurrent engines
+/// interleave their requests in simulated-time order.
+class DmaEngineTiming {
+ public:
+  DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram);
+
+  /// Starts an instruction at cycle `now`.
+  void begin(const Instruction& in, Cycle now);
+  /// Issues the next group of up to group_requests requests (none before `now`). Returns true
+  /// while requests remain; `resume_at` is the cycle to advance to before the next step. When it
+  /// returns false, `resume_at` is the instruction's completion cycle.
+  bool step(Cycle now, Cycle& resume_at);
+
+  const DmaStats& stats() const { return m_stats; }
+
+ private:
+  DmaConfig m_cfg;
+  HbmTiming& m_hbm;
+  SramTiming& m_sram;
+  DmaStats m_stats;
+  // Current transfer state (no allocation per request).
+  const Instruction* m_in = nullptr;
+  std::vector<std::uint64_t> m_rows;       ///< gather row indices
+  std::vector<Tick> m_slot_free;           ///< completion tick of each outstanding slot
+  std::uint64_t m_row = 0;                 ///< next row (2-D and gather)
+  std::uint64_t m_row_offset = 0;          ///< bytes already issued within the current row
+  std::uint64_t m_sram_cursor = 0;         ///< next SRAM byte offset
+  Tick m_last_done = 0;                    ///< latest completion so far
+};
+
+/// One DMA engine as a SystemC module.
+class DmaUnit : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(DmaUnit);
+  DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instance, InstructionPort& port,
+          HbmTiming& hbm, SramTiming& sram);
+  const DmaStats& stats() const { return m_timing.stats(); }
+
+ private:
+  void run();
+  DmaEngineTiming m_timing;
+  int m_instance;
+  InstructionPort& m_port;
+};
+
+}  // namespace tpusim

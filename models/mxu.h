@@ -1,0 +1,79 @@
+#pragma once
+/// Systolic matrix unit (MXU): folds of an R x C array, weight- or output-stationary.
+
+#include <cstdint>
+#include <string>
+
+#include <systemc>
+
+#include "models/sram.h"
+#include "models/unit_port.h"
+#include "sim/common.h"
+#include "traces/isa.h"
+
+namespace tpusim {
+
+enum class Dataflow : std::uint8_t { kWeightStationary, kOutputStationary };
+enum class MxuTimingMode : std::uint8_t { kPipelined, kScaleSim };
+
+struct MxuConfig {
+  std::uint32_t count = 4;    ///< mxu.count: arrays on the chip
+  std::uint32_t rows = 128;   ///< mxu.rows: R
+  std::uint32_t cols = 128;   ///< mxu.cols: C
+  Dataflow dataflow = Dataflow::kWeightStationary;  ///< mxu.dataflow = "ws" | "os"
+  MxuTimingMode timing = MxuTimingMode::kPipelined;  ///< mxu.timing = "pipelined" | "scalesim"
+  double fp8_rate = 2.0;  ///< mxu.fp8_rate: fp8 throughput relative to bf16
+  void validate() const;
+};
+
+struct MxuStats {
+  std::uint64_t instructions = 0;
+  std::uint64_t macs = 0;
+  Cycle busy_cycles = 0;     ///< cycles this array was running a matmul
+  Cycle compute_cycles = 0;  ///< of which the array itself was the limit (vs SRAM)
+};
+
+/// SRAM traffic of one matmul: A re-read once per column fold, B once, C written once.
+struct MatmulTraffic {
+  std::uint64_t a_bytes = 0;
+  std::uint64_t b_bytes = 0;
+  std::uint64_t c_bytes = 0;
+};
+
+/// Timing core, no SystemC. scalesim mode equals SCALE-Sim v2's compute cycles:
+///   WS: ceil(K/R)*ceil(N/C)*(2R + C + M - 2) - 1
+///   OS: ceil(M/R)*ceil(N/C)*(R + C + K - 2) - 1
+/// pipelined mode overlaps each fold's weight load with the previous fold's stream (law in
+/// mxu.cpp and README). fp8 divides the streaming part by fp8_rate.
+class SystolicTiming {
+ public:
+  explicit SystolicTiming(const MxuConfig& cfg) : m_cfg(cfg) {}
+  Cycle cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype) const;
+  std::uint64_t folds(std::uint64_t m, std::uint64_t n, std::uint64_t k) const;
+  MatmulTraffic traffic(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype) const;
+  /// MACs / (R*C*cycles)
+  double utilization(std::uint64_t m, std::uint64_t n, std::uint64_t k, Cycle cycles) const;
+
+ private:
+  MxuConfig m_cfg;
+};
+
+/// One MXU instance: takes mxu.matmul from the executor; finishes no sooner than the array's
+/// cycles and no sooner than SRAM has delivered its operands and accepted its result.
+class MxuUnit : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(MxuUnit);
+  MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instance, InstructionPort& port,
+          SramTiming& sram);
+  const MxuStats& stats() const { return m_stats; }
+
+ private:
+  void run();
+  SystolicTiming m_timing;
+  int m_instance;
+  InstructionPort& m_port;
+  SramTiming& m_sram;
+  MxuStats m_stats;
+};
+
+}  // namespace tpusim

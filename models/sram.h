@@ -1,0 +1,57 @@
+#pragma once
+/// Banked on-chip SRAM (VMEM): address-interleaved banks with per-bank busy-until contention.
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/common.h"
+
+namespace tpusim {
+
+struct SramConfig {
+  double capacity_mib = 128;           ///< sram.capacity_mib
+  std::uint32_t banks = 64;            ///< sram.banks
+  std::uint32_t bank_bytes_per_cycle = 32;  ///< sram.bank_bytes_per_cycle
+  std::uint32_t interleave_bytes = 64;      ///< sram.interleave_bytes
+  double residency_mib = 64;  ///< sram.residency_mib: budget for pinned indexer keys (workloads)
+
+  std::uint64_t capacity_bytes() const {
+    return static_cast<std::uint64_t>(capacity_mib * 1024.0 * 1024.0);
+  }
+  std::uint64_t peak_bytes_per_cycle() const {
+    return static_cast<std::uint64_t>(banks) * bank_bytes_per_cycle;
+  }
+  /// Throws ConfigError naming the key.
+  void validate() const;
+};
+
+struct SramStats {
+  std::uint64_t read_bytes = 0;
+  std::uint64_t write_bytes = 0;
+  std::uint64_t accesses = 0;
+  std::uint64_t conflict_cycles = 0;  ///< bank-cycles an access waited behind another client
+};
+
+/// Timing core: each bank serves bank_bytes_per_cycle; an access of `bytes` at `addr` starting
+/// at `start` occupies each bank it touches for (its share of the bytes)/bank_bytes_per_cycle
+/// cycles, after that bank's previous reservation. Returns when the last bank is done.
+class SramTiming {
+ public:
+  explicit SramTiming(const SramConfig& cfg);
+
+  /// Reserves the banks for one access and returns its completion cycle (>= start + 1 for a
+  /// non-empty access). Counts bytes and conflict cycles. `addr + bytes` must be within capacity
+  /// (checked by the caller's validation; a violation here is a SIM_CHECK).
+  Cycle access(Cycle start, std::uint64_t addr, std::uint64_t bytes, bool write);
+
+  const SramStats& stats() const { return m_stats; }
+  const SramConfig& config() const { return m_cfg; }
+
+ private:
+  SramConfig m_cfg;
+  std::vector<Cycle> m_bank_free;  ///< per bank: first cycle it is free
+  std::vector<std::uint64_t> m_scratch_bytes;  ///< per-bank byte counts of the current access
+  SramStats m_stats;
+};
+
+}  // namespace tpusim

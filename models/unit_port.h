@@ -1,0 +1,22 @@
+#pragma once
+/// The narrow interface between the executor and a unit module (cf. ONNXim's can_issue/issue):
+/// a unit thread asks for its next instruction and reports when it is done.
+
+#include "sim/common.h"
+#include "traces/isa.h"
+
+namespace tpusim {
+
+class InstructionPort {
+ public:
+  virtual ~InstructionPort() = default;
+  /// Blocks the calling SystemC thread until an instruction of `kind` has all its dependencies
+  /// done and is the oldest of its kind not yet taken; returns nullptr once the trace is
+  /// exhausted for that kind (the unit's thread then ends).
+  virtual const Instruction* acquire(UnitKind kind) = 0;
+  /// Reports that `in` ran on instance `instance` of its kind from cycle `start` to `end`.
+  virtual void retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
+                      Cycle end) = 0;
+};
+
+}  // namespace tpusim

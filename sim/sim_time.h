@@ -1,0 +1,32 @@
+#pragma once
+/// The one place where cycles meet sc_time. One cycle is carried as one SystemC nanosecond,
+/// whatever the clock: sc_time is only the carrier (DESIGN.md section 4); seconds are computed
+/// from cycles and chip.clock_ghz when reporting.
+
+#include <systemc>
+
+#include "sim/common.h"
+
+namespace tpusim {
+
+inline Cycle now_cycles() {
+  // Default time resolution is 1 ps, so a cycle is 1000 units of the kernel's integer time.
+  return sc_core::sc_time_stamp().value() / 1000;
+}
+
+inline sc_core::sc_time cycles_to_sc_time(Cycle c) {
+  return sc_core::sc_time::from_value(c * 1000);
+}
+
+/// Advances the calling SystemC thread by `c` cycles (no-op for 0).
+inline void wait_cycles(Cycle c) {
+  if (c > 0) sc_core::wait(cycles_to_sc_time(c));
+}
+
+/// Advances the calling thread until absolute cycle `t` (no-op if already there).
+inline void wait_until_cycle(Cycle t) {
+  Cycle now = now_cycles();
+  if (t > now) wait_cycles(t - now);
+}
+
+}  // namespace tpusim

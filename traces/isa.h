@@ -1,0 +1,135 @@
+#pragma once
+/// The tpusim instruction set (trace format v1, DESIGN.md section 5) as C++ types.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tpusim {
+
+/// The kind of unit that executes an instruction. Instructions of one kind issue in order.
+enum class UnitKind : std::uint8_t { kDma, kMxu, kVpu, kTopk };
+constexpr int kUnitKinds = 4;
+
+enum class Op : std::uint8_t {
+  kDmaLoad,
+  kDmaStore,
+  kDmaGather,
+  kMxuMatmul,
+  // Vector ops; keep kVpuRelu first and kVpuTopk last (range checks rely on it).
+  kVpuRelu,
+  kVpuExp,
+  kVpuScale,
+  kVpuAdd,
+  kVpuMul,
+  kVpuMax,
+  kVpuSum,
+  kVpuSoftmax,
+  kVpuRmsnorm,
+  kVpuRope,
+  kVpuCast,
+  kVpuTopk,
+};
+constexpr int kOpCount = static_cast<int>(Op::kVpuTopk) + 1;
+constexpr int kVpuOpCount = static_cast<int>(Op::kVpuTopk) - static_cast<int>(Op::kVpuRelu) + 1;
+
+inline bool is_vpu_op(Op op) { return op >= Op::kVpuRelu; }
+inline bool is_dma_op(Op op) { return op <= Op::kDmaGather; }
+/// Index 0..kVpuOpCount-1 of a vector op (for per-op cost tables).
+inline int vpu_op_index(Op op) { return static_cast<int>(op) - static_cast<int>(Op::kVpuRelu); }
+
+/// "dma.load", "vpu.softmax", ...
+std::string_view op_name(Op op);
+/// Inverse of op_name; false if unknown.
+bool parse_op(std::string_view name, Op& out);
+/// "relu", "exp", ... for vector ops (the part after "vpu.").
+std::string_view vpu_op_short_name(int vpu_index);
+
+enum class Space : std::uint8_t { kHbm, kSram };
+
+struct Address {
+  Space space = Space::kHbm;
+  std::uint64_t offset = 0;
+};
+
+enum class DType : std::uint8_t { kBf16, kFp8 };
+std::string_view dtype_name(DType t);
+
+/// How a gather picks its rows (DESIGN.md section 5).
+enum class PatternKind : std::uint8_t {
+  kUniform,    ///< rows drawn uniformly from the whole span, without repetition
+  kRecent,     ///< all rows within the last `param` rows of the span
+  kClustered,  ///< runs of `param` adjacent rows
+  kStrided,    ///< every `param`-th row
+};
+
+struct GatherPattern {
+  PatternKind kind = PatternKind::kUniform;
+  std::uint64_t param = 0;  ///< W, C or S; unused for uniform
+};
+/// "uniform", "recent:4096", ...
+std::string pattern_to_string(const GatherPattern& p);
+/// Parses the text form; returns an error message or empty on success.
+std::string parse_pattern(std::string_view text, GatherPattern& out);
+
+/// One instruction. Fields not used by an op stay zero. Plain data: cheap to copy.
+struct Instruction {
+  std::uint64_t id = 0;
+  Op op = Op::kDmaLoad;
+  std::uint16_t tag = 0;   ///< index into the trace's tag table; 0 is the empty tag
+  std::uint32_t line = 0;  ///< source line in the trace file (0 if generated in memory)
+
+  Address src, dst;  ///< dma and vpu operands
+  /// dma.load/store: total bytes moved. With rows > 1 the transfer is 2-D: `rows` rows of
+  /// bytes/rows each, `stride` bytes apart on the HBM side, packed on the SRAM side.
+  std::uint64_t bytes = 0;
+  std::uint64_t rows = 0;    ///< dma 2-D row count (0 or 1 = linear); gather rows; topk rows
+  std::uint64_t stride = 0;  ///< dma 2-D HBM row pitch in bytes
+
+  // dma.gather
+  std::uint64_t span = 0;       ///< rows in the table at src
+  std::uint64_t row_bytes = 0;  ///< bytes per gathered row
+  GatherPattern pattern;
+  std::uint64_t seed = 0;
+
+  // mxu.matmul: C[m x n] = A[m x k] . B[k x n]
+  std::uint64_t m = 0, n = 0, k = 0;
+  DType dtype = DType::kBf16;
+  Address a, b, c;
+
+  // vpu: `elems` elements; topk: `rows` rows of `n` scores, keep `k` per row.
+  std::uint64_t elems = 0;
+
+  std::vector<std::uint64_t> deps;
+};
+
+/// The unit kind that runs `op` (topk goes to kTopk only when a dedicated unit exists).
+UnitKind unit_kind_of(Op op, bool topk_unit_enabled);
+std::string_view unit_kind_name(UnitKind k);
+
+/// Bytes an instruction moves through HBM (reads + writes), exactly as declared.
+std::uint64_t hbm_bytes(const Instruction& in);
+/// FLOPs of an instruction (2 per MAC for matmul; 0 for data movement; one per element-pass
+/// is not counted: vector ops report 0 FLOPs, matching reference/dsa.md assumption A2).
+std::uint64_t instruction_flops(const Instruction& in);
+
+/// Interned tag names: index 0 is "" (untagged).
+class TagTable {
+ public:
+  TagTable() { m_names.emplace_back(); }
+  std::uint16_t intern(std::string_view name);
+  const std::string& name(std::uint16_t tag) const { return m_names.at(tag); }
+  std::size_t size() const { return m_names.size(); }
+
+ private:
+  std::vector<std::string> m_names;
+};
+
+/// Trace-level metadata (`meta KEY=VALUE` lines), kept in order.
+struct TraceMeta {
+  std::vector<std::pair<std::string, std::string>> entries;
+  const std::string* find(std::string_view key) const;
+};
+
+}  // namespace tpusim
