@@ -1,0 +1,358 @@
+#include "sim/config.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+namespace tpusim {
+namespace {
+
+// One configuration key: how to read it from a TOML node, how to print it. Keeping every key in
+// one table is what makes `hw show`, the JSON report, `--set` and validation agree.
+struct KeyDesc {
+  std::string key;  // "section.name"
+  std::string help;
+  std::function<std::string(const HwConfig&)> get;
+  std::function<void(HwConfig&, const toml::node&, const std::string& where)> set;
+};
+
+std::string fmt_double(double v) {
+  std::string s = fmt::format("{}", v);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // stay a TOML float
+  return s;
+}
+
+[[noreturn]] void type_error(const std::string& where, const std::string& key, const char* want) {
+  throw ConfigError(fmt::format("{}: {} must be {}", where, key, want));
+}
+
+double as_double(const toml::node& n, const std::string& key, const std::string& where) {
+  if (auto v = n.as_floating_point()) return v->get();
+  if (auto v = n.as_integer()) return static_cast<double>(v->get());
+  type_error(where, key, "a number");
+}
+
+std::uint64_t as_uint(const toml::node& n, const std::string& key, const std::string& where,
+                      std::uint64_t max) {
+  auto v = n.as_integer();
+  if (!v) type_error(where, key, "a non-negative integer");
+  if (v->get() < 0) throw ConfigError(fmt::format("{}: {} must be >= 0 (got {})", where, key, v->get()));
+  auto u = static_cast<std::uint64_t>(v->get());
+  if (u > max) throw ConfigError(fmt::format("{}: {} is too large (got {}, max {})", where, key, u, max));
+  return u;
+}
+
+
+// Builders for the three value types we use; `ref` maps the config to the field.
+template <class Ref>
+KeyDesc double_key(std::string key, std::string help, Ref ref) {
+  return {key, std::move(help),
+          [ref](const HwConfig& c) { return fmt_double(ref(const_cast<HwConfig&>(c))); },
+          [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
+            ref(c) = as_double(n, key, where);
+          }};
+}
+
+template <class Ref>
+KeyDesc uint_key(std::string key, std::string help, Ref ref) {
+  using T = std::remove_reference_t<decltype(ref(std::declval<HwConfig&>()))>;
+  return {key, std::move(help),
+          [ref](const HwConfig& c) { return std::to_string(ref(const_cast<HwConfig&>(c))); },
+          [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
+            ref(c) = static_cast<T>(as_uint(n, key, where, std::numeric_limits<T>::max()));
+          }};
+}
+
+template <class Ref>
+KeyDesc bool_key(std::string key, std::string help, Ref ref) {
+  return {key, std::move(help),
+          [ref](const HwConfig& c) {
+            return std::string(ref(const_cast<HwConfig&>(c)) ? "true" : "false");
+          },
+          [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
+            auto v = n.as_boolean();
+            if (!v) type_error(where, key, "true or false");
+            ref(c) = v->get();
+          }};
+}
+
+template <class Ref>
+KeyDesc string_key(std::string key, std::string help, Ref ref) {
+  return {key, std::move(help),
+          [ref](const HwConfig& c) { return "\"" + ref(const_cast<HwConfig&>(c)) + "\""; },
+          [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
+            auto v = n.as_string();
+            if (!v) type_error(where, key, "a string");
+            ref(c) = v->get();
+          }};
+}
+
+// An enum key stored as a string in TOML with a fixed set of spellings.
+template <class E, class Ref>
+KeyDesc enum_key(std::string key, std::string help, Ref ref,
+                 std::vector<std::pair<std::string, E>> names) {
+  return {key, std::move(help),
+          [ref, names](const HwConfig& c) {
+            for (const auto& [s, e] : names)
+              if (e == ref(const_cast<HwConfig&>(c))) return "\"" + s + "\"";
+            return std::string("\"?\"");
+          },
+          [ref, key, names](HwConfig& c, const toml::node& n, const std::string& where) {
+            auto v = n.as_string();
+            std::string allowed;
+            for (const auto& [s, e] : names) allowed += (allowed.empty() ? "" : ", ") + s;
+            if (!v) type_error(where, key, ("one of " + allowed).c_str());
+            for (const auto& [s, e] : names) {
+              if (s == v->get()) {
+                ref(c) = e;
+                return;
+              }
+            }
+            throw ConfigError(fmt::format("{}: {} = '{}' is not one of {}", where, key, v->get(), allowed));
+          }};
+}
+
+#define FIELD(expr) [](HwConfig& c) -> auto& { return c.expr; }
+
+const std::vector<KeyDesc>& key_table() {
+  static const std::vector<KeyDesc> table = [] {
+    std::vector<KeyDesc> t;
+    t.push_back(string_key("chip.name", "name shown in reports", FIELD(chip.name)));
+    t.push_back(double_key("chip.clock_ghz", "core clock in GHz (the only clock domain)", FIELD(chip.clock_ghz)));
+
+    t.push_back(uint_key("mxu.count", "systolic arrays on the chip", FIELD(mxu.count)));
+    t.push_back(uint_key("mxu.rows", "array rows R", FIELD(mxu.rows)));
+    t.push_back(uint_key("mxu.cols", "array columns C", FIELD(mxu.cols)));
+    t.push_back(enum_key<Dataflow>("mxu.dataflow", "ws (weight stationary) or os (output stationary)",
+                                   FIELD(mxu.dataflow),
+                                   {{"ws", Dataflow::kWeightStationary}, {"os", Dataflow::kOutputStationary}}));
+    t.push_back(enum_key<MxuTimingMode>("mxu.timing", "pipelined (double-buffered weights) or scalesim",
+                                        FIELD(mxu.timing),
+                                        {{"pipelined", MxuTimingMode::kPipelined},
+                                         {"scalesim", MxuTimingMode::kScaleSim}}));
+    t.push_back(double_key("mxu.fp8_rate", "fp8 throughput relative to bf16", FIELD(mxu.fp8_rate)));
+
+    t.push_back(uint_key("vpu.lanes", "vector elements per cycle", FIELD(vpu.lanes)));
+    for (int i = 0; i < kVpuOpCount; ++i) {
+      if (static_cast<Op>(i + static_cast<int>(Op::kVpuRelu)) == Op::kVpuTopk) continue;
+      std::string name(vpu_op_short_name(i));
+      t.push_back(double_key("vpu.cost_" + name, "element-passes per element of vpu." + name,
+                             [i](HwConfig& c) -> auto& { return c.vpu.cost[static_cast<std::size_t>(i)]; }));
+    }
+    t.push_back(uint_key("vpu.topk_passes", "radix-select passes over the scores", FIELD(vpu.topk_passes)));
+    t.push_back(uint_key("vpu.op_latency_cycles", "pipeline fill per vector instruction, cycles",
+                         FIELD(vpu.op_latency_cycles)));
+
+    t.push_back(bool_key("topk.enabled", "a dedicated top-k unit takes vpu.topk", FIELD(topk.enabled)));
+    t.push_back(double_key("topk.elems_per_cycle", "scores the top-k unit consumes per cycle",
+                           FIELD(topk.elems_per_cycle)));
+    t.push_back(uint_key("topk.latency_cycles", "top-k unit latency per instruction, cycles",
+                         FIELD(topk.latency_cycles)));
+
+    t.push_back(double_key("sram.capacity_mib", "on-chip SRAM capacity, MiB", FIELD(sram.capacity_mib)));
+    t.push_back(uint_key("sram.banks", "SRAM banks", FIELD(sram.banks)));
+    t.push_back(uint_key("sram.bank_bytes_per_cycle", "bytes per cycle per bank", FIELD(sram.bank_bytes_per_cycle)));
+    t.push_back(uint_key("sram.interleave_bytes", "bank interleave granule, bytes", FIELD(sram.interleave_bytes)));
+    t.push_back(double_key("sram.residency_mib", "SRAM budget for pinned indexer keys, MiB",
+                           FIELD(sram.residency_mib)));
+
+    t.push_back(double_key("hbm.bandwidth_gbs", "total peak bandwidth, GB/s", FIELD(hbm.bandwidth_gbs)));
+    t.push_back(uint_key("hbm.channels", "independent channels", FIELD(hbm.channels)));
+    t.push_back(uint_key("hbm.banks_per_channel", "banks per channel", FIELD(hbm.banks_per_channel)));
+    t.push_back(uint_key("hbm.row_bytes", "row (page) size, bytes", FIELD(hbm.row_bytes)));
+    t.push_back(uint_key("hbm.burst_bytes", "bytes per burst", FIELD(hbm.burst_bytes)));
+    t.push_back(uint_key("hbm.interleave_bytes", "channel interleave granule, bytes", FIELD(hbm.interleave_bytes)));
+    t.push_back(double_key("hbm.latency_ns", "idle read latency, ns", FIELD(hbm.latency_ns)));
+    t.push_back(double_key("hbm.row_miss_ns", "extra time of a row miss (precharge + activate), ns",
+                           FIELD(hbm.row_miss_ns)));
+    t.push_back(double_key("hbm.capacity_gib", "capacity, GiB (addresses beyond are errors)",
+                           FIELD(hbm.capacity_gib)));
+
+    t.push_back(uint_key("dma.engines", "DMA engines", FIELD(dma.engines)));
+    t.push_back(uint_key("dma.max_outstanding", "requests in flight per engine", FIELD(dma.max_outstanding)));
+    t.push_back(uint_key("dma.request_bytes", "largest single request, bytes", FIELD(dma.request_bytes)));
+    t.push_back(uint_key("dma.group_requests", "requests issued per simulation step", FIELD(dma.group_requests)));
+    t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order", FIELD(dma.gather_sort)));
+    return t;
+  }();
+  return table;
+}
+
+#undef FIELD
+
+const KeyDesc* find_key(const std::string& key) {
+  for (const auto& d : key_table())
+    if (d.key == key) return &d;
+  return nullptr;
+}
+
+std::string known_keys_of(const std::string& section) {
+  std::string out;
+  for (const auto& d : key_table()) {
+    if (d.key.compare(0, section.size() + 1, section + ".") == 0)
+      out += (out.empty() ? "" : ", ") + d.key.substr(section.size() + 1);
+  }
+  return out;
+}
+
+[[noreturn]] void unknown_key(const std::string& where, const std::string& key) {
+  auto dot = key.find('.');
+  std::string section = dot == std::string::npos ? key : key.substr(0, dot);
+  std::string known = known_keys_of(section);
+  if (known.empty())
+    throw ConfigError(fmt::format(
+        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma)", where, section));
+  throw ConfigError(fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
+}
+
+std::string source_position(const toml::node& n, const std::string& origin) {
+  const auto& src = n.source();
+  if (src.begin.line > 0) return fmt::format("{}:{}", origin, src.begin.line);
+  return origin;
+}
+
+void apply_table(HwConfig& cfg, const toml::table& root, const std::string& origin) {
+  for (const auto& [section_key, section_node] : root) {
+    std::string section(section_key.str());
+    const auto* section_table = section_node.as_table();
+    if (!section_table) {
+      std::string where = source_position(section_node, origin);
+      if (find_key(section) == nullptr && known_keys_of(section).empty())
+        unknown_key(where, section);
+      throw ConfigError(fmt::format("{}: '{}' must be a [section] table", where, section));
+    }
+    for (const auto& [k, v] : *section_table) {
+      std::string key = section + "." + std::string(k.str());
+      std::string where = source_position(v, origin);
+      const KeyDesc* d = find_key(key);
+      if (!d) unknown_key(where, key);
+      d->set(cfg, v, where);
+    }
+  }
+}
+
+void require(bool ok, const std::string& msg) {
+  if (!ok) throw ConfigError(msg);
+}
+
+}  // namespace
+
+void ChipConfig::validate() const {
+  require(!name.empty(), "chip.name must not be empty");
+  require(std::isfinite(clock_ghz) && clock_ghz > 0 && clock_ghz <= 100,
+          fmt::format("chip.clock_ghz must be in (0, 100] (got {})", clock_ghz));
+}
+
+void HwConfig::validate() const {
+  chip.validate();
+  mxu.validate();
+  vpu.validate();
+  topk.validate();
+  sram.validate();
+  hbm.validate();
+  dma.validate();
+  require(sram.residency_mib <= sram.capacity_mib,
+          fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
+                      sram.residency_mib, sram.capacity_mib));
+}
+
+std::vector<ConfigEntry> config_entries(const HwConfig& cfg) {
+  std::vector<ConfigEntry> out;
+  out.reserve(key_table().size());
+  for (const auto& d : key_table()) out.push_back({d.key, d.get(cfg), d.help});
+  return out;
+}
+
+std::string presets_dir() {
+  if (const char* env = std::getenv("TPUSIM_PRESETS")) return env;
+  return std::string(TPUSIM_SOURCE_DIR) + "/models/presets";
+}
+
+std::vector<std::string> list_presets() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(presets_dir(), ec)) {
+    if (e.path().extension() == ".toml") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+HwConfig parse_hw_config(const std::string& toml_text, const std::string& origin) {
+  HwConfig cfg;
+  cfg.source = origin;
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
+  }
+  apply_table(cfg, root, origin);
+  return cfg;
+}
+
+void apply_override(HwConfig& cfg, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError(fmt::format("--set '{}': expected section.key=value", assignment));
+  std::string key = assignment.substr(0, eq);
+  std::string value = assignment.substr(eq + 1);
+  key.erase(std::remove_if(key.begin(), key.end(), ::isspace), key.end());
+  const KeyDesc* d = find_key(key);
+  std::string where = "--set " + key;
+  if (!d) unknown_key("--set", key);
+  // The value is a TOML value; a bare word (ws, pipelined) is taken as a string for convenience.
+  toml::table t;
+  try {
+    t = toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    t = toml::table{{"v", value}};
+  }
+  d->set(cfg, *t.get("v"), where);
+}
+
+HwConfig load_hw_config(const std::string& preset_or_file, const std::vector<std::string>& overrides) {
+  std::string name = preset_or_file.empty() ? kDefaultPreset : preset_or_file;
+  std::filesystem::path path(name);
+  bool is_file = name.find('/') != std::string::npos || path.extension() == ".toml";
+  if (!is_file) path = std::filesystem::path(presets_dir()) / (name + ".toml");
+  std::ifstream in(path);
+  if (!in) {
+    if (is_file) throw ConfigError(fmt::format("--hw: cannot read '{}'", name));
+    std::string known;
+    for (const auto& p : list_presets()) known += (known.empty() ? "" : ", ") + p;
+    throw ConfigError(fmt::format("--hw: unknown preset '{}' (presets: {}; or give a .toml file)", name, known));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  HwConfig cfg = parse_hw_config(ss.str(), is_file ? name : path.string());
+  cfg.source = name;
+  for (const auto& o : overrides) apply_override(cfg, o);
+  cfg.validate();
+  return cfg;
+}
+
+std::string to_toml(const HwConfig& cfg) {
+  std::string out;
+  std::string section;
+  for (const auto& e : config_entries(cfg)) {
+    auto dot = e.key.find('.');
+    std::string s = e.key.substr(0, dot);
+    if (s != section) {
+      out += (section.empty() ? "" : "\n") + ("[" + s + "]\n");
+      section = s;
+    }
+    out += fmt::format("{} = {}  # {}\n", e.key.substr(dot + 1), e.value, e.help);
+  }
+  return out;
+}
+
+}  // namespace tpusim
