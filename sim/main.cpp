@@ -1,4 +1,216 @@
-// Placeholder entry point; the CLI lands with the executor.
-#include <systemc>
+// tpusim command line (DESIGN.md section 7). Parsing and dispatch only; the work is in
+// sim/driver, sim/report and sim/sweep.
 
-int sc_main(int, char*[]) { return 0; }
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
+#include "sim/config.h"
+#include "sim/driver.h"
+#include "sim/report.h"
+
+namespace {
+
+using namespace tpusim;
+
+// Values of the workload flags as typed; only flags the user gave are passed on, so the
+// workload's own defaults (DESIGN.md section 7) apply to the rest.
+struct WorkloadFlagValues {
+  std::map<std::string, std::string> values;
+  bool short_prefill_mha = false;
+};
+
+void add_workload_flags(CLI::App* app, WorkloadFlagValues& w) {
+  struct Flag {
+    const char* name;
+    const char* help;
+  };
+  static const Flag flags[] = {
+      {"model", "model config: a name in workloads/models/ or a TOML file (default deepseek-v3.2)"},
+      {"phase", "decode | prefill (default decode)"},
+      {"seq", "context length L in tokens, k/m suffixes are powers of 2 (default 32k)"},
+      {"topk", "tokens DSA selects per query (default 2048)"},
+      {"batch", "sequences per decode step (default 1)"},
+      {"chunk", "prefill chunk T in tokens, ending at L (default 4k)"},
+      {"mtp", "query tokens per sequence in decode (multi-token prediction; default 1)"},
+      {"dense-mode", "mha | mqa: dense prefill mode (default mha; decode is always MQA)"},
+      {"kv-format", "fp8 | bf16: MLA cache rows of 656 B or 1152 B (default fp8)"},
+      {"scope", "attention | layer: also simulate the projections (default attention)"},
+      {"residency", "stream | pin | auto: indexer key cache in HBM or pinned in SRAM (default stream)"},
+      {"layers", "layers sharing the SRAM residency budget (default: the model's layer count)"},
+      {"pattern", "top-k index pattern: uniform | recent:W | clustered:C | strided:S (default uniform)"},
+      {"seed", "seed of the index pattern (default 1)"},
+  };
+  for (const auto& f : flags) {
+    std::string name = f.name;
+    app->add_option_function<std::string>(
+           "--" + name, [&w, name](const std::string& v) { w.values[name] = v; }, f.help)
+        ->type_name("VALUE");
+  }
+  app->add_flag("--short-prefill-mha", w.short_prefill_mha,
+                "DSA prefill of short chunks in masked MHA mode, as DeepSeek does below 2k tokens");
+}
+
+FlagList to_flag_list(const WorkloadFlagValues& w) {
+  FlagList out;
+  for (const auto& name : workload_flag_names()) {
+    auto it = w.values.find(name);
+    if (it != w.values.end()) out.emplace_back(name, it->second);
+  }
+  if (w.short_prefill_mha) out.emplace_back("short-prefill-mha", "true");
+  return out;
+}
+
+void check_format(const std::string& f) {
+  if (f != "table" && f != "json" && f != "csv")
+    throw UserError("--format: '" + f + "' is not one of table, json, csv");
+}
+
+void emit(const Json& result, const std::string& format, const std::string& out) {
+  std::string text;
+  if (format == "json")
+    text = result.dump(2) + "\n";
+  else if (format == "csv")
+    text = format_csv(reports_of(result));
+  else
+    text = format_table(result);
+  write_file_atomic(out.empty() ? "-" : out, text);
+}
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{
+      "tpusim: a cycle-level TPU simulator that measures how much DeepSeek Sparse Attention (DSA)\n"
+      "saves over dense MLA attention on a configurable accelerator, and why.\n"
+      "Exit codes: 0 success, 1 simulation error, 2 usage, config or trace error."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+  std::string hw = kDefaultPreset;
+  std::vector<std::string> sets;
+  std::string format = "table";
+  std::string output;
+  std::string timeline;
+  std::size_t timeline_limit = 1000000;
+  auto add_hw = [&](CLI::App* c) {
+    c->add_option("--hw", hw, "hardware preset name or TOML file (tpusim hw list)")
+        ->capture_default_str();
+    c->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
+        ->type_name("K=V")
+        ->allow_extra_args(false);
+  };
+  auto add_output = [&](CLI::App* c) {
+    c->add_option("--format", format, "table | json | csv")->capture_default_str();
+    c->add_option("-o,--output", output, "write the report to FILE (atomically) instead of stdout");
+    c->add_option("--timeline", timeline,
+                  "write a Chrome trace-event timeline (open in Perfetto); with --attention both, "
+                  "FILE.dense.json and FILE.dsa.json");
+    c->add_option("--timeline-limit", timeline_limit,
+                  "keep at most N instruction slices in the timeline")
+        ->capture_default_str();
+  };
+
+  // run
+  WorkloadFlagValues run_flags;
+  std::string run_attention = "both";
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Simulate one point: by default one decode step of one DeepSeek-V3.2 attention layer at "
+      "L = 32k, k = 2048, batch 1, dense and DSA side by side");
+  add_hw(run);
+  add_workload_flags(run, run_flags);
+  run->add_option("--attention", run_attention, "dense | dsa | both")->capture_default_str();
+  add_output(run);
+
+  // trace gen / trace run
+  CLI::App* trace = app.add_subcommand("trace", "Generate a workload trace, or simulate a trace file");
+  trace->require_subcommand(1);
+  WorkloadFlagValues gen_flags;
+  std::string gen_attention = "dsa";
+  std::string gen_out;
+  CLI::App* gen = trace->add_subcommand("gen", "Write the trace of one workload variant (format v1, traces/FORMAT.md)");
+  add_hw(gen);
+  add_workload_flags(gen, gen_flags);
+  gen->add_option("--attention", gen_attention, "dense | dsa (a trace holds one variant)")
+      ->capture_default_str();
+  gen->add_option("-o,--output", gen_out, "trace file to write")->required();
+  std::string trace_file;
+  CLI::App* trun = trace->add_subcommand("run", "Simulate a trace file (streamed, validated first)");
+  trun->add_option("FILE", trace_file, "trace file")->required();
+  add_hw(trun);
+  add_output(trun);
+
+  // hw list / show
+  CLI::App* hwc = app.add_subcommand("hw", "Hardware presets and configuration");
+  hwc->require_subcommand(1);
+  CLI::App* hw_list = hwc->add_subcommand("list", "List the presets");
+  std::string show_what;
+  CLI::App* hw_show = hwc->add_subcommand("show", "Print the resolved configuration (every key) as TOML");
+  hw_show->add_option("PRESET", show_what, "preset name or TOML file (default: tpu-v5e)");
+  hw_show->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
+      ->type_name("K=V");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  if (*run) {
+    check_format(format);
+    PointSpec spec;
+    spec.hw = hw;
+    spec.sets = sets;
+    spec.flags = to_flag_list(run_flags);
+    spec.attention = run_attention;
+    spec.timeline_path = timeline;
+    spec.timeline_limit = timeline_limit;
+    emit(run_point(spec), format, output);
+  } else if (*gen) {
+    PointSpec spec;
+    spec.hw = hw;
+    spec.sets = sets;
+    spec.flags = to_flag_list(gen_flags);
+    spec.attention = gen_attention;
+    if (gen_attention == "both") throw UserError("--attention: a trace holds one variant (dense or dsa)");
+    generate_trace_file(spec, gen_out);
+  } else if (*trun) {
+    check_format(format);
+    Json r = run_in_child(
+        [&] { return simulate_trace_file(trace_file, hw, sets, timeline_limit, timeline); });
+    emit(r, format, output);
+  } else if (*hw_list) {
+    for (const auto& p : list_presets()) {
+      HwConfig c = load_hw_config(p);
+      fmt::print("{:<12} {} ({} GHz, {}x {}x{} MXU, {} MiB SRAM, {} GB/s HBM){}\n", p, c.chip.name,
+                 c.chip.clock_ghz, c.mxu.count, c.mxu.rows, c.mxu.cols, c.sram.capacity_mib,
+                 c.hbm.bandwidth_gbs, p == kDefaultPreset ? "  [default]" : "");
+    }
+  } else if (*hw_show) {
+    HwConfig c = load_hw_config(show_what.empty() ? kDefaultPreset : show_what, sets);
+    fmt::print("# resolved configuration of {}\n{}", c.source, to_toml(c));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The SystemC banner would corrupt machine-readable stdout; the library reads this variable.
+  ::setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
+  try {
+    return run_cli(argc, argv);
+  } catch (const tpusim::UserError& e) {
+    std::cerr << "tpusim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const tpusim::SimError& e) {
+    std::cerr << "tpusim: simulation error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "tpusim: error: " << e.what() << "\n";
+    return 1;
+  }
+}

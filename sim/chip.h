@@ -1,0 +1,41 @@
+#pragma once
+/// The SystemC top module: builds one module per hardware unit from the config and binds them
+/// to the executor. It only instantiates and wires; behaviour lives in the models.
+
+#include <memory>
+#include <vector>
+
+#include <systemc>
+
+#include "models/dma.h"
+#include "models/hbm.h"
+#include "models/mxu.h"
+#include "models/sram.h"
+#include "models/vpu.h"
+#include "sim/config.h"
+
+namespace tpusim {
+
+class Chip : public sc_core::sc_module {
+ public:
+  Chip(sc_core::sc_module_name name, const HwConfig& cfg, InstructionPort& port);
+
+  const HwConfig& config() const { return m_cfg; }
+  SramTiming& sram() { return m_sram; }
+  HbmTiming& hbm() { return m_hbm; }
+  const std::vector<std::unique_ptr<MxuUnit>>& mxus() const { return m_mxus; }
+  const std::vector<std::unique_ptr<DmaUnit>>& dmas() const { return m_dmas; }
+  const VpuUnit& vpu() const { return *m_vpu; }
+  const VpuUnit* topk() const { return m_topk.get(); }
+
+ private:
+  HwConfig m_cfg;
+  SramTiming m_sram;  // shared by every unit: all operand traffic goes through it
+  HbmTiming m_hbm;    // shared by the DMA engines
+  std::vector<std::unique_ptr<MxuUnit>> m_mxus;
+  std::vector<std::unique_ptr<DmaUnit>> m_dmas;
+  std::unique_ptr<VpuUnit> m_vpu;
+  std::unique_ptr<VpuUnit> m_topk;
+};
+
+}  // namespace tpusim

@@ -1,0 +1,297 @@
+#include "sim/driver.h"
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "sim/config.h"
+#include "sim/simulation.h"
+#include "sim/units.h"
+#include "traces/reader.h"
+#include "traces/writer.h"
+#include "workloads/workload.h"
+
+namespace tpusim {
+namespace {
+
+const std::string* find_flag(const FlagList& flags, const std::string& name) {
+  for (const auto& [k, v] : flags)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+std::string timeline_path_for(const std::string& path, const std::string& variant, bool both) {
+  if (!both || path.empty()) return path;
+  // Two variants, two files: run.json -> run.dense.json and run.dsa.json.
+  auto dot = path.rfind('.');
+  auto slash = path.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
+    return path + "." + variant;
+  return path.substr(0, dot) + "." + variant + path.substr(dot);
+}
+
+// Reads everything from a file descriptor.
+std::string read_all(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      break;
+    }
+  }
+  return out;
+}
+
+void write_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n > 0)
+      off += static_cast<std::size_t>(n);
+    else if (errno != EINTR)
+      return;
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& workload_flag_names() {
+  static const std::vector<std::string> names = {
+      "model",  "phase",     "seq",       "topk",  "batch",   "chunk",
+      "mtp",    "dense-mode", "kv-format", "scope", "residency", "layers",
+      "pattern", "short-prefill-mha", "seed"};
+  return names;
+}
+
+Json run_in_child(const std::function<Json()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw SimError(std::string("pipe failed: ") + std::strerror(errno));
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw SimError(std::string("fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(fds[0]);
+    Json out;
+    int code = 0;
+    try {
+      out = body();
+    } catch (const UserError& e) {
+      out = {{"error", e.what()}, {"exit", 2}};
+      code = 2;
+    } catch (const SimError& e) {
+      out = {{"error", e.what()}, {"exit", 1}};
+      code = 1;
+    } catch (const std::exception& e) {
+      out = {{"error", e.what()}, {"exit", 1}};
+      code = 1;
+    }
+    write_all(fds[1], out.dump());
+    ::close(fds[1]);
+    // Skip static destructors and SystemC's teardown: the parent owns all output.
+    ::_exit(code);
+  }
+  ::close(fds[1]);
+  std::string text = read_all(fds[0]);
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    throw SimError(fmt::format("simulation process killed by signal {}", WTERMSIG(status)));
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const std::exception&) {
+    throw SimError("simulation process returned no result");
+  }
+  if (j.contains("error")) {
+    std::string msg = j["error"].get<std::string>();
+    if (j.value("exit", 1) == 2) throw UserError(msg);
+    throw SimError(msg);
+  }
+  return j;
+}
+
+namespace {
+
+WorkloadParams params_from_flags(const FlagList& flags, const std::string& attention) {
+  WorkloadParams p;
+  for (const auto& [k, v] : flags) {
+    const std::string flag = "--" + k;
+    if (k == "model") p.model = v;
+    else if (k == "phase") p.phase = parse_phase(v);
+    else if (k == "seq") p.seq = parse_size(v, flag);
+    else if (k == "topk") p.topk = parse_size(v, flag);
+    else if (k == "batch") p.batch = parse_size(v, flag);
+    else if (k == "chunk") p.chunk = parse_size(v, flag);
+    else if (k == "mtp") p.mtp = parse_size(v, flag);
+    else if (k == "dense-mode") p.dense_mode = parse_dense_mode(v);
+    else if (k == "kv-format") p.kv_format = parse_kv_format(v);
+    else if (k == "scope") p.scope = parse_scope(v);
+    else if (k == "residency") p.residency = parse_residency(v);
+    else if (k == "layers") p.layers = parse_size(v, flag);
+    else if (k == "pattern") {
+      std::string err = parse_pattern(v, p.pattern);
+      if (!err.empty()) throw UserError("--pattern: " + err);
+    } else if (k == "short-prefill-mha") p.short_prefill_mha = (v == "true" || v == "1" || v == "on");
+    else if (k == "seed") p.seed = parse_size(v, flag);
+    else throw UserError("unknown workload flag " + flag);
+  }
+  p.attention = parse_attention(attention);
+  return p;
+}
+
+Json workload_json(const WorkloadParams& p, const GeneratedTrace& g) {
+  Json w;
+  w["model"] = p.model;
+  w["phase"] = std::string(to_string(p.phase));
+  w["attention"] = std::string(to_string(p.attention));
+  w["seq"] = p.seq;
+  w["topk"] = p.topk;
+  w["batch"] = p.batch;
+  w["chunk"] = p.phase == Phase::kPrefill ? p.chunk : 0;
+  w["residency"] = std::string(to_string(p.residency));
+  w["mtp"] = p.mtp;
+  w["dense_mode"] = std::string(to_string(p.dense_mode));
+  w["kv_format"] = std::string(to_string(p.kv_format));
+  w["scope"] = std::string(to_string(p.scope));
+  w["layers"] = g.layers;
+  w["pattern"] = pattern_to_string(p.pattern);
+  return w;
+}
+
+Json indexer_json(const IndexerResidency& r) {
+  Json j;
+  j["key_cache_bytes"] = r.key_cache_bytes;
+  j["resident_bytes"] = r.resident_bytes;
+  j["resident_fraction"] = r.resident_fraction;
+  return j;
+}
+
+std::uint64_t sram_peak(const std::vector<Instruction>& v) {
+  std::uint64_t hi = 0;
+  for (const auto& in : v) hi = std::max(hi, sram_extent(in));
+  return hi;
+}
+
+}  // namespace
+
+Json simulate_point_variant(const PointSpec& spec, const std::string& attention) {
+  HwConfig hw = load_hw_config(spec.hw, spec.sets);
+  WorkloadParams p = params_from_flags(spec.flags, attention);
+  GeneratedTrace g = generate_workload(p, hw);
+  for (const auto& in : g.instructions) validate_instruction(in, hw, "generated " + attention);
+  VectorSource src(g.instructions);
+  SimOptions opts;
+  opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
+  RunResult r = simulate(hw, src, g.tags, opts);
+  Json report = make_report(r, workload_json(p, g), indexer_json(g.residency), sram_peak(g.instructions));
+  if (!spec.timeline_path.empty())
+    write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
+                      timeline_json(r, attention));
+  return report;
+}
+
+Json run_point(const PointSpec& spec) {
+  if (spec.attention == "both") {
+    Json dense = run_in_child([&spec] { return simulate_point_variant(spec, "dense"); });
+    Json dsa = run_in_child([&spec] { return simulate_point_variant(spec, "dsa"); });
+    return make_compare(dense, dsa);
+  }
+  parse_attention(spec.attention);  // a clear error before forking
+  return run_in_child([&spec] { return simulate_point_variant(spec, spec.attention); });
+}
+
+namespace {
+
+// First pass over a trace file: syntax (by the reader), ranges against the chip, and the SRAM
+// high-water mark, all before any simulation starts.
+std::uint64_t validate_trace_file(const std::string& path, const HwConfig& hw) {
+  TraceReader reader(path);
+  Instruction in;
+  std::uint64_t hi = 0;
+  while (reader.next(in)) {
+    validate_instruction(in, hw, path);
+    hi = std::max(hi, sram_extent(in));
+  }
+  if (reader.instructions_read() == 0) throw TraceError(path + ": the trace has no instructions");
+  return hi;
+}
+
+class ReaderSource : public InstructionSource {
+ public:
+  explicit ReaderSource(TraceReader& r) : m_r(r) {}
+  bool next(Instruction& out) override { return m_r.next(out); }
+
+ private:
+  TraceReader& m_r;
+};
+
+}  // namespace
+
+Json simulate_trace_file(const std::string& path, const std::string& hw_name,
+                         const std::vector<std::string>& sets, std::size_t timeline_limit,
+                         const std::string& timeline_path) {
+  HwConfig hw = load_hw_config(hw_name, sets);
+  std::uint64_t peak = validate_trace_file(path, hw);
+  TraceReader reader(path);
+  ReaderSource src(reader);
+  SimOptions opts;
+  opts.timeline_limit = timeline_path.empty() ? 0 : timeline_limit;
+  RunResult r = simulate(hw, src, reader.tags(), opts);
+  // The workload section comes from the trace's meta lines when a generator wrote them.
+  Json w;
+  Json idx = Json::object();
+  for (const auto& [k, v] : reader.meta().entries) {
+    if (k.rfind("indexer.", 0) == 0) {
+      idx[k.substr(8)] = v.find('.') != std::string::npos ? Json(std::stod(v)) : Json(std::stoull(v));
+      continue;
+    }
+    bool numeric = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
+    w[k] = numeric ? Json(std::stoull(v)) : Json(v);
+  }
+  w["trace"] = path;
+  Json report = make_report(r, w, idx, peak);
+  if (!timeline_path.empty()) write_file_atomic(timeline_path, timeline_json(r, path));
+  return report;
+}
+
+void generate_trace_file(const PointSpec& spec, const std::string& path) {
+  HwConfig hw = load_hw_config(spec.hw, spec.sets);
+  WorkloadParams p = params_from_flags(spec.flags, spec.attention);
+  GeneratedTrace g = generate_workload(p, hw);
+  for (const auto& in : g.instructions) validate_instruction(in, hw, "generated trace");
+  std::ostringstream os;
+  TraceWriter w(os);
+  TraceMeta meta = g.meta;
+  Json wj = workload_json(p, g);
+  // Meta lines carry the workload so that `trace run` reports it like `run` does.
+  meta.entries.clear();
+  for (auto it = wj.begin(); it != wj.end(); ++it)
+    meta.entries.emplace_back(it.key(), it.value().is_string() ? it.value().get<std::string>()
+                                                               : it.value().dump());
+  Json ij = indexer_json(g.residency);
+  for (auto it = ij.begin(); it != ij.end(); ++it)
+    meta.entries.emplace_back("indexer." + it.key(), it.value().dump());
+  w.write_header(meta);
+  for (const auto& in : g.instructions) w.write(in, g.tags);
+  write_file_atomic(path, os.str());
+}
+
+std::vector<Json> reports_of(const Json& result) {
+  if (result.contains("tpusim_compare")) return {result["dense"], result["dsa"]};
+  return {result};
+}
+
+}  // namespace tpusim

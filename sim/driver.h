@@ -1,0 +1,53 @@
+#pragma once
+/// Runs simulations for the CLI: one variant per child process (SystemC elaborates once per
+/// process), results returned as report JSON through a pipe.
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/report.h"
+
+namespace tpusim {
+
+/// Workload flags as the user typed them ("seq" -> "128k"); a sweep point is one of these.
+using FlagList = std::vector<std::pair<std::string, std::string>>;
+
+/// Everything one simulated point needs.
+struct PointSpec {
+  std::string hw = "tpu-v5e";      ///< preset or TOML file
+  std::vector<std::string> sets;   ///< --set overrides, in order
+  FlagList flags;                  ///< workload flags
+  std::string attention = "both";  ///< dense | dsa | both
+  std::size_t timeline_limit = 0;
+  std::string timeline_path;       ///< empty: no timeline
+};
+
+/// Runs `body` in a forked child and returns the JSON it produced. Errors in the child come
+/// back as the same exception type (UserError, SimError) with the child's message.
+Json run_in_child(const std::function<Json()>& body);
+
+/// Simulates one workload variant ("dense" or "dsa") of a point; returns its report.
+/// Must run in a process that has not elaborated SystemC yet (use run_in_child).
+Json simulate_point_variant(const PointSpec& spec, const std::string& attention);
+
+/// Runs a point (one or both variants, each in its own child process): a report, or a
+/// comparison when attention is "both".
+Json run_point(const PointSpec& spec);
+
+/// Simulates a trace file (streamed; validated in a first pass). Must run in a fresh process.
+Json simulate_trace_file(const std::string& path, const std::string& hw,
+                         const std::vector<std::string>& sets, std::size_t timeline_limit,
+                         const std::string& timeline_path);
+
+/// Generates a workload trace and writes it to `path` (atomically).
+void generate_trace_file(const PointSpec& spec, const std::string& path);
+
+/// The reports of a run result (one, or dense and dsa of a comparison), for CSV.
+std::vector<Json> reports_of(const Json& result);
+
+/// The workload flag names tpusim understands, in CSV/report order.
+const std::vector<std::string>& workload_flag_names();
+
+}  // namespace tpusim

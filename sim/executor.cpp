@@ -1,0 +1,127 @@
+#include "sim/executor.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "sim/sim_time.h"
+
+namespace tpusim {
+
+Scoreboard::Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window)
+    : m_source(source), m_topk_unit(topk_unit), m_window(std::max<std::size_t>(window, 1)) {
+  refill();
+}
+
+void Scoreboard::refill() {
+  while (!m_source_done && m_slots.size() < m_window) {
+    m_slots.emplace_back();
+    Slot& s = m_slots.back();
+    if (!m_source.next(s.in)) {
+      m_slots.pop_back();
+      m_source_done = true;
+      break;
+    }
+    m_queues[static_cast<std::size_t>(unit_kind_of(s.in.op, m_topk_unit))].push_back(&s);
+  }
+}
+
+bool Scoreboard::dep_done(std::uint64_t dep) const {
+  // Everything older than the window's front has retired, hence finished.
+  if (m_slots.empty() || dep < m_slots.front().in.id) return true;
+  auto it = std::lower_bound(m_slots.begin(), m_slots.end(), dep,
+                             [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
+  // A dependency the validated stream does not contain cannot be waited for.
+  SIM_CHECK("executor", it != m_slots.end() && it->in.id == dep,
+            fmt::format("dependency {} is not in the instruction window", dep));
+  return it->done;
+}
+
+const Instruction* Scoreboard::ready_head(UnitKind kind) {
+  auto& q = m_queues[static_cast<std::size_t>(kind)];
+  if (q.empty()) refill();
+  if (q.empty()) return nullptr;
+  const Instruction& in = q.front()->in;
+  for (std::uint64_t d : in.deps)
+    if (!dep_done(d)) return nullptr;
+  return &in;
+}
+
+void Scoreboard::take(UnitKind kind) { m_queues[static_cast<std::size_t>(kind)].pop_front(); }
+
+void Scoreboard::finish(const Instruction* in) {
+  auto it = std::lower_bound(m_slots.begin(), m_slots.end(), in->id,
+                             [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
+  SIM_CHECK("executor", it != m_slots.end() && &it->in == in, "finished an unknown instruction");
+  it->done = true;
+  ++m_finished;
+  while (!m_slots.empty() && m_slots.front().done) m_slots.pop_front();
+  refill();
+}
+
+bool Scoreboard::exhausted(UnitKind kind) {
+  auto& q = m_queues[static_cast<std::size_t>(kind)];
+  if (q.empty()) refill();
+  return q.empty() && m_source_done;
+}
+
+bool Scoreboard::all_done() {
+  refill();
+  return m_source_done && m_slots.empty();
+}
+
+std::string Scoreboard::describe_waiting() {
+  std::string out;
+  for (int k = 0; k < kUnitKinds; ++k) {
+    auto& q = m_queues[static_cast<std::size_t>(k)];
+    if (q.empty()) continue;
+    const Instruction& in = q.front()->in;
+    std::string waits;
+    for (std::uint64_t d : in.deps)
+      if (!dep_done(d)) waits += (waits.empty() ? "" : ",") + std::to_string(d);
+    out += fmt::format("  {} queue: instruction {} ({}) waits on [{}]; {} queued\n",
+                       unit_kind_name(static_cast<UnitKind>(k)), in.id, op_name(in.op), waits,
+                       q.size());
+  }
+  return out;
+}
+
+Executor::Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook)
+    : sc_core::sc_module(name), m_board(board), m_hook(std::move(hook)) {}
+
+const Instruction* Executor::acquire(UnitKind kind) {
+  auto k = static_cast<std::size_t>(kind);
+  for (;;) {
+    if (const Instruction* in = m_board.ready_head(kind)) {
+      m_board.take(kind);
+      // Another idle unit of this kind may take the next one in the same cycle.
+      if (m_waiting[k] > 0) m_ready[k].notify(sc_core::SC_ZERO_TIME);
+      return in;
+    }
+    if (m_board.exhausted(kind)) {
+      if (m_waiting[k] > 0) m_ready[k].notify(sc_core::SC_ZERO_TIME);
+      return nullptr;
+    }
+    ++m_waiting[k];
+    sc_core::wait(m_ready[k]);
+    --m_waiting[k];
+  }
+}
+
+void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
+                      Cycle end) {
+  if (m_hook) m_hook(*in, kind, instance, start, end);
+  m_board.finish(in);
+  wake_ready_kinds();
+}
+
+void Executor::wake_ready_kinds() {
+  for (int k = 0; k < kUnitKinds; ++k) {
+    if (m_waiting[static_cast<std::size_t>(k)] == 0) continue;
+    auto kind = static_cast<UnitKind>(k);
+    if (m_board.ready_head(kind) != nullptr || m_board.exhausted(kind))
+      m_ready[static_cast<std::size_t>(k)].notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+}  // namespace tpusim

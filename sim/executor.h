@@ -1,0 +1,103 @@
+#pragma once
+/// The executor: a dependency scoreboard over a sliding window of the instruction stream, and
+/// the SystemC module that hands ready instructions to unit threads (DESIGN.md section 4).
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "models/unit_port.h"
+#include "sim/common.h"
+#include "traces/isa.h"
+
+namespace tpusim {
+
+/// Where instructions come from: a trace file read as a stream, or a generated vector.
+class InstructionSource {
+ public:
+  virtual ~InstructionSource() = default;
+  /// Fills `out` with the next instruction; false at the end.
+  virtual bool next(Instruction& out) = 0;
+};
+
+/// Serves a vector of instructions (a generated workload) without copying it.
+class VectorSource : public InstructionSource {
+ public:
+  explicit VectorSource(const std::vector<Instruction>& v) : m_v(v) {}
+  bool next(Instruction& out) override {
+    if (m_i >= m_v.size()) return false;
+    out = m_v[m_i++];
+    return true;
+  }
+
+ private:
+  const std::vector<Instruction>& m_v;
+  std::size_t m_i = 0;
+};
+
+/// Plain C++ dependency tracking. Instructions enter a window in stream order; each unit kind
+/// takes its instructions in that order. Because dependencies name earlier instructions only,
+/// the oldest unfinished instruction always has its dependencies done, so a window of any size
+/// >= 1 cannot deadlock; the window only bounds memory for huge streamed traces.
+class Scoreboard {
+ public:
+  Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window = 16384);
+
+  /// The oldest not-yet-taken instruction of `kind` if all its dependencies are done.
+  const Instruction* ready_head(UnitKind kind);
+  /// Removes the head of `kind` (after ready_head returned it).
+  void take(UnitKind kind);
+  /// Marks an instruction finished; retires finished instructions from the window's front.
+  void finish(const Instruction* in);
+  /// True once no instruction of `kind` remains to be taken, now or later.
+  bool exhausted(UnitKind kind);
+  bool all_done();
+  std::uint64_t finished() const { return m_finished; }
+  /// For deadlock reports: which heads wait on which dependencies.
+  std::string describe_waiting();
+
+ private:
+  struct Slot {
+    Instruction in;
+    bool done = false;
+  };
+  void refill();
+  bool dep_done(std::uint64_t dep) const;
+
+  InstructionSource& m_source;
+  bool m_topk_unit;
+  std::size_t m_window;
+  bool m_source_done = false;
+  std::deque<Slot> m_slots;  // stream order; references stay valid across push_back/pop_front
+  std::array<std::deque<Slot*>, kUnitKinds> m_queues;
+  std::uint64_t m_finished = 0;
+};
+
+/// Called at every retirement (stats, timeline). `instance` indexes units of one kind.
+using RetireHook =
+    std::function<void(const Instruction&, UnitKind kind, int instance, Cycle start, Cycle end)>;
+
+/// The SystemC face of the scoreboard: unit threads block in acquire() until their kind's head
+/// is ready. Only kinds whose head became ready (or that ran out) are woken, so an idle unit
+/// costs nothing.
+class Executor : public sc_core::sc_module, public InstructionPort {
+ public:
+  Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
+  const Instruction* acquire(UnitKind kind) override;
+  void retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
+              Cycle end) override;
+
+ private:
+  void wake_ready_kinds();
+  Scoreboard& m_board;
+  RetireHook m_hook;
+  std::array<sc_core::sc_event, kUnitKinds> m_ready;
+  std::array<int, kUnitKinds> m_waiting{};
+};
+
+}  // namespace tpusim

@@ -1,0 +1,423 @@
+#include "sim/report.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <fstream>
+#include <iostream>
+
+#include "sim/units.h"
+
+namespace tpusim {
+namespace {
+
+Json typed_value(const std::string& v) {
+  if (v.size() >= 2 && v.front() == '"') return v.substr(1, v.size() - 2);
+  if (v == "true") return true;
+  if (v == "false") return false;
+  if (v.find_first_of(".eE") != std::string::npos) return std::stod(v);
+  return static_cast<std::uint64_t>(std::stoull(v));
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+
+Json unit_json(Cycle busy, int instances, std::uint64_t instructions, Cycle cycles) {
+  Json u;
+  u["instances"] = instances;
+  u["instructions"] = instructions;
+  u["busy_cycles"] = busy;
+  u["utilization"] = ratio(static_cast<double>(busy), static_cast<double>(cycles) * instances);
+  return u;
+}
+
+std::string scalar_text(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  return v.dump();
+}
+
+void flatten_into(const Json& j, const std::string& prefix,
+                  std::vector<std::pair<std::string, std::string>>& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+    if (it.value().is_object())
+      flatten_into(it.value(), key, out);
+    else if (!it.value().is_array() && !it.value().is_null())
+      out.emplace_back(key, scalar_text(it.value()));
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& standard_kernel_tags() {
+  static const std::vector<std::string> tags = {
+      "kv.append",    "indexer.proj", "indexer.scores", "indexer.topk", "attn.proj",
+      "attn.gather",  "attn.load",    "attn.qk",        "attn.softmax", "attn.pv"};
+  return tags;
+}
+
+Json hw_json(const HwConfig& hw) {
+  Json out = Json::object();
+  for (const auto& e : config_entries(hw)) {
+    auto dot = e.key.find('.');
+    out[e.key.substr(0, dot)][e.key.substr(dot + 1)] = typed_value(e.value);
+  }
+  return out;
+}
+
+Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
+                 std::uint64_t sram_peak_bytes) {
+  const double t = r.seconds();
+  Json j;
+  j["tpusim_report"] = 1;
+  j["workload"] = workload;
+  j["hw"] = hw_json(r.hw);
+  j["cycles"] = r.cycles;
+  j["time_s"] = t;
+  j["flops"] = r.stats.flops;
+  j["instructions"] = r.stats.instructions;
+  Json dram;
+  dram["read_bytes"] = r.hbm.read_bytes;
+  dram["write_bytes"] = r.hbm.write_bytes;
+  dram["achieved_gbs"] = t > 0 ? static_cast<double>(r.hbm.read_bytes + r.hbm.write_bytes) / t / 1e9 : 0.0;
+  dram["peak_gbs"] = r.hw.hbm.bandwidth_gbs;
+  dram["row_hits"] = r.hbm.row_hits;
+  dram["row_misses"] = r.hbm.row_misses;
+  dram["requests"] = r.hbm.requests;
+  j["dram"] = dram;
+  Json sram;
+  sram["read_bytes"] = r.sram.read_bytes;
+  sram["write_bytes"] = r.sram.write_bytes;
+  sram["conflict_cycles"] = r.sram.conflict_cycles;
+  sram["peak_bytes"] = sram_peak_bytes;
+  sram["capacity_bytes"] = r.hw.sram.capacity_bytes();
+  j["sram"] = sram;
+
+  const auto& u = r.stats.units;
+  Json units;
+  Json mxu = unit_json(u[1].busy_cycles, u[1].instances, u[1].instructions, r.cycles);
+  // MXU utilisation is MACs over the arrays' peak MACs (DESIGN.md section 4), not busy time.
+  const double peak_macs = static_cast<double>(r.hw.mxu.rows) * r.hw.mxu.cols * r.hw.mxu.count *
+                           static_cast<double>(r.cycles);
+  mxu["busy_fraction"] = mxu["utilization"];
+  mxu["utilization"] = ratio(static_cast<double>(r.mxu.macs), peak_macs);
+  mxu["macs"] = r.mxu.macs;
+  units["mxu"] = mxu;
+  units["vpu"] = unit_json(u[2].busy_cycles, u[2].instances, u[2].instructions, r.cycles);
+  units["dma"] = unit_json(u[0].busy_cycles, u[0].instances, u[0].instructions, r.cycles);
+  if (r.hw.topk.enabled)
+    units["topk"] = unit_json(u[3].busy_cycles, u[3].instances, u[3].instructions, r.cycles);
+  j["units"] = units;
+
+  Json kernels = Json::array();
+  for (std::size_t tag = 0; tag < r.stats.kernels.size(); ++tag) {
+    const KernelStats& k = r.stats.kernels[tag];
+    if (k.instructions == 0) continue;
+    Json kj;
+    kj["tag"] = tag < r.tag_names.size() && !r.tag_names[tag].empty() ? r.tag_names[tag] : "untagged";
+    kj["cycles"] = k.active_cycles();
+    kj["busy_cycles"] = k.busy_cycles;
+    kj["dram_bytes"] = k.dram_bytes;
+    kj["flops"] = k.flops;
+    kj["instructions"] = k.instructions;
+    kernels.push_back(kj);
+  }
+  // Standard tags first in pipeline order, then any others by name: stable across runs.
+  const auto& order = standard_kernel_tags();
+  std::stable_sort(kernels.begin(), kernels.end(), [&order](const Json& a, const Json& b) {
+    auto ia = std::find(order.begin(), order.end(), a["tag"].get<std::string>()) - order.begin();
+    auto ib = std::find(order.begin(), order.end(), b["tag"].get<std::string>()) - order.begin();
+    if (ia != ib) return ia < ib;
+    return a["tag"].get<std::string>() < b["tag"].get<std::string>();
+  });
+  j["kernels"] = kernels;
+  j["indexer"] = indexer;
+  return j;
+}
+
+Json make_compare(const Json& dense, const Json& dsa) {
+  Json j;
+  j["tpusim_compare"] = 1;
+  j["dense"] = dense;
+  j["dsa"] = dsa;
+  j["speedup"] = ratio(dense["cycles"].get<double>(), dsa["cycles"].get<double>());
+  j["dram_read_ratio"] = ratio(dense["dram"]["read_bytes"].get<double>(),
+                               dsa["dram"]["read_bytes"].get<double>());
+  return j;
+}
+
+std::string format_table(const Json& in) {
+  std::vector<Json> cols;
+  std::vector<std::string> names;
+  const bool compare = in.contains("tpusim_compare");
+  if (compare) {
+    cols = {in["dense"], in["dsa"]};
+    names = {"dense", "dsa"};
+  } else {
+    cols = {in};
+    names = {in["workload"].value("attention", std::string("trace"))};
+  }
+  const Json& w = cols.front()["workload"];
+  const Json& hw = cols.front()["hw"];
+  std::string out;
+  auto wstr = [&w](const char* k) {
+    return w.contains(k) ? scalar_text(w[k]) : std::string("-");
+  };
+  if (w.contains("phase")) {
+    out += fmt::format("{} {} attention, L = {}, k = {}, batch {}", wstr("model"), wstr("phase"),
+                       format_count(w.value("seq", 0.0)), format_count(w.value("topk", 0.0)),
+                       wstr("batch"));
+    if (w.value("phase", std::string()) == "prefill")
+      out += fmt::format(", chunk {}", format_count(w.value("chunk", 0.0)));
+    out += fmt::format(", indexer keys {}\n", wstr("residency"));
+  } else {
+    out += fmt::format("trace {}\n", wstr("trace"));
+  }
+  out += fmt::format("on {} ({} GHz, {} x {}x{} MXU, {} SRAM, {} HBM)\n\n",
+                     hw["chip"]["name"].get<std::string>(), scalar_text(hw["chip"]["clock_ghz"]),
+                     scalar_text(hw["mxu"]["count"]), scalar_text(hw["mxu"]["rows"]),
+                     scalar_text(hw["mxu"]["cols"]),
+                     format_bytes(hw["sram"]["capacity_mib"].get<double>() * 1048576.0),
+                     format_bandwidth(hw["hbm"]["bandwidth_gbs"].get<double>() * 1e9));
+
+  struct Row {
+    std::string label;
+    std::function<std::string(const Json&)> cell;
+    std::function<double(const Json&)> value;  // for the ratio column; null: no ratio
+  };
+  auto num = [](const char* a, const char* b = nullptr) {
+    return [a, b](const Json& r) { return b ? r[a][b].get<double>() : r[a].get<double>(); };
+  };
+  std::vector<Row> rows = {
+      {"time", [](const Json& r) { return format_seconds(r["time_s"].get<double>()); }, num("time_s")},
+      {"cycles", [](const Json& r) { return format_si(r["cycles"].get<double>()); }, num("cycles")},
+      {"FLOPs", [](const Json& r) { return format_flops(r["flops"].get<double>()); }, num("flops")},
+      {"DRAM read", [](const Json& r) { return format_bytes(r["dram"]["read_bytes"].get<double>()); },
+       num("dram", "read_bytes")},
+      {"DRAM write", [](const Json& r) { return format_bytes(r["dram"]["write_bytes"].get<double>()); },
+       num("dram", "write_bytes")},
+      {"DRAM bandwidth",
+       [](const Json& r) {
+         return fmt::format("{} ({:.0f}%)", format_bandwidth(r["dram"]["achieved_gbs"].get<double>() * 1e9),
+                            100.0 * r["dram"]["achieved_gbs"].get<double>() / r["dram"]["peak_gbs"].get<double>());
+       },
+       nullptr},
+      {"DRAM row hits",
+       [](const Json& r) {
+         double h = r["dram"]["row_hits"].get<double>(), m = r["dram"]["row_misses"].get<double>();
+         return fmt::format("{:.1f}%", h + m > 0 ? 100.0 * h / (h + m) : 0.0);
+       },
+       nullptr},
+      {"MXU utilization",
+       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["mxu"]["utilization"].get<double>()); },
+       nullptr},
+      {"MXU busy",
+       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["mxu"]["busy_fraction"].get<double>()); },
+       nullptr},
+      {"VPU busy",
+       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["vpu"]["utilization"].get<double>()); },
+       nullptr},
+      {"DMA busy",
+       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["dma"]["utilization"].get<double>()); },
+       nullptr},
+      {"SRAM peak use", [](const Json& r) { return format_bytes(r["sram"]["peak_bytes"].get<double>()); },
+       nullptr},
+      {"SRAM conflicts",
+       [](const Json& r) { return format_si(r["sram"]["conflict_cycles"].get<double>()) + " bank-cycles"; },
+       nullptr},
+  };
+  const int lw = 18, cw = 22;
+  out += fmt::format("{:<{}}", "", lw);
+  for (const auto& n : names) out += fmt::format("{:>{}}", n, cw);
+  if (compare) out += fmt::format("{:>{}}", "dense/dsa", 12);
+  out += "\n";
+  for (const auto& row : rows) {
+    out += fmt::format("{:<{}}", row.label, lw);
+    for (const auto& c : cols) out += fmt::format("{:>{}}", row.cell(c), cw);
+    if (compare && row.value) {
+      double d = row.value(cols[0]), s = row.value(cols[1]);
+      out += s > 0 ? fmt::format("{:>11.2f}x", d / s) : fmt::format("{:>12}", "-");
+    }
+    out += "\n";
+  }
+  const Json& idx = cols.back()["indexer"];
+  if (idx.is_object() && idx.value("key_cache_bytes", 0.0) > 0) {
+    out += fmt::format("{:<{}}{} of {} resident ({:.0f}%)\n", "indexer keys", lw,
+                       format_bytes(idx["resident_bytes"].get<double>()),
+                       format_bytes(idx["key_cache_bytes"].get<double>()),
+                       100 * idx["resident_fraction"].get<double>());
+  }
+
+  // Where the time goes: per kernel, active time (kernels overlap) and DRAM bytes.
+  std::vector<std::string> tags;
+  for (const auto& c : cols)
+    for (const auto& k : c["kernels"])
+      if (std::find(tags.begin(), tags.end(), k["tag"].get<std::string>()) == tags.end())
+        tags.push_back(k["tag"].get<std::string>());
+  const auto& order = standard_kernel_tags();
+  std::stable_sort(tags.begin(), tags.end(), [&order](const std::string& a, const std::string& b) {
+    return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
+  });
+  out += fmt::format("\n{:<{}}", "kernel", lw);
+  for (const auto& n : names) out += fmt::format("{:>{}}", n + " time  DRAM", cw + 8);
+  out += "\n";
+  for (const auto& tag : tags) {
+    out += fmt::format("{:<{}}", tag, lw);
+    for (const auto& c : cols) {
+      const Json* found = nullptr;
+      for (const auto& k : c["kernels"])
+        if (k["tag"] == tag) found = &k;
+      if (!found) {
+        out += fmt::format("{:>{}}", "-", cw + 8);
+        continue;
+      }
+      double secs = (*found)["cycles"].get<double>() / (c["hw"]["chip"]["clock_ghz"].get<double>() * 1e9);
+      double share = 100.0 * (*found)["cycles"].get<double>() / std::max(1.0, c["cycles"].get<double>());
+      out += fmt::format("{:>{}}", fmt::format("{} {:>3.0f}% {:>10}", format_seconds(secs), share,
+                                               format_bytes((*found)["dram_bytes"].get<double>())),
+                         cw + 8);
+    }
+    out += "\n";
+  }
+  if (compare) {
+    out += fmt::format("\nDSA speedup over dense: {:.2f}x; DRAM read ratio (dense/dsa): {:.2f}x\n",
+                       in["speedup"].get<double>(), in["dram_read_ratio"].get<double>());
+  }
+  out += "(kernel time is the span during which any of its instructions ran; kernels overlap)\n";
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> flatten_report(const Json& report) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = report.begin(); it != report.end(); ++it) {
+    if (it.key() == "kernels") {
+      for (const auto& k : it.value()) {
+        std::string p = "kernel." + k["tag"].get<std::string>() + ".";
+        out.emplace_back(p + "cycles", scalar_text(k["cycles"]));
+        out.emplace_back(p + "dram_bytes", scalar_text(k["dram_bytes"]));
+        out.emplace_back(p + "flops", scalar_text(k["flops"]));
+      }
+    } else if (it.value().is_object()) {
+      flatten_into(it.value(), it.key(), out);
+    } else if (!it.value().is_array()) {
+      out.emplace_back(it.key(), scalar_text(it.value()));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> standard_csv_columns(const Json& sample_report) {
+  std::vector<std::string> cols;
+  for (const auto& [k, v] : flatten_report(sample_report))
+    if (k.rfind("kernel.", 0) != 0) cols.push_back(k);
+  for (const auto& tag : standard_kernel_tags()) {
+    cols.push_back("kernel." + tag + ".cycles");
+    cols.push_back("kernel." + tag + ".dram_bytes");
+    cols.push_back("kernel." + tag + ".flops");
+  }
+  return cols;
+}
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string csv_row(const Json& report, const std::vector<std::string>& columns) {
+  auto flat = flatten_report(report);
+  std::string line;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i) line += ',';
+    for (const auto& [k, v] : flat) {
+      if (k == columns[i]) {
+        line += csv_escape(v);
+        break;
+      }
+    }
+  }
+  return line;
+}
+
+std::string format_csv(const std::vector<Json>& reports) {
+  std::vector<std::string> cols;
+  for (const auto& r : reports)
+    for (const auto& [k, v] : flatten_report(r))
+      if (std::find(cols.begin(), cols.end(), k) == cols.end()) cols.push_back(k);
+  std::string out;
+  for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_escape(cols[i]);
+  out += "\n";
+  for (const auto& r : reports) out += csv_row(r, cols) + "\n";
+  return out;
+}
+
+std::string timeline_json(const RunResult& r, const std::string& process_name) {
+  // Chrome trace events: ts/dur in microseconds of simulated time.
+  const double us_per_cycle = 1e-3 / r.hw.chip.clock_ghz;
+  Json events = Json::array();
+  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", process_name}}}});
+  // One track per unit instance: tid = kind * 1000 + instance.
+  std::vector<int> seen;
+  for (const auto& e : r.stats.timeline) {
+    int tid = static_cast<int>(e.kind) * 1000 + e.instance;
+    if (std::find(seen.begin(), seen.end(), tid) == seen.end()) {
+      seen.push_back(tid);
+      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid},
+                        {"args", {{"name", fmt::format("{}{}", unit_kind_name(e.kind), e.instance)}}}});
+    }
+  }
+  for (const auto& e : r.stats.timeline) {
+    const std::string& tag = e.tag < r.tag_names.size() ? r.tag_names[e.tag] : std::string();
+    events.push_back({{"name", tag.empty() ? std::string(op_name(e.op)) : tag},
+                      {"cat", std::string(op_name(e.op))},
+                      {"ph", "X"},
+                      {"pid", 1},
+                      {"tid", static_cast<int>(e.kind) * 1000 + e.instance},
+                      {"ts", static_cast<double>(e.start) * us_per_cycle},
+                      {"dur", static_cast<double>(e.end - e.start) * us_per_cycle},
+                      {"args", {{"id", e.id}, {"cycles", e.end - e.start}, {"hbm_bytes", e.hbm_bytes}, {"flops", e.flops}}}});
+  }
+  Json j;
+  j["traceEvents"] = events;
+  j["displayTimeUnit"] = "ns";
+  j["otherData"] = {{"tpusim_timeline", 1},
+                    {"instructions", r.stats.instructions},
+                    {"slices", r.stats.timeline.size()},
+                    {"dropped_slices", r.stats.timeline_dropped},
+                    {"cycles", r.cycles}};
+  return j.dump() + "\n";
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  if (path == "-") {
+    std::cout << content << std::flush;
+    return;
+  }
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw UserError(fmt::format("cannot write '{}'", path));
+    f << content;
+    f.flush();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw UserError(fmt::format("cannot write '{}'", path));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw UserError(fmt::format("cannot write '{}' (rename failed)", path));
+  }
+}
+
+}  // namespace tpusim

@@ -1,0 +1,51 @@
+#pragma once
+/// Reports: the JSON object of DESIGN.md section 8, the side-by-side table, tidy CSV rows, the
+/// Chrome trace-event timeline, and atomic file output.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/simulation.h"
+
+namespace tpusim {
+
+/// Ordered so that keys come out in a stable, documented order.
+using Json = nlohmann::ordered_json;
+
+/// The resolved hardware config as {"section": {"key": value}} with typed values.
+Json hw_json(const HwConfig& hw);
+
+/// The report of one simulated variant. `workload` and `indexer` come from the caller.
+Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
+                 std::uint64_t sram_peak_bytes);
+/// {"tpusim_compare": 1, "dense", "dsa", "speedup", "dram_read_ratio"} (dense over DSA).
+Json make_compare(const Json& dense, const Json& dsa);
+
+/// Human-readable table of a report or of a comparison, numbers with units.
+std::string format_table(const Json& report_or_compare);
+
+/// The report as (column, value) pairs: scalars flattened with dots, kernels as
+/// kernel.<tag>.cycles / .dram_bytes / .flops.
+std::vector<std::pair<std::string, std::string>> flatten_report(const Json& report);
+/// The columns every sweep CSV has, in order (kernel columns for the standard tags).
+std::vector<std::string> standard_csv_columns(const Json& sample_report);
+/// CSV text with a header, one row per report (columns: the union in first-seen order).
+std::string format_csv(const std::vector<Json>& reports);
+/// One CSV line (no newline) of `report` in the order of `columns`; missing values are empty.
+std::string csv_row(const Json& report, const std::vector<std::string>& columns);
+std::string csv_escape(const std::string& s);
+
+/// Chrome trace-event JSON (one track per unit instance, a slice per instruction).
+std::string timeline_json(const RunResult& r, const std::string& process_name);
+
+/// Writes `content` to `path` through a temporary file and a rename, so a killed run leaves the
+/// old file or none. "-" writes to stdout. Throws UserError naming the path on failure.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+/// The kernel tags of DESIGN.md section 11, in report order.
+const std::vector<std::string>& standard_kernel_tags();
+
+}  // namespace tpusim

@@ -1,0 +1,63 @@
+#pragma once
+/// Run statistics gathered at instruction retirement: per kernel tag and per unit kind.
+/// The hot path only adds; ratios are computed when reporting.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/common.h"
+#include "traces/isa.h"
+
+namespace tpusim {
+
+struct KernelStats {
+  std::uint64_t instructions = 0;
+  Cycle busy_cycles = 0;         ///< sum of its instructions' durations (unit-cycles)
+  std::uint64_t dram_bytes = 0;  ///< HBM bytes its instructions declare
+  std::uint64_t flops = 0;
+  /// Union of its instructions' [start, end) intervals, merged as they retire. Retirements come
+  /// in time order (ends never decrease), so merging from the back is exact.
+  std::vector<std::pair<Cycle, Cycle>> active;
+  Cycle active_cycles() const;
+};
+
+struct UnitKindStats {
+  int instances = 0;
+  std::uint64_t instructions = 0;
+  Cycle busy_cycles = 0;  ///< summed over instances
+};
+
+/// One slice of the timeline (Chrome trace events).
+struct TimelineEvent {
+  std::uint64_t id;
+  std::uint16_t tag;
+  Op op;
+  UnitKind kind;
+  int instance;
+  Cycle start;
+  Cycle end;
+  std::uint64_t hbm_bytes;
+  std::uint64_t flops;
+};
+
+class RunStats {
+ public:
+  explicit RunStats(std::size_t timeline_limit = 0) : m_timeline_limit(timeline_limit) {}
+  void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end);
+
+  Cycle last_end = 0;
+  std::uint64_t instructions = 0;
+  std::uint64_t flops = 0;
+  std::uint64_t declared_hbm_bytes = 0;
+  std::array<UnitKindStats, kUnitKinds> units{};
+  std::vector<KernelStats> kernels;  ///< indexed by tag id
+  std::vector<TimelineEvent> timeline;
+  std::uint64_t timeline_dropped = 0;
+
+ private:
+  std::size_t m_timeline_limit;
+};
+
+}  // namespace tpusim

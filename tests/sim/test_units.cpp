@@ -1,0 +1,31 @@
+// Number formatting with units and size parsing.
+#include <catch2/catch.hpp>
+
+#include "sim/common.h"
+#include "sim/units.h"
+
+using namespace tpusim;
+
+TEST_CASE("sizes parse with power-of-two suffixes", "[units]") {
+  CHECK(parse_size("2048", "--topk") == 2048);
+  CHECK(parse_size("128k", "--seq") == 131072);
+  CHECK(parse_size("4K", "--seq") == 4096);
+  CHECK(parse_size("1m", "--seq") == 1048576);
+  CHECK_THROWS_WITH(parse_size("12q", "--seq"), Catch::Contains("--seq"));
+  CHECK_THROWS_AS(parse_size("", "--seq"), UserError);
+  CHECK_THROWS_AS(parse_size("-3", "--seq"), UserError);
+  CHECK_THROWS_AS(parse_size("99999999999999999999", "--seq"), UserError);
+  CHECK_THROWS_AS(parse_size("16777216g", "--seq"), UserError);
+}
+
+TEST_CASE("numbers print with units", "[units]") {
+  CHECK(format_count(131072) == "128k");
+  CHECK(format_count(2048) == "2k");
+  CHECK(format_count(1536) == "1.5k");
+  CHECK(format_bytes(656) == "656 B");
+  CHECK(format_bytes(20.5 * 1048576) == "20.5 MiB");
+  CHECK(format_bandwidth(1.2e9) == "1.2 GB/s");
+  CHECK(format_seconds(3.4e-3) == "3.4 ms");
+  CHECK(format_seconds(2.5e-6) == "2.5 us");
+  CHECK(format_flops(2.72e9) == "2.72 GFLOP");
+}
