@@ -500,8 +500,10 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
       out.span = positive(kSpan);
       out.rows = positive(kRows);
       out.row_bytes = positive(kRowBytes);
-      if (std::string why = parse_pattern(vals[kPattern], out.pattern); !why.empty())
-        fail("pattern: " + why);
+      // parse_pattern's own message echoes the raw text; quote() keeps binary bytes out of it.
+      if (!parse_pattern(vals[kPattern], out.pattern).empty())
+        fail("pattern=" + quote(vals[kPattern]) +
+             " is not valid (use uniform, recent:W, clustered:C or strided:S; W, C, S > 0)");
       out.seed = num(kSeed);
       if (out.rows > out.span)
         fail("rows=" + std::to_string(out.rows) + " is more than span=" + std::to_string(out.span) +
