@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "tests/traces/trace_test_util.h"
@@ -226,6 +227,40 @@ TEST_CASE("reader: 200k instructions written and read back through a stringstrea
   }
   CHECK(n == kCount);
   CHECK(got.op == Op::kMxuMatmul);  // the last ID, 199999, is 1 mod 3
+}
+
+}  // namespace tpusim
+
+namespace tpusim {
+
+TEST_CASE("reader: the trace snippets in FORMAT.md parse") {
+  // Keeps the reference honest: every fenced block that is a trace (or a body of instruction
+  // lines, which gets a header) must be accepted.
+  std::ifstream md(std::string(TPUSIM_SOURCE_DIR) + "/traces/FORMAT.md");
+  REQUIRE(md);
+  std::string line, block;
+  bool in_block = false;
+  int parsed = 0;
+  while (std::getline(md, line)) {
+    if (line.rfind("```", 0) == 0) {
+      if (in_block) {
+        if (block.rfind("tpusim-trace 1", 0) == 0) {
+          INFO(block);
+          CHECK_NOTHROW(test::read_all(block));
+          ++parsed;
+        } else if (block.rfind("0 ", 0) == 0) {
+          INFO(block);
+          CHECK_NOTHROW(test::read_all(test::with_header(block)));
+          ++parsed;
+        }
+        block.clear();
+      }
+      in_block = !in_block;
+      continue;
+    }
+    if (in_block) block += line + "\n";
+  }
+  CHECK(parsed >= 3);
 }
 
 }  // namespace tpusim
