@@ -104,6 +104,13 @@ struct Instruction {
   std::vector<std::uint64_t> deps;
 };
 
+/// HBM distance between row starts of a 2-D dma.load/store. The reader leaves `stride` 0 when
+/// the trace omits it, meaning rows are packed (bytes/rows apart); use this instead of `stride`.
+inline std::uint64_t dma_row_pitch(const Instruction& in) {
+  if (in.stride != 0) return in.stride;
+  return in.rows > 1 ? in.bytes / in.rows : in.bytes;
+}
+
 /// The unit kind that runs `op` (topk goes to kTopk only when a dedicated unit exists).
 UnitKind unit_kind_of(Op op, bool topk_unit_enabled);
 std::string_view unit_kind_name(UnitKind k);
