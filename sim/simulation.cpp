@@ -43,7 +43,8 @@ int ranges_of(const Instruction& in, Range* out) {
       bool hof = false;
       if (in.rows > 1) {
         std::uint64_t t = 0;
-        hof = mul_overflows(in.rows - 1, in.stride, t) || add_overflows(t, in.bytes / in.rows, hbm_span);
+        hof = mul_overflows(in.rows - 1, dma_row_pitch(in), t) ||
+              add_overflows(t, in.bytes / in.rows, hbm_span);
       }
       const Address& h = in.op == Op::kDmaLoad ? in.src : in.dst;
       const Address& s = in.op == Op::kDmaLoad ? in.dst : in.src;
