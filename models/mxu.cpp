@@ -52,8 +52,9 @@ std::uint64_t SystolicTiming::folds(std::uint64_t m, std::uint64_t n, std::uint6
 //     only the last fold's skew drains. One fold gives 2R + C + M - 2 = scalesim + 1 (a
 //     duration, not an index).
 //   pipelined OS: (F - 1) * max(S', R) + S' + (R + C - 2)
-//     Nothing stationary is preloaded; the accumulators are double-buffered instead, so fold f
-//     drains its R rows of outputs while fold f+1 streams, which floors a fold at R cycles. One
+//     Nothing stationary is preloaded; the accumulators have one shadow copy instead. A fold
+//     hands its outputs to the shadow, which shifts them out in R cycles while the next fold
+//     streams; the next hand-over must wait for that drain, so a fold occupies max(S', R). One
 //     fold gives R + C + K - 2 = scalesim + 1.
 Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype) const {
   if (m == 0 || n == 0 || k == 0) return 0;
