@@ -209,6 +209,13 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
   const auto later_slot = std::greater<Tick>();
   const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
   if (m_row < m_num_rows) {
+    // The group may reach into the future (each request waits for a slot), but it must start
+    // now: jumping ahead to a far slot-free time before the other engines have caught up
+    // would reserve the HBM bus out of time order and leave gaps nobody can fill.
+    if (m_slot_free.front() > now_ticks) {
+      resume_at = ticks_to_cycles_ceil(m_slot_free.front());
+      return true;
+    }
     Tick last_issue = now_ticks;
     for (std::uint32_t issued = 0; issued < m_cfg.group_requests && m_row < m_num_rows;) {
       const std::uint64_t row_len = m_row + 1 == m_num_rows ? m_last_row_len : m_row_len;
@@ -297,8 +304,14 @@ void DmaUnit::run() {
     const Cycle t0 = now_cycles();
     m_timing.begin(*in, t0);
     Cycle resume_at = t0;
-    while (m_timing.step(now_cycles(), resume_at))
-      wait_until_cycle(resume_at);
+    while (m_timing.step(now_cycles(), resume_at)) {
+      // A group that issued without waiting yields for one delta cycle, so other engines
+      // stepping at the same cycle take their turn (no simulated time passes).
+      if (resume_at <= now_cycles())
+        sc_core::wait(sc_core::SC_ZERO_TIME);
+      else
+        wait_until_cycle(resume_at);
+    }
     wait_until_cycle(resume_at);
     m_port.retire(in, UnitKind::kDma, m_instance, t0, resume_at);
   }

@@ -50,8 +50,10 @@ class DmaEngineTiming {
   /// Starts an instruction at cycle `now`.
   void begin(const Instruction& in, Cycle now);
   /// Issues the next group of up to group_requests requests (none before `now`). Returns true
-  /// while requests remain; `resume_at` is the cycle to advance to before the next step. When it
-  /// returns false, `resume_at` is the instruction's completion cycle.
+  /// while requests remain; `resume_at` is the cycle to advance to before the next step (the
+  /// issue cycle of the group's last request, or, when no slot is free at `now`, the cycle the
+  /// first slot frees, with nothing issued). When it returns false, `resume_at` is the
+  /// instruction's completion cycle.
   bool step(Cycle now, Cycle& resume_at);
 
   const DmaStats& stats() const { return m_stats; }
