@@ -16,11 +16,11 @@
 namespace tpusim {
 
 struct DmaConfig {
-  std::uint32_t engines = 4;           ///< dma.engines
+  std::uint32_t engines = 4;            ///< dma.engines
   std::uint32_t max_outstanding = 256;  ///< dma.max_outstanding: requests in flight per engine
-  std::uint32_t request_bytes = 512;   ///< dma.request_bytes: largest single request
-  std::uint32_t group_requests = 16;   ///< dma.group_requests: requests issued per time step
-  bool gather_sort = true;  ///< dma.gather_sort: issue gathered rows in address order
+  std::uint32_t request_bytes = 512;    ///< dma.request_bytes: largest single request
+  std::uint32_t group_requests = 16;    ///< dma.group_requests: requests issued per time step
+  bool gather_sort = true;              ///< dma.gather_sort: issue gathered rows in address order
   void validate() const;
 };
 
@@ -50,25 +50,43 @@ class DmaEngineTiming {
   /// Starts an instruction at cycle `now`.
   void begin(const Instruction& in, Cycle now);
   /// Issues the next group of up to group_requests requests (none before `now`). Returns true
-  /// while requests remain; `resume_at` is the cycle to advance to before the next step. When it
-  /// returns false, `resume_at` is the instruction's completion cycle.
+  /// while requests remain; `resume_at` is the cycle to advance to before the next step (the
+  /// issue cycle of the group's last request, or, when no slot is free at `now`, the cycle the
+  /// first slot frees, with nothing issued). When it returns false, `resume_at` is the
+  /// instruction's completion cycle.
   bool step(Cycle now, Cycle& resume_at);
 
   const DmaStats& stats() const { return m_stats; }
+  /// True between begin() and the step() that returns false.
+  bool busy() const { return m_in != nullptr; }
 
  private:
+  /// Loaded data waiting to be written into SRAM once simulated time reaches `ready`.
+  struct PendingWrite {
+    Cycle ready;
+    std::uint64_t sram_addr;
+    std::uint64_t bytes;
+  };
+  void drain(Cycle now);
+
   DmaConfig m_cfg;
   HbmTiming& m_hbm;
   SramTiming& m_sram;
   DmaStats m_stats;
   // Current transfer state (no allocation per request).
   const Instruction* m_in = nullptr;
-  std::vector<std::uint64_t> m_rows;       ///< gather row indices
-  std::vector<Tick> m_slot_free;           ///< completion tick of each outstanding slot
-  std::uint64_t m_row = 0;                 ///< next row (2-D and gather)
-  std::uint64_t m_row_offset = 0;          ///< bytes already issued within the current row
-  std::uint64_t m_sram_cursor = 0;         ///< next SRAM byte offset
-  Tick m_last_done = 0;                    ///< latest completion so far
+  std::vector<std::uint64_t> m_rows;    ///< gather row indices
+  std::vector<Tick> m_slot_free;        ///< completion tick of each outstanding slot
+  std::uint64_t m_row = 0;              ///< next row (2-D and gather)
+  std::uint64_t m_row_offset = 0;       ///< bytes already issued within the current row
+  std::uint64_t m_sram_cursor = 0;      ///< next SRAM byte offset
+  Tick m_last_done = 0;                 ///< latest completion so far
+  std::uint64_t m_num_rows = 0;         ///< rows of the transfer (linear: 1)
+  std::uint64_t m_row_len = 0;          ///< bytes per row
+  std::uint64_t m_last_row_len = 0;     ///< bytes of the last row (takes any remainder)
+  std::vector<PendingWrite> m_pending;  ///< min-heap on ready
+  Cycle m_pending_last = 0;             ///< latest ready among pending writes
+  Cycle m_begin_cycle = 0;              ///< for busy_cycles
 };
 
 /// One DMA engine as a SystemC module.

@@ -55,11 +55,11 @@ class HbmTiming {
 
  private:
   HbmConfig m_cfg;
-  Tick m_burst_ticks;     ///< data-bus time of one burst on one channel
-  Tick m_latency_ticks;   ///< idle latency
-  Tick m_row_miss_ticks;  ///< precharge + activate
-  std::vector<Tick> m_bus_free;          ///< per channel
-  std::vector<Tick> m_bank_free;         ///< per channel*bank
+  Tick m_burst_ticks;                     ///< data-bus time of one burst on one channel
+  Tick m_latency_ticks;                   ///< idle latency
+  Tick m_row_miss_ticks;                  ///< precharge + activate
+  std::vector<Tick> m_bus_free;           ///< per channel
+  std::vector<Tick> m_bank_free;          ///< per channel*bank
   std::vector<std::uint64_t> m_open_row;  ///< per channel*bank; ~0 = closed
   HbmStats m_stats;
 };

@@ -17,10 +17,10 @@ enum class Dataflow : std::uint8_t { kWeightStationary, kOutputStationary };
 enum class MxuTimingMode : std::uint8_t { kPipelined, kScaleSim };
 
 struct MxuConfig {
-  std::uint32_t count = 4;    ///< mxu.count: arrays on the chip
-  std::uint32_t rows = 128;   ///< mxu.rows: R
-  std::uint32_t cols = 128;   ///< mxu.cols: C
-  Dataflow dataflow = Dataflow::kWeightStationary;  ///< mxu.dataflow = "ws" | "os"
+  std::uint32_t count = 4;                           ///< mxu.count: arrays on the chip
+  std::uint32_t rows = 128;                          ///< mxu.rows: R
+  std::uint32_t cols = 128;                          ///< mxu.cols: C
+  Dataflow dataflow = Dataflow::kWeightStationary;   ///< mxu.dataflow = "ws" | "os"
   MxuTimingMode timing = MxuTimingMode::kPipelined;  ///< mxu.timing = "pipelined" | "scalesim"
   double fp8_rate = 2.0;  ///< mxu.fp8_rate: fp8 throughput relative to bf16
   void validate() const;
@@ -33,7 +33,8 @@ struct MxuStats {
   Cycle compute_cycles = 0;  ///< of which the array itself was the limit (vs SRAM)
 };
 
-/// SRAM traffic of one matmul: A re-read once per column fold, B once, C written once.
+/// SRAM traffic of one matmul: A re-read once per column fold, B once (OS: once per row fold,
+/// since each output tile streams its B columns again), C written once as bf16.
 struct MatmulTraffic {
   std::uint64_t a_bytes = 0;
   std::uint64_t b_bytes = 0;
@@ -43,8 +44,10 @@ struct MatmulTraffic {
 /// Timing core, no SystemC. scalesim mode equals SCALE-Sim v2's compute cycles:
 ///   WS: ceil(K/R)*ceil(N/C)*(2R + C + M - 2) - 1
 ///   OS: ceil(M/R)*ceil(N/C)*(R + C + K - 2) - 1
-/// pipelined mode overlaps each fold's weight load with the previous fold's stream (law in
-/// mxu.cpp and README). fp8 divides the streaming part by fp8_rate.
+/// pipelined mode overlaps each fold's weight load with the previous fold's stream (derivation
+/// in mxu.cpp), with F folds and S the streaming length (M for WS, K for OS):
+///   WS: R + (F-1)*max(S, R) + S + (R + C - 2)     OS: (F-1)*max(S, R) + S + (R + C - 2)
+/// fp8 divides the streaming part by fp8_rate (S' = ceil(S / fp8_rate)), in both modes.
 class SystolicTiming {
  public:
   explicit SystolicTiming(const MxuConfig& cfg) : m_cfg(cfg) {}

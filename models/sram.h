@@ -9,8 +9,8 @@
 namespace tpusim {
 
 struct SramConfig {
-  double capacity_mib = 128;           ///< sram.capacity_mib
-  std::uint32_t banks = 64;            ///< sram.banks
+  double capacity_mib = 128;                ///< sram.capacity_mib
+  std::uint32_t banks = 64;                 ///< sram.banks
   std::uint32_t bank_bytes_per_cycle = 32;  ///< sram.bank_bytes_per_cycle
   std::uint32_t interleave_bytes = 64;      ///< sram.interleave_bytes
   double residency_mib = 64;  ///< sram.residency_mib: budget for pinned indexer keys (workloads)
@@ -43,13 +43,18 @@ class SramTiming {
   /// non-empty access). Counts bytes and conflict cycles. `addr + bytes` must be within capacity
   /// (checked by the caller's validation; a violation here is a SIM_CHECK).
   Cycle access(Cycle start, std::uint64_t addr, std::uint64_t bytes, bool write);
+  /// Like access(), for an operand streamed `repeat` times (an MXU re-reading A once per column
+  /// fold, a radix select re-reading its scores once per pass): each bank's share is multiplied
+  /// by `repeat`, so re-reads cost bandwidth without a call per pass. Counts one access.
+  Cycle access_repeat(Cycle start, std::uint64_t addr, std::uint64_t bytes, std::uint64_t repeat,
+                      bool write);
 
   const SramStats& stats() const { return m_stats; }
   const SramConfig& config() const { return m_cfg; }
 
  private:
   SramConfig m_cfg;
-  std::vector<Cycle> m_bank_free;  ///< per bank: first cycle it is free
+  std::vector<Cycle> m_bank_free;              ///< per bank: first cycle it is free
   std::vector<std::uint64_t> m_scratch_bytes;  ///< per-bank byte counts of the current access
   SramStats m_stats;
 };

@@ -29,9 +29,9 @@ struct VpuConfig {
 };
 
 struct TopkConfig {
-  bool enabled = false;                ///< topk.enabled: a dedicated top-k unit takes vpu.topk
-  double elems_per_cycle = 256;        ///< topk.elems_per_cycle: scores consumed per cycle
-  Cycle latency_cycles = 32;           ///< topk.latency_cycles
+  bool enabled = false;          ///< topk.enabled: a dedicated top-k unit takes vpu.topk
+  double elems_per_cycle = 256;  ///< topk.elems_per_cycle: scores consumed per cycle
+  Cycle latency_cycles = 32;     ///< topk.latency_cycles
   void validate() const;
 };
 
@@ -52,6 +52,7 @@ class VpuTiming {
   /// SRAM bytes read and written by the op.
   std::uint64_t read_bytes(const Instruction& in) const;
   std::uint64_t write_bytes(const Instruction& in) const;
+  const VpuConfig& config() const { return m_cfg; }
 
  private:
   VpuConfig m_cfg;
@@ -62,6 +63,10 @@ class TopkTiming {
  public:
   explicit TopkTiming(const TopkConfig& cfg) : m_cfg(cfg) {}
   Cycle cycles(const Instruction& in) const;
+  /// SRAM bytes: the scores are streamed once (rows * n * 4); rows * k indices are written.
+  std::uint64_t read_bytes(const Instruction& in) const;
+  std::uint64_t write_bytes(const Instruction& in) const;
+  const TopkConfig& config() const { return m_cfg; }
 
  private:
   TopkConfig m_cfg;

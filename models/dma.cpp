@@ -1,0 +1,320 @@
+#include "models/dma.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <unordered_set>
+
+#include "sim/sim_time.h"
+
+namespace tpusim {
+namespace {
+
+/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and fully specified, so a seed gives the
+/// same rows on every platform and standard library (std distributions are not portable).
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : m_state(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, n) for n > 0; the modulo bias is below 2^-40 for the spans we draw from.
+  std::uint64_t below(std::uint64_t n) { return next() % n; }
+
+ private:
+  std::uint64_t m_state;
+};
+
+void shuffle(std::vector<std::uint64_t>& v, std::size_t from, SplitMix64& rng) {
+  for (std::size_t i = v.size(); i > from + 1; --i) {
+    const std::size_t j = from + static_cast<std::size_t>(rng.below(i - from));
+    std::swap(v[i - 1], v[j]);
+  }
+}
+
+/// Appends `count` distinct values of [0, range) (count <= range) to `out`, in random order.
+void sample_distinct(std::uint64_t range, std::uint64_t count, SplitMix64& rng,
+                     std::vector<std::uint64_t>& out) {
+  const std::size_t from = out.size();
+  if (count * 2 >= range) {
+    // Dense: selection sampling (Knuth's algorithm S) walks the range once and needs no set.
+    std::uint64_t needed = count;
+    for (std::uint64_t i = 0; i < range && needed > 0; ++i) {
+      if (rng.below(range - i) < needed) {
+        out.push_back(i);
+        --needed;
+      }
+    }
+  } else {
+    // Sparse: Floyd's algorithm draws exactly `count` values with `count` set lookups.
+    static thread_local std::unordered_set<std::uint64_t> seen;
+    seen.clear();
+    seen.reserve(static_cast<std::size_t>(count) * 2);
+    for (std::uint64_t j = range - count; j < range; ++j) {
+      const std::uint64_t t = rng.below(j + 1);
+      const std::uint64_t pick = seen.insert(t).second ? t : j;
+      if (pick == j) seen.insert(j);
+      out.push_back(pick);
+    }
+  }
+  // Both algorithms leave a biased order (S: ascending; Floyd: late j's late); the unsorted
+  // "draw order" should be a uniform permutation.
+  shuffle(out, from, rng);
+}
+
+}  // namespace
+
+void DmaConfig::validate() const {
+  if (engines == 0) throw ConfigError("dma.engines must be > 0 (got 0)");
+  if (max_outstanding == 0) throw ConfigError("dma.max_outstanding must be > 0 (got 0)");
+  if (request_bytes == 0) throw ConfigError("dma.request_bytes must be > 0 (got 0)");
+  if (group_requests == 0) throw ConfigError("dma.group_requests must be > 0 (got 0)");
+}
+
+// Patterns (every one yields exactly min(rows, span) distinct indices < span):
+//   uniform      a uniform sample of the span.
+//   recent:W     a uniform sample of the last max(min(W, span), rows) rows: the window widens
+//                to `rows` when W is too small, so the byte count stays what the trace declares.
+//   clustered:C  ceil(rows/C) non-overlapping runs of C adjacent rows (the last run shorter),
+//                placed uniformly: choose run gaps as distinct points of a shrunken range
+//                (stars and bars), so runs never overlap and are never clipped.
+//   strided:S    0, S, 2S, ... then 1, 1+S, ... when one pass over the span is not enough; the
+//                seed is not used.
+// Draw order: uniform/recent in a random permutation, clustered runs in random order (each run
+// ascending), strided in stride order.
+void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t rows,
+                 std::uint64_t seed, bool sort, std::vector<std::uint64_t>& out) {
+  out.clear();
+  if (span == 0 || rows == 0) return;
+  if (rows >= span) {
+    out.reserve(static_cast<std::size_t>(span));
+    for (std::uint64_t i = 0; i < span; ++i)
+      out.push_back(i);
+    return;
+  }
+  out.reserve(static_cast<std::size_t>(rows));
+  SplitMix64 rng(seed);
+  switch (pattern.kind) {
+    case PatternKind::kUniform:
+      sample_distinct(span, rows, rng, out);
+      break;
+    case PatternKind::kRecent: {
+      const std::uint64_t window = std::max(std::min(pattern.param, span), rows);
+      sample_distinct(window, rows, rng, out);
+      for (auto& r : out)
+        r += span - window;
+      break;
+    }
+    case PatternKind::kClustered: {
+      const std::uint64_t run = std::max<std::uint64_t>(pattern.param, 1);
+      const std::uint64_t runs = (rows + run - 1) / run;
+      static thread_local std::vector<std::uint64_t> starts;
+      starts.clear();
+      // Shrink every run to one point; distinct points in [0, span - rows + runs) map back to
+      // non-overlapping runs inside [0, span).
+      sample_distinct(span - rows + runs, runs, rng, starts);
+      std::sort(starts.begin(), starts.end());
+      for (std::uint64_t i = 0; i < runs; ++i)
+        starts[i] += i * (run - 1);
+      const std::uint64_t last_len = rows - (runs - 1) * run;
+      // Remember which run is the short one (the last in address order) before shuffling.
+      const std::uint64_t short_start = starts[runs - 1];
+      if (!sort) shuffle(starts, 0, rng);
+      for (std::uint64_t s : starts) {
+        const std::uint64_t len = s == short_start ? last_len : run;
+        for (std::uint64_t j = 0; j < len; ++j)
+          out.push_back(s + j);
+      }
+      break;
+    }
+    case PatternKind::kStrided: {
+      const std::uint64_t stride = std::max<std::uint64_t>(pattern.param, 1);
+      for (std::uint64_t offset = 0; offset < stride && out.size() < rows; ++offset)
+        for (std::uint64_t r = offset; r < span && out.size() < rows; r += stride)
+          out.push_back(r);
+      break;
+    }
+  }
+  if (sort) std::sort(out.begin(), out.end());
+}
+
+DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram)
+    : m_cfg(cfg), m_hbm(hbm), m_sram(sram) {
+  m_slot_free.reserve(cfg.max_outstanding);
+  m_pending.reserve(static_cast<std::size_t>(cfg.max_outstanding) + cfg.group_requests);
+}
+
+void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
+  SIM_CHECK("dma", m_in == nullptr,
+            fmt::format("instruction {} begins at cycle {} before the previous one finished", in.id,
+                        now));
+  SIM_CHECK("dma", is_dma_op(in.op),
+            fmt::format("instruction {} is not a DMA op (cycle {})", in.id, now));
+  m_in = &in;
+  m_begin_cycle = now;
+  m_row = 0;
+  m_row_offset = 0;
+  m_sram_cursor = 0;
+  m_last_done = cycles_to_ticks(now);
+  m_pending.clear();
+  m_pending_last = now;
+  // Slots are all free at `now`: the previous instruction completed no later than that.
+  m_slot_free.assign(m_cfg.max_outstanding, cycles_to_ticks(now));
+  ++m_stats.instructions;
+
+  if (in.op == Op::kDmaGather) {
+    gather_rows(in.pattern, in.span, in.rows, in.seed, m_cfg.gather_sort, m_rows);
+    m_num_rows = m_rows.size();
+    m_row_len = in.row_bytes;
+    m_last_row_len = in.row_bytes;
+    m_stats.gathered_rows += m_num_rows;
+  } else if (in.rows > 1) {
+    m_num_rows = in.rows;
+    m_row_len = in.bytes / in.rows;
+    // A byte count that does not divide evenly puts the remainder on the last row, so the
+    // bytes moved are exactly the bytes declared.
+    m_last_row_len = in.bytes - m_row_len * (in.rows - 1);
+  } else {
+    m_num_rows = in.bytes > 0 ? 1 : 0;
+    m_row_len = in.bytes;
+    m_last_row_len = in.bytes;
+  }
+  if (m_row_len == 0 && m_last_row_len == 0) m_num_rows = 0;
+}
+
+void DmaEngineTiming::drain(Cycle now) {
+  // SRAM writes of loaded data happen when their data has arrived; they are applied here, in
+  // arrival order, once simulated time has reached them. Reserving SRAM banks far in the
+  // future (at issue) would block the other units' earlier accesses to the same banks.
+  const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
+  while (!m_pending.empty() && m_pending.front().ready <= now) {
+    std::pop_heap(m_pending.begin(), m_pending.end(), later);
+    const PendingWrite w = m_pending.back();
+    m_pending.pop_back();
+    const Cycle done = m_sram.access(w.ready, w.sram_addr, w.bytes, true);
+    m_last_done = std::max(m_last_done, cycles_to_ticks(done));
+  }
+}
+
+bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
+  SIM_CHECK("dma", m_in != nullptr, fmt::format("step at cycle {} without an instruction", now));
+  const Instruction& in = *m_in;
+  drain(now);
+
+  const Tick now_ticks = cycles_to_ticks(now);
+  const auto later_slot = std::greater<Tick>();
+  const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
+  if (m_row < m_num_rows) {
+    // The group may reach into the future (each request waits for a slot), but it must start
+    // now: jumping ahead to a far slot-free time before the other engines have caught up
+    // would reserve the HBM bus out of time order and leave gaps nobody can fill.
+    if (m_slot_free.front() > now_ticks) {
+      resume_at = ticks_to_cycles_ceil(m_slot_free.front());
+      return true;
+    }
+    Tick last_issue = now_ticks;
+    for (std::uint32_t issued = 0; issued < m_cfg.group_requests && m_row < m_num_rows;) {
+      const std::uint64_t row_len = m_row + 1 == m_num_rows ? m_last_row_len : m_row_len;
+      if (row_len == 0) {
+        ++m_row;
+        continue;
+      }
+      const std::uint64_t len =
+          std::min<std::uint64_t>(m_cfg.request_bytes, row_len - m_row_offset);
+      std::uint64_t hbm_row_base = 0;
+      std::uint64_t sram_base = 0;
+      switch (in.op) {
+        case Op::kDmaGather:
+          hbm_row_base = in.src.offset + m_rows[m_row] * in.row_bytes;
+          sram_base = in.dst.offset;
+          break;
+        case Op::kDmaLoad:
+          hbm_row_base = in.src.offset + m_row * in.stride;
+          sram_base = in.dst.offset;
+          break;
+        default:  // store
+          hbm_row_base = in.dst.offset + m_row * in.stride;
+          sram_base = in.src.offset;
+          break;
+      }
+      const std::uint64_t hbm_addr = hbm_row_base + m_row_offset;
+      const std::uint64_t sram_addr = sram_base + m_sram_cursor;
+
+      // Take the earliest-free slot; the request issues when both it and the engine are ready.
+      std::pop_heap(m_slot_free.begin(), m_slot_free.end(), later_slot);
+      const Tick issue = std::max(now_ticks, m_slot_free.back());
+      Tick slot_done = 0;
+      if (in.op == Op::kDmaStore) {
+        const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
+        slot_done = m_hbm.access(cycles_to_ticks(read_done), hbm_addr,
+                                 static_cast<std::uint32_t>(len), true);
+        m_stats.write_bytes += len;
+        m_last_done = std::max(m_last_done, slot_done);
+      } else {
+        slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
+        m_stats.read_bytes += len;
+        const Cycle ready = ticks_to_cycles_ceil(slot_done);
+        m_pending.push_back(PendingWrite{ready, sram_addr, len});
+        std::push_heap(m_pending.begin(), m_pending.end(), later);
+        m_pending_last = std::max(m_pending_last, ready);
+        m_last_done = std::max(m_last_done, slot_done);
+      }
+      m_slot_free.back() = slot_done;
+      std::push_heap(m_slot_free.begin(), m_slot_free.end(), later_slot);
+      ++m_stats.requests;
+      ++issued;
+      last_issue = issue;
+
+      m_sram_cursor += len;
+      m_row_offset += len;
+      if (m_row_offset == row_len) {
+        ++m_row;
+        m_row_offset = 0;
+      }
+    }
+    // Advance only to the group's last issue, so another engine's requests that issue before
+    // ours complete are interleaved with ours in the HBM's reservations.
+    resume_at = ticks_to_cycles_ceil(last_issue);
+    return true;
+  }
+  if (!m_pending.empty()) {
+    resume_at = std::max(now, m_pending_last);
+    return true;
+  }
+  resume_at = std::max(now, ticks_to_cycles_ceil(m_last_done));
+  m_stats.busy_cycles += resume_at - m_begin_cycle;
+  m_in = nullptr;
+  return false;
+}
+
+DmaUnit::DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instance,
+                 InstructionPort& port, HbmTiming& hbm, SramTiming& sram)
+    : sc_core::sc_module(name), m_timing(cfg, hbm, sram), m_instance(instance), m_port(port) {
+  SC_THREAD(run);
+}
+
+void DmaUnit::run() {
+  for (;;) {
+    const Instruction* in = m_port.acquire(UnitKind::kDma);
+    if (in == nullptr) return;
+    const Cycle t0 = now_cycles();
+    m_timing.begin(*in, t0);
+    Cycle resume_at = t0;
+    while (m_timing.step(now_cycles(), resume_at)) {
+      // A group that issued without waiting yields for one delta cycle, so other engines
+      // stepping at the same cycle take their turn (no simulated time passes).
+      if (resume_at <= now_cycles())
+        sc_core::wait(sc_core::SC_ZERO_TIME);
+      else
+        wait_until_cycle(resume_at);
+    }
+    wait_until_cycle(resume_at);
+    m_port.retire(in, UnitKind::kDma, m_instance, t0, resume_at);
+  }
+}
+
+}  // namespace tpusim

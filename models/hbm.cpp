@@ -1,0 +1,129 @@
+#include "models/hbm.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace tpusim {
+namespace {
+
+bool is_pow2(std::uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+void require_positive(const char* key, double v) {
+  if (!std::isfinite(v) || v <= 0)
+    throw ConfigError(fmt::format("{} must be > 0 (got {})", key, v));
+}
+
+void require_non_negative(const char* key, double v) {
+  if (!std::isfinite(v) || v < 0)
+    throw ConfigError(fmt::format("{} must be >= 0 (got {})", key, v));
+}
+
+void require_pow2(const char* key, std::uint64_t v) {
+  if (!is_pow2(v)) throw ConfigError(fmt::format("{} must be a power of two (got {})", key, v));
+}
+
+/// Nanoseconds (or any real number of cycles * 1e-9 s) to ticks, rounded to nearest.
+Tick ns_to_ticks(double ns, double clock_ghz) {
+  return static_cast<Tick>(std::llround(ns * clock_ghz * static_cast<double>(kTicksPerCycle)));
+}
+
+constexpr std::uint64_t kClosedRow = std::numeric_limits<std::uint64_t>::max();
+
+}  // namespace
+
+void HbmConfig::validate() const {
+  require_positive("hbm.bandwidth_gbs", bandwidth_gbs);
+  if (channels == 0) throw ConfigError("hbm.channels must be > 0 (got 0)");
+  if (banks_per_channel == 0) throw ConfigError("hbm.banks_per_channel must be > 0 (got 0)");
+  require_pow2("hbm.row_bytes", row_bytes);
+  require_pow2("hbm.burst_bytes", burst_bytes);
+  require_pow2("hbm.interleave_bytes", interleave_bytes);
+  // A burst must not straddle a channel granule or a DRAM row: it is one column access.
+  if (burst_bytes > interleave_bytes)
+    throw ConfigError(fmt::format("hbm.burst_bytes ({}) must be <= hbm.interleave_bytes ({})",
+                                  burst_bytes, interleave_bytes));
+  if (burst_bytes > row_bytes)
+    throw ConfigError(
+        fmt::format("hbm.burst_bytes ({}) must be <= hbm.row_bytes ({})", burst_bytes, row_bytes));
+  require_non_negative("hbm.latency_ns", latency_ns);
+  require_non_negative("hbm.row_miss_ns", row_miss_ns);
+  require_positive("hbm.capacity_gib", capacity_gib);
+}
+
+HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
+    : m_cfg(cfg),
+      m_bus_free(cfg.channels, 0),
+      m_bank_free(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel, 0),
+      m_open_row(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel, kClosedRow) {
+  // One channel moves bandwidth/channels bytes per second; a burst therefore takes
+  // burst_bytes * channels / (bandwidth_gbs * 1e9) s = that * clock_ghz * 1e9 cycles.
+  const double burst_cycles =
+      static_cast<double>(cfg.burst_bytes) * cfg.channels * clock_ghz / cfg.bandwidth_gbs;
+  m_burst_ticks = std::max<Tick>(
+      1, static_cast<Tick>(std::llround(burst_cycles * static_cast<double>(kTicksPerCycle))));
+  m_latency_ticks = ns_to_ticks(cfg.latency_ns, clock_ghz);
+  m_row_miss_ticks = ns_to_ticks(cfg.row_miss_ns, clock_ghz);
+}
+
+Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write) {
+  ++m_stats.requests;
+  (write ? m_stats.write_bytes : m_stats.read_bytes) += bytes;
+  if (bytes == 0) return issue;
+  const std::uint64_t capacity = m_cfg.capacity_bytes();
+  SIM_CHECK(
+      "hbm", addr <= capacity && bytes <= capacity - addr,
+      fmt::format("request [{}, {}) is outside the {} B capacity", addr, addr + bytes, capacity));
+
+  const std::uint64_t granule = m_cfg.interleave_bytes;
+  const std::uint64_t channels = m_cfg.channels;
+  const std::uint64_t row_bytes = m_cfg.row_bytes;
+  const std::uint64_t burst = m_cfg.burst_bytes;
+  const std::uint64_t banks = m_cfg.banks_per_channel;
+  const std::uint64_t end = addr + bytes;
+  Tick last_bus_end = issue;
+
+  // Split the request into segments that stay within one channel granule and one DRAM row;
+  // each segment is a run of back-to-back bursts on one channel bus from one bank.
+  for (std::uint64_t a = addr; a < end;) {
+    const std::uint64_t g = a / granule;
+    const std::uint64_t channel = g % channels;
+    // Channel-local address: the channel's granules packed one after another.
+    const std::uint64_t granule_base = (g / channels) * granule;
+    const std::uint64_t local = granule_base + (a - g * granule);
+    const std::uint64_t row = local / row_bytes;
+    const std::uint64_t local_end = std::min(granule_base + granule, (row + 1) * row_bytes);
+    const std::uint64_t seg = std::min(end - a, local_end - local);
+    // Whole bursts cross the bus even when the request covers only part of one.
+    const std::uint64_t n_bursts = (local + seg - 1) / burst - local / burst + 1;
+
+    const std::size_t bank = static_cast<std::size_t>(channel * banks + row % banks);
+    Tick ready = std::max(issue, m_bank_free[bank]);
+    if (m_open_row[bank] == row) {
+      m_stats.row_hits += n_bursts;
+    } else {
+      // Open-row policy: the first burst pays precharge + activate; the rest of the segment
+      // then hits the row it opened.
+      ready += m_row_miss_ticks;
+      m_open_row[bank] = row;
+      ++m_stats.row_misses;
+      m_stats.row_hits += n_bursts - 1;
+    }
+    const Tick bus_time = n_bursts * m_burst_ticks;
+    const Tick start = std::max(m_bus_free[channel], ready);
+    const Tick bus_end = start + bus_time;
+    m_bus_free[channel] = bus_end;
+    // The bank cannot switch rows before its column accesses are done.
+    m_bank_free[bank] = bus_end;
+    m_stats.bus_busy_ticks += bus_time;
+    last_bus_end = std::max(last_bus_end, bus_end);
+    a += seg;
+  }
+  return last_bus_end + m_latency_ticks;
+}
+
+}  // namespace tpusim

@@ -1,0 +1,133 @@
+#include "models/mxu.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "sim/sim_time.h"
+
+namespace tpusim {
+namespace {
+
+std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
+  return (a + b - 1) / b;
+}
+
+std::uint64_t element_bytes(DType t) {
+  return t == DType::kFp8 ? 1 : 2;
+}
+
+/// Output elements are written as bf16: the array accumulates in fp32 and rounds once on the way
+/// out, whatever the input type (fp8 matmuls feed bf16 activations downstream).
+constexpr std::uint64_t kOutputElementBytes = 2;
+
+}  // namespace
+
+void MxuConfig::validate() const {
+  if (count == 0) throw ConfigError("mxu.count must be > 0 (got 0)");
+  if (rows == 0) throw ConfigError("mxu.rows must be > 0 (got 0)");
+  if (cols == 0) throw ConfigError("mxu.cols must be > 0 (got 0)");
+  if (!std::isfinite(fp8_rate) || fp8_rate <= 0)
+    throw ConfigError(fmt::format("mxu.fp8_rate must be > 0 (got {})", fp8_rate));
+}
+
+std::uint64_t SystolicTiming::folds(std::uint64_t m, std::uint64_t n, std::uint64_t k) const {
+  const std::uint64_t col_folds = ceil_div(n, m_cfg.cols);
+  if (m_cfg.dataflow == Dataflow::kWeightStationary) return ceil_div(k, m_cfg.rows) * col_folds;
+  return ceil_div(m, m_cfg.rows) * col_folds;
+}
+
+// Laws (R rows, C cols, F folds; S = streaming length of one fold: M rows of A for WS, the K
+// reduction for OS; fp8 streams S' = ceil(S / fp8_rate) cycles because each PE takes fp8_rate
+// operand pairs per cycle; fill, drain and weight loads are not sped up):
+//
+//   scalesim WS: F * (2R + C + S' - 2) - 1        scalesim OS: F * (R + C + S' - 2) - 1
+//     SCALE-Sim v2 serialises folds, each loading its weights (R), streaming (S) and draining
+//     through the array's skew (R + C - 2); -1 because it reports the last cycle's index.
+//
+//   pipelined WS: R + (F - 1) * max(S', R) + S' + (R + C - 2)
+//     Weights are double-buffered: fold f+1's weights (R cycles to shift in) load while fold f
+//     streams, so a fold occupies the array for max(S', R); only the first load is exposed, and
+//     only the last fold's skew drains. One fold gives 2R + C + M - 2 = scalesim + 1 (a
+//     duration, not an index).
+//   pipelined OS: (F - 1) * max(S', R) + S' + (R + C - 2)
+//     Nothing stationary is preloaded; the accumulators have one shadow copy instead. A fold
+//     hands its outputs to the shadow, which shifts them out in R cycles while the next fold
+//     streams; the next hand-over must wait for that drain, so a fold occupies max(S', R). One
+//     fold gives R + C + K - 2 = scalesim + 1.
+Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype) const {
+  if (m == 0 || n == 0 || k == 0) return 0;
+  const std::uint64_t r = m_cfg.rows;
+  const std::uint64_t c = m_cfg.cols;
+  const std::uint64_t f = folds(m, n, k);
+  const bool ws = m_cfg.dataflow == Dataflow::kWeightStationary;
+  std::uint64_t stream = ws ? m : k;
+  if (dtype == DType::kFp8)
+    stream = static_cast<std::uint64_t>(std::ceil(static_cast<double>(stream) / m_cfg.fp8_rate));
+  stream = std::max<std::uint64_t>(stream, 1);
+  if (m_cfg.timing == MxuTimingMode::kScaleSim) {
+    const std::uint64_t per_fold = ws ? 2 * r + c + stream - 2 : r + c + stream - 2;
+    return f * per_fold - 1;
+  }
+  const std::uint64_t preload = ws ? r : 0;
+  return preload + (f - 1) * std::max(stream, r) + stream + (r + c - 2);
+}
+
+// A is streamed once per column fold (each fold sees all of A's rows against C columns of B).
+// WS: B is the stationary operand, loaded once. OS: each (row fold, column fold) streams its B
+// columns again, so B is re-read once per row fold (ceil(M/R); 1 for decode-sized M <= R).
+// C is written once, as bf16.
+MatmulTraffic SystolicTiming::traffic(std::uint64_t m, std::uint64_t n, std::uint64_t k,
+                                      DType dtype) const {
+  const std::uint64_t e = element_bytes(dtype);
+  const std::uint64_t col_folds = ceil_div(n, m_cfg.cols);
+  MatmulTraffic t;
+  t.a_bytes = m * k * e * col_folds;
+  t.b_bytes = k * n * e;
+  if (m_cfg.dataflow == Dataflow::kOutputStationary) t.b_bytes *= ceil_div(m, m_cfg.rows);
+  t.c_bytes = m * n * kOutputElementBytes;
+  return t;
+}
+
+double SystolicTiming::utilization(std::uint64_t m, std::uint64_t n, std::uint64_t k,
+                                   Cycle cycles) const {
+  if (cycles == 0) return 0.0;
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  return macs / (static_cast<double>(m_cfg.rows) * m_cfg.cols * static_cast<double>(cycles));
+}
+
+MxuUnit::MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instance,
+                 InstructionPort& port, SramTiming& sram)
+    : sc_core::sc_module(name), m_timing(cfg), m_instance(instance), m_port(port), m_sram(sram) {
+  SC_THREAD(run);
+}
+
+void MxuUnit::run() {
+  for (;;) {
+    const Instruction* in = m_port.acquire(UnitKind::kMxu);
+    if (in == nullptr) return;
+    const Cycle t0 = now_cycles();
+    const Cycle compute = m_timing.cycles(in->m, in->n, in->k, in->dtype);
+    const MatmulTraffic traffic = m_timing.traffic(in->m, in->n, in->k, in->dtype);
+    const std::uint64_t e = in->dtype == DType::kFp8 ? 1 : 2;
+    // All operand traffic is reserved at t0: the array cannot finish before SRAM has streamed
+    // A (once per column fold) and B to it and taken C back, whatever the order inside.
+    const std::uint64_t a_size = in->m * in->k * e;
+    const std::uint64_t b_size = in->k * in->n * e;
+    Cycle end = t0 + compute;
+    end = std::max(end, m_sram.access_repeat(t0, in->a.offset, a_size,
+                                             a_size ? traffic.a_bytes / a_size : 0, false));
+    end = std::max(end, m_sram.access_repeat(t0, in->b.offset, b_size,
+                                             b_size ? traffic.b_bytes / b_size : 0, false));
+    end = std::max(end, m_sram.access(t0, in->c.offset, traffic.c_bytes, true));
+    wait_until_cycle(end);
+    ++m_stats.instructions;
+    m_stats.macs += in->m * in->n * in->k;
+    m_stats.busy_cycles += end - t0;
+    m_stats.compute_cycles += compute;
+    m_port.retire(in, UnitKind::kMxu, m_instance, t0, end);
+  }
+}
+
+}  // namespace tpusim

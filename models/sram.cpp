@@ -1,0 +1,101 @@
+#include "models/sram.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tpusim {
+namespace {
+
+bool is_pow2(std::uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
+
+}  // namespace
+
+void SramConfig::validate() const {
+  if (!std::isfinite(capacity_mib) || capacity_mib <= 0)
+    throw ConfigError(fmt::format("sram.capacity_mib must be > 0 (got {})", capacity_mib));
+  if (banks == 0) throw ConfigError("sram.banks must be > 0 (got 0)");
+  if (bank_bytes_per_cycle == 0) throw ConfigError("sram.bank_bytes_per_cycle must be > 0 (got 0)");
+  if (!is_pow2(interleave_bytes))
+    throw ConfigError(
+        fmt::format("sram.interleave_bytes must be a power of two (got {})", interleave_bytes));
+  if (capacity_bytes() < interleave_bytes)
+    throw ConfigError(
+        fmt::format("sram.capacity_mib ({}) must hold at least one interleave "
+                    "granule of sram.interleave_bytes ({})",
+                    capacity_mib, interleave_bytes));
+  if (!std::isfinite(residency_mib) || residency_mib < 0)
+    throw ConfigError(fmt::format("sram.residency_mib must be >= 0 (got {})", residency_mib));
+  // The pinned indexer keys live in SRAM, so their budget cannot exceed it.
+  if (residency_mib > capacity_mib)
+    throw ConfigError(fmt::format("sram.residency_mib ({}) must be <= sram.capacity_mib ({})",
+                                  residency_mib, capacity_mib));
+}
+
+SramTiming::SramTiming(const SramConfig& cfg)
+    : m_cfg(cfg), m_bank_free(cfg.banks, 0), m_scratch_bytes(cfg.banks, 0) {}
+
+Cycle SramTiming::access(Cycle start, std::uint64_t addr, std::uint64_t bytes, bool write) {
+  return access_repeat(start, addr, bytes, 1, write);
+}
+
+Cycle SramTiming::access_repeat(Cycle start, std::uint64_t addr, std::uint64_t bytes,
+                                std::uint64_t repeat, bool write) {
+  if (bytes == 0 || repeat == 0) return start;
+  const std::uint64_t capacity = m_cfg.capacity_bytes();
+  SIM_CHECK("sram", addr <= capacity && bytes <= capacity - addr,
+            fmt::format("access [{}, {}) at cycle {} is outside the {} B capacity", addr,
+                        addr + bytes, start, capacity));
+  ++m_stats.accesses;
+  (write ? m_stats.write_bytes : m_stats.read_bytes) += bytes * repeat;
+
+  const std::uint64_t granule = m_cfg.interleave_bytes;
+  const std::uint64_t banks = m_cfg.banks;
+  const std::uint64_t per_cycle = m_cfg.bank_bytes_per_cycle;
+  const std::uint64_t end = addr + bytes;
+  const std::uint64_t first_g = addr / granule;
+  const std::uint64_t last_g = (end - 1) / granule;
+  const std::uint64_t touched = last_g - first_g + 1;
+  Cycle done = start;
+
+  auto serve = [&](std::uint64_t bank, std::uint64_t bank_bytes) {
+    const Cycle busy = (bank_bytes * repeat + per_cycle - 1) / per_cycle;
+    const Cycle begin = std::max(start, m_bank_free[bank]);
+    m_stats.conflict_cycles += begin - start;
+    m_bank_free[bank] = begin + busy;
+    done = std::max(done, begin + busy);
+  };
+
+  if (touched <= banks) {
+    // Small access: every granule lands on its own bank, so no per-bank sum is needed and the
+    // cost is proportional to the access, not to the bank count.
+    for (std::uint64_t g = first_g; g <= last_g; ++g) {
+      const std::uint64_t lo = std::max(addr, g * granule);
+      const std::uint64_t hi = std::min(end, (g + 1) * granule);
+      serve(g % banks, hi - lo);
+    }
+    return done;
+  }
+
+  // Large access: count each bank's bytes arithmetically (whole rounds over the banks plus a
+  // remainder), so the cost is O(banks) however many granules are touched.
+  std::fill(m_scratch_bytes.begin(), m_scratch_bytes.end(), 0);
+  m_scratch_bytes[first_g % banks] += (first_g + 1) * granule - addr;
+  m_scratch_bytes[last_g % banks] += end - last_g * granule;
+  const std::uint64_t full = touched - 2;  // granules strictly between the first and the last
+  const std::uint64_t rounds = full / banks;
+  const std::uint64_t rest = full % banks;
+  const std::uint64_t base = (first_g + 1) % banks;
+  for (std::uint64_t b = 0; b < banks; ++b)
+    m_scratch_bytes[b] += rounds * granule;
+  for (std::uint64_t j = 0; j < rest; ++j)
+    m_scratch_bytes[(base + j) % banks] += granule;
+  for (std::uint64_t b = 0; b < banks; ++b)
+    if (m_scratch_bytes[b] != 0) serve(b, m_scratch_bytes[b]);
+  return done;
+}
+
+}  // namespace tpusim

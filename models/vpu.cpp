@@ -1,0 +1,152 @@
+#include "models/vpu.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "sim/sim_time.h"
+
+namespace tpusim {
+namespace {
+
+std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
+  return (a + b - 1) / b;
+}
+
+Cycle ceil_cycles(double work_elems, double per_cycle) {
+  return static_cast<Cycle>(std::ceil(work_elems / per_cycle));
+}
+
+void set_cost(std::array<double, kVpuOpCount>& cost, Op op, double v) {
+  cost[static_cast<std::size_t>(vpu_op_index(op))] = v;
+}
+
+/// Reductions write one value per row of n when the trace gives n; without n they are treated
+/// as elementwise (a binary max of two vectors, a running sum kept per element).
+bool is_row_reduction(const Instruction& in) {
+  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax) && in.n > 0;
+}
+
+}  // namespace
+
+// Default element-passes per element. These are assumptions, not measurements: a simple
+// arithmetic op is one pass; exp is a range reduction plus a short polynomial (~4 passes);
+// softmax is max, subtract+exp, sum, scale over the row (~6); rmsnorm is square, sum, rsqrt and
+// scale (~4); rope is two multiplies and an add over rotated halves (~3).
+VpuConfig::VpuConfig() {
+  cost.fill(1.0);
+  set_cost(cost, Op::kVpuRelu, 1);
+  set_cost(cost, Op::kVpuExp, 4);
+  set_cost(cost, Op::kVpuScale, 1);
+  set_cost(cost, Op::kVpuAdd, 1);
+  set_cost(cost, Op::kVpuMul, 1);
+  set_cost(cost, Op::kVpuMax, 1);
+  set_cost(cost, Op::kVpuSum, 1);
+  set_cost(cost, Op::kVpuSoftmax, 6);
+  set_cost(cost, Op::kVpuRmsnorm, 4);
+  set_cost(cost, Op::kVpuRope, 3);
+  set_cost(cost, Op::kVpuCast, 1);
+  set_cost(cost, Op::kVpuTopk, 0);  // unused: topk has its own law
+}
+
+void VpuConfig::validate() const {
+  if (lanes == 0) throw ConfigError("vpu.lanes must be > 0 (got 0)");
+  for (int i = 0; i < kVpuOpCount; ++i) {
+    if (i == vpu_op_index(Op::kVpuTopk)) continue;
+    const double c = cost[static_cast<std::size_t>(i)];
+    if (!std::isfinite(c) || c <= 0)
+      throw ConfigError(fmt::format("vpu.cost_{} must be > 0 (got {})", vpu_op_short_name(i), c));
+  }
+  if (topk_passes == 0) throw ConfigError("vpu.topk_passes must be > 0 (got 0)");
+}
+
+void TopkConfig::validate() const {
+  if (!std::isfinite(elems_per_cycle) || elems_per_cycle <= 0)
+    throw ConfigError(fmt::format("topk.elems_per_cycle must be > 0 (got {})", elems_per_cycle));
+}
+
+Cycle VpuTiming::cycles(const Instruction& in) const {
+  if (in.op == Op::kVpuTopk) {
+    // Radix select: topk_passes histogram passes over every score, then one compaction over
+    // the k survivors of each row.
+    const std::uint64_t work = in.rows * (m_cfg.topk_passes * in.n + in.k);
+    return m_cfg.op_latency_cycles + ceil_div(work, m_cfg.lanes);
+  }
+  const double c = m_cfg.cost[static_cast<std::size_t>(vpu_op_index(in.op))];
+  return m_cfg.op_latency_cycles +
+         ceil_cycles(static_cast<double>(in.elems) * c, static_cast<double>(m_cfg.lanes));
+}
+
+// SRAM traffic, fp32 elements (kVpuElementBytes):
+//   elementwise ops (incl. the binary add/mul/max, whose second operand is a broadcast or
+//   register-resident value in our lowerings): read elems, write elems;
+//   sum/max with n (row length): read elems, write elems / n (one value per row);
+//   softmax: read elems, write elems (the row statistics stay in registers);
+//   topk: each radix pass re-reads the rows * n scores (they do not fit in registers), then
+//   writes rows * k indices (4 B each).
+std::uint64_t VpuTiming::read_bytes(const Instruction& in) const {
+  if (in.op == Op::kVpuTopk) return m_cfg.topk_passes * in.rows * in.n * kVpuElementBytes;
+  return in.elems * kVpuElementBytes;
+}
+
+std::uint64_t VpuTiming::write_bytes(const Instruction& in) const {
+  if (in.op == Op::kVpuTopk) return in.rows * in.k * kVpuElementBytes;
+  if (is_row_reduction(in)) return ceil_div(in.elems, in.n) * kVpuElementBytes;
+  return in.elems * kVpuElementBytes;
+}
+
+Cycle TopkTiming::cycles(const Instruction& in) const {
+  return m_cfg.latency_cycles +
+         ceil_cycles(static_cast<double>(in.rows) * static_cast<double>(in.n),
+                     m_cfg.elems_per_cycle);
+}
+
+// The dedicated unit streams the scores once (it keeps its candidate set internally).
+std::uint64_t TopkTiming::read_bytes(const Instruction& in) const {
+  return in.rows * in.n * kVpuElementBytes;
+}
+
+std::uint64_t TopkTiming::write_bytes(const Instruction& in) const {
+  return in.rows * in.k * kVpuElementBytes;
+}
+
+VpuUnit::VpuUnit(sc_core::sc_module_name name, UnitKind kind, const VpuConfig& vcfg,
+                 const TopkConfig& tcfg, InstructionPort& port, SramTiming& sram)
+    : sc_core::sc_module(name),
+      m_kind(kind),
+      m_vpu(vcfg),
+      m_topk(tcfg),
+      m_port(port),
+      m_sram(sram) {
+  SC_THREAD(run);
+}
+
+void VpuUnit::run() {
+  for (;;) {
+    const Instruction* in = m_port.acquire(m_kind);
+    if (in == nullptr) return;
+    const Cycle t0 = now_cycles();
+    const bool dedicated = m_kind == UnitKind::kTopk;
+    const Cycle compute = dedicated ? m_topk.cycles(*in) : m_vpu.cycles(*in);
+    const std::uint64_t rd = dedicated ? m_topk.read_bytes(*in) : m_vpu.read_bytes(*in);
+    const std::uint64_t wr = dedicated ? m_topk.write_bytes(*in) : m_vpu.write_bytes(*in);
+    // A VPU top-k re-reads its score region once per radix pass; everything else reads its
+    // source region once.
+    const std::uint64_t passes =
+        (in->op == Op::kVpuTopk && !dedicated) ? m_vpu.config().topk_passes : 1;
+    // Both operands are reserved at t0: the op cannot finish before SRAM has streamed them.
+    Cycle end = t0 + compute;
+    end = std::max(end, m_sram.access_repeat(t0, in->src.offset, rd / passes, passes, false));
+    end = std::max(end, m_sram.access(t0, in->dst.offset, wr, true));
+    wait_until_cycle(end);
+    ++m_stats.instructions;
+    m_stats.elements += in->op == Op::kVpuTopk ? in->rows * in->n : in->elems;
+    m_stats.busy_cycles += end - t0;
+    // One VPU (and at most one top-k unit) per chip: always instance 0.
+    m_port.retire(in, m_kind, 0, t0, end);
+  }
+}
+
+}  // namespace tpusim

@@ -1,0 +1,277 @@
+// HbmTiming and DmaEngineTiming: burst timing, peak streaming, Little's law, row locality of
+// gathers, two engines sharing bandwidth, group-size convergence.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include "models/dma.h"
+#include "models/hbm.h"
+#include "models/sram.h"
+
+using namespace tpusim;
+
+namespace {
+
+constexpr double kClockGhz = 1.5;  // default preset: 819 GB/s / 1.5 GHz = 546 B/cycle peak
+
+Instruction load(std::uint64_t hbm, std::uint64_t sram, std::uint64_t bytes) {
+  Instruction in;
+  in.op = Op::kDmaLoad;
+  in.src = {Space::kHbm, hbm};
+  in.dst = {Space::kSram, sram};
+  in.bytes = bytes;
+  return in;
+}
+
+Instruction gather(std::uint64_t span, std::uint64_t rows, std::uint64_t row_bytes, GatherPattern p,
+                   std::uint64_t seed) {
+  Instruction in;
+  in.op = Op::kDmaGather;
+  in.src = {Space::kHbm, 0};
+  in.dst = {Space::kSram, 0};
+  in.span = span;
+  in.rows = rows;
+  in.row_bytes = row_bytes;
+  in.pattern = p;
+  in.seed = seed;
+  return in;
+}
+
+/// Runs one instruction on one engine alone, as DmaUnit would; returns its completion cycle.
+Cycle run_alone(DmaEngineTiming& e, const Instruction& in, Cycle start = 0) {
+  e.begin(in, start);
+  Cycle now = start, resume = start;
+  while (e.step(now, resume)) {
+    REQUIRE(resume >= now);
+    now = resume;
+  }
+  return resume;
+}
+
+/// Two engines started together, always stepping the one that is earlier in simulated time (as
+/// the SystemC kernel would); returns both completion cycles.
+std::pair<Cycle, Cycle> run_pair(DmaEngineTiming& a, const Instruction& ia, DmaEngineTiming& b,
+                                 const Instruction& ib) {
+  a.begin(ia, 0);
+  b.begin(ib, 0);
+  Cycle now_a = 0, now_b = 0, done_a = 0, done_b = 0;
+  bool busy_a = true, busy_b = true;
+  while (busy_a || busy_b) {
+    if (busy_a && (!busy_b || now_a <= now_b)) {
+      Cycle r = 0;
+      busy_a = a.step(now_a, r);
+      now_a = r;
+      if (!busy_a) done_a = r;
+    } else {
+      Cycle r = 0;
+      busy_b = b.step(now_b, r);
+      now_b = r;
+      if (!busy_b) done_b = r;
+    }
+  }
+  return {done_a, done_b};
+}
+
+double peak_bytes_per_cycle(const HbmTiming& h) {
+  const HbmConfig& c = h.config();
+  return static_cast<double>(c.channels) * c.burst_bytes * kTicksPerCycle / h.burst_ticks();
+}
+
+}  // namespace
+
+TEST_CASE("hbm converts its datasheet numbers into ticks", "[hbm]") {
+  HbmTiming h(HbmConfig{}, kClockGhz);
+  // One channel moves 819/16 GB/s; 64 B take 64*16/819e9 s = 1.2503 ns = 1.8755 cycles at
+  // 1.5 GHz = 1920.4 ticks -> 1920.
+  CHECK(h.burst_ticks() == 1920);
+  // 250 ns * 1.5 = 375 cycles = 384000 ticks.
+  CHECK(h.latency_ticks() == 384000);
+}
+
+TEST_CASE("hbm idle request, row hit and row miss", "[hbm]") {
+  HbmTiming h(HbmConfig{}, kClockGhz);
+  // Closed row: 30 ns * 1.5 * 1024 = 46080 to activate, one burst 1920, latency 384000.
+  CHECK(h.access(0, 0, 64, false) == 46080 + 1920 + 384000);
+  // Next burst of the same row (channel 0, bank 0) is a hit: it only waits for the bus.
+  CHECK(h.access(0, 64, 64, false) == 46080 + 2 * 1920 + 384000);
+  CHECK(h.stats().row_misses == 1);
+  CHECK(h.stats().row_hits == 1);
+  // 512 B from 4096: granules 16 and 17 -> channels 0 and 1, channel-local offset 256, still
+  // row 0 of channel 0 (hit, 4 bursts behind the 2 above) and a fresh row on channel 1 (miss).
+  const Tick t = h.access(0, 4096, 512, false);
+  CHECK(t == 384000 + std::max<Tick>(46080 + 6 * 1920, 46080 + 4 * 1920));
+  CHECK(h.stats().row_misses == 2);
+  CHECK(h.stats().row_hits == 1 + 4 + 3);
+  // A 1-byte request still moves a whole burst over the bus.
+  HbmTiming h2(HbmConfig{}, kClockGhz);
+  h2.access(0, 100, 1, true);
+  CHECK(h2.stats().bus_busy_ticks == 1920);
+  CHECK(h2.stats().write_bytes == 1);
+  CHECK(h2.stats().requests == 1);
+  CHECK_THROWS_AS(h2.access(0, HbmConfig{}.capacity_bytes() - 8, 64, false), SimError);
+}
+
+TEST_CASE("hbm long sequential stream reaches at least 90% of peak", "[hbm][dma]") {
+  HbmTiming hbm(HbmConfig{}, kClockGhz);
+  SramTiming sram(SramConfig{});
+  DmaConfig cfg;
+  // Little's law: reaching 546 B/cycle with ~400-cycle latency needs >= 218 KB in flight, so
+  // one engine gets 1024 x 512 B (a default engine, 256 x 512 B, is capped near 64% of peak).
+  cfg.max_outstanding = 1024;
+  DmaEngineTiming e(cfg, hbm, sram);
+  const std::uint64_t bytes = 32ull << 20;
+  const Cycle done = run_alone(e, load(0, 0, bytes));
+  const double achieved = static_cast<double>(bytes) / static_cast<double>(done);
+  INFO("achieved " << achieved << " B/cycle of " << peak_bytes_per_cycle(hbm));
+  CHECK(achieved >= 0.9 * peak_bytes_per_cycle(hbm));
+  CHECK(achieved <= peak_bytes_per_cycle(hbm));
+  // Bytes are counted exactly: 64 Ki requests of 512 B.
+  CHECK(hbm.stats().read_bytes == bytes);
+  CHECK(e.stats().read_bytes == bytes);
+  CHECK(e.stats().requests == bytes / 512);
+  CHECK(sram.stats().write_bytes == bytes);
+  CHECK(e.stats().busy_cycles == done);
+}
+
+TEST_CASE("dma with one outstanding request obeys Little's law", "[hbm][dma]") {
+  HbmTiming hbm(HbmConfig{}, kClockGhz);
+  SramTiming sram(SramConfig{});
+  DmaConfig cfg;
+  cfg.max_outstanding = 1;
+  cfg.request_bytes = 64;
+  DmaEngineTiming e(cfg, hbm, sram);
+  const std::uint64_t bytes = 1 << 20;
+  const Cycle done = run_alone(e, load(0, 0, bytes));
+  // One request in flight: bandwidth = request_bytes / latency = 64 / 375 B/cycle. Each
+  // request also pays its burst (1.9 cycles) and, once per 1 KiB row = 16 requests, a 45-cycle
+  // activate (2.8 cycles on average): 64 / 379.7, within 2% below the bound.
+  const double bw = static_cast<double>(bytes) / static_cast<double>(done);
+  const double little = 64.0 / 375.0;
+  CHECK(bw <= little);
+  CHECK(bw >= 0.98 * little);
+}
+
+TEST_CASE("dma bandwidth never exceeds outstanding * request_bytes / latency", "[hbm][dma]") {
+  double previous = 0;
+  for (std::uint32_t outstanding : {1u, 2u, 4u, 16u, 64u, 256u, 1024u}) {
+    HbmTiming hbm(HbmConfig{}, kClockGhz);
+    SramTiming sram(SramConfig{});
+    DmaConfig cfg;
+    cfg.max_outstanding = outstanding;
+    DmaEngineTiming e(cfg, hbm, sram);
+    const std::uint64_t bytes = 8ull << 20;
+    const double bw = static_cast<double>(bytes) / run_alone(e, load(0, 0, bytes));
+    INFO("outstanding " << outstanding << ": " << bw << " B/cycle");
+    CHECK(bw <= outstanding * 512.0 / 375.0);
+    CHECK(bw <= peak_bytes_per_cycle(hbm));
+    CHECK(bw >= previous);  // more requests in flight never hurt a lone stream
+    if (outstanding <= 64) CHECK(bw >= 0.9 * outstanding * 512.0 / (375.0 + 7.5 + 45));
+    previous = bw;
+  }
+}
+
+TEST_CASE("scattered 656-B rows miss rows more often than sorted or clustered ones", "[hbm][dma]") {
+  // 2048 rows of 656 B (FlashMLA fp8 KV rows) from a 32k-row table (21 MB).
+  struct Result {
+    std::uint64_t hits, misses;
+    Cycle cycles;
+  };
+  auto run = [](GatherPattern p, bool sort) {
+    HbmTiming hbm(HbmConfig{}, kClockGhz);
+    SramTiming sram(SramConfig{});
+    DmaConfig cfg;
+    cfg.gather_sort = sort;
+    DmaEngineTiming e(cfg, hbm, sram);
+    const Cycle c = run_alone(e, gather(32768, 2048, 656, p, 7));
+    // Exact bytes: 2048 * 656; each row is 512 + 144 B = 2 requests.
+    CHECK(hbm.stats().read_bytes == 2048ull * 656);
+    CHECK(e.stats().requests == 4096);
+    CHECK(e.stats().gathered_rows == 2048);
+    CHECK(sram.stats().write_bytes == 2048ull * 656);
+    return Result{hbm.stats().row_hits, hbm.stats().row_misses, c};
+  };
+  const Result scattered = run({PatternKind::kUniform, 0}, false);
+  const Result sorted = run({PatternKind::kUniform, 0}, true);
+  const Result clustered = run({PatternKind::kClustered, 16}, true);
+  auto hit_rate = [](const Result& r) {
+    return static_cast<double>(r.hits) / static_cast<double>(r.hits + r.misses);
+  };
+  INFO("hit rates: scattered " << hit_rate(scattered) << ", sorted " << hit_rate(sorted)
+                               << ", clustered " << hit_rate(clustered));
+  CHECK(scattered.misses > sorted.misses);
+  CHECK(scattered.misses > clustered.misses);
+  CHECK(hit_rate(scattered) < hit_rate(sorted));
+  CHECK(hit_rate(sorted) < hit_rate(clustered));
+  CHECK(scattered.cycles >= clustered.cycles);
+}
+
+TEST_CASE("two engines streaming together share the bandwidth", "[hbm][dma]") {
+  DmaConfig cfg;
+  cfg.max_outstanding = 1024;  // each engine alone can saturate HBM (see the 90% test)
+  const std::uint64_t bytes = 8ull << 20;
+  Cycle alone = 0;
+  {
+    HbmTiming hbm(HbmConfig{}, kClockGhz);
+    SramTiming sram(SramConfig{});
+    DmaEngineTiming e(cfg, hbm, sram);
+    alone = run_alone(e, load(0, 0, bytes));
+  }
+  HbmTiming hbm(HbmConfig{}, kClockGhz);
+  SramTiming sram(SramConfig{});
+  DmaEngineTiming a(cfg, hbm, sram), b(cfg, hbm, sram);
+  const auto [done_a, done_b] =
+      run_pair(a, load(0, 0, bytes), b, load(1ull << 30, 16ull << 20, bytes));
+  INFO("alone " << alone << ", together " << done_a << " and " << done_b);
+  // Each engine gets about half: both finish at about twice the lone time, close together.
+  CHECK(static_cast<double>(done_a) == Approx(2.0 * alone).epsilon(0.1));
+  CHECK(static_cast<double>(done_b) == Approx(2.0 * alone).epsilon(0.1));
+  CHECK(static_cast<double>(done_a) == Approx(static_cast<double>(done_b)).epsilon(0.05));
+  CHECK(2.0 * bytes / std::max(done_a, done_b) >= 0.9 * peak_bytes_per_cycle(hbm));
+}
+
+TEST_CASE("two-engine results converge as the request group shrinks", "[hbm][dma]") {
+  auto finish = [](std::uint32_t group) {
+    DmaConfig cfg;
+    cfg.group_requests = group;
+    HbmTiming hbm(HbmConfig{}, kClockGhz);
+    SramTiming sram(SramConfig{});
+    DmaEngineTiming a(cfg, hbm, sram), b(cfg, hbm, sram);
+    auto [da, db] = run_pair(a, load(0, 0, 4 << 20), b, load(1ull << 30, 8 << 20, 4 << 20));
+    return std::max(da, db);
+  };
+  const double reference = static_cast<double>(finish(1));
+  for (std::uint32_t g : {2u, 4u, 16u, 64u}) {
+    INFO("group " << g);
+    CHECK(static_cast<double>(finish(g)) == Approx(reference).epsilon(0.02));
+  }
+}
+
+TEST_CASE("dma 2-D load and store move exactly the declared bytes", "[dma]") {
+  HbmTiming hbm(HbmConfig{}, kClockGhz);
+  SramTiming sram(SramConfig{});
+  DmaEngineTiming e(DmaConfig{}, hbm, sram);
+  Instruction in = load(0, 0, 4097);
+  in.rows = 4;  // rows of 1024 B (the last 1025 B), 8 KiB apart in HBM
+  in.stride = 8192;
+  run_alone(e, in);
+  // 1024 B rows -> 2 requests each; the last row's 1025 B -> 3 requests: 9 requests.
+  CHECK(e.stats().requests == 9);
+  CHECK(hbm.stats().read_bytes == 4097);
+  CHECK(sram.stats().write_bytes == 4097);
+
+  Instruction st;
+  st.op = Op::kDmaStore;
+  st.src = {Space::kSram, 0};
+  st.dst = {Space::kHbm, 1 << 20};
+  st.bytes = 3000;
+  const Cycle done = run_alone(e, st, 10000);
+  CHECK(done > 10000 + 375);  // at least one HBM latency after it started
+  CHECK(hbm.stats().write_bytes == 3000);
+  CHECK(e.stats().write_bytes == 3000);
+  CHECK(sram.stats().read_bytes == 3000);
+  CHECK(e.stats().instructions == 2);
+
+  Instruction empty = load(0, 0, 0);
+  CHECK(run_alone(e, empty, 20000) == 20000);
+}

@@ -1,0 +1,189 @@
+// SystolicTiming: SCALE-Sim closed forms, the pipelined law, fp8, traffic and utilisation.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "models/mxu.h"
+
+using namespace tpusim;
+
+namespace {
+
+struct Shape {
+  std::uint64_t m, n, k;
+};
+
+MxuConfig array(std::uint32_t rows, std::uint32_t cols, Dataflow df, MxuTimingMode mode) {
+  MxuConfig cfg;
+  cfg.rows = rows;
+  cfg.cols = cols;
+  cfg.dataflow = df;
+  cfg.timing = mode;
+  return cfg;
+}
+
+// Folds counted by walking the tiles, independent of the ceil-division in the model.
+std::uint64_t tiles(std::uint64_t extent, std::uint64_t tile) {
+  std::uint64_t count = 0;
+  for (std::uint64_t x = 0; x < extent; x += tile)
+    ++count;
+  return count;
+}
+
+// SCALE-Sim v2 compute cycles (DESIGN.md section 4), written out per dataflow.
+std::uint64_t scalesim_reference(const MxuConfig& cfg, const Shape& s) {
+  const std::uint64_t r = cfg.rows, c = cfg.cols;
+  if (cfg.dataflow == Dataflow::kWeightStationary)
+    return tiles(s.k, r) * tiles(s.n, c) * (2 * r + c + s.m - 2) - 1;
+  return tiles(s.m, r) * tiles(s.n, c) * (r + c + s.k - 2) - 1;
+}
+
+// Event model of double buffering, fold by fold, to check the closed pipelined law.
+// WS: the shadow weight buffer loads fold f+1 (R cycles) once fold f has started streaming;
+// a fold streams when its weights are in and the array is free; the last fold drains R+C-2.
+// OS: a fold hands its outputs to the single shadow accumulator once it has streamed and the
+// shadow has drained (R cycles) the previous fold; the next fold starts at that hand-over.
+std::uint64_t pipelined_reference(const MxuConfig& cfg, const Shape& s, std::uint64_t stream) {
+  const std::uint64_t r = cfg.rows, c = cfg.cols;
+  if (cfg.dataflow == Dataflow::kWeightStationary) {
+    const std::uint64_t folds = tiles(s.k, r) * tiles(s.n, c);
+    std::uint64_t load_done = r, stream_end = 0;
+    for (std::uint64_t f = 0; f < folds; ++f) {
+      const std::uint64_t start = std::max(load_done, stream_end);
+      stream_end = start + stream;
+      load_done = std::max(load_done, start) + r;
+    }
+    return stream_end + r + c - 2;
+  }
+  const std::uint64_t folds = tiles(s.m, r) * tiles(s.n, c);
+  std::uint64_t start = 0, drain_done = 0, handover = 0;
+  for (std::uint64_t f = 0; f < folds; ++f) {
+    handover = std::max(start + stream, drain_done);
+    drain_done = handover + r;
+    start = handover;
+  }
+  return handover + r + c - 2;
+}
+
+const std::vector<std::pair<std::uint32_t, std::uint32_t>> kArrays = {
+    {8, 8}, {32, 32}, {128, 128}, {128, 64}, {16, 32}, {256, 128}};
+
+// K < R, N < C, M = 1, exact multiples and non-multiples of every array above.
+const std::vector<Shape> kShapes = {
+    {1, 1, 1},    {1, 128, 128},  {1, 2048, 7168}, {4, 4, 3},
+    {16, 16, 16}, {64, 96, 40},   {128, 128, 128}, {129, 130, 131},
+    {300, 17, 5}, {512, 576, 64}, {7, 1000, 33},   {2048, 64, 576},
+};
+
+}  // namespace
+
+TEST_CASE("mxu scalesim mode equals SCALE-Sim's closed forms on many shapes", "[mxu]") {
+  int checked = 0;
+  for (auto [r, c] : kArrays) {
+    for (Dataflow df : {Dataflow::kWeightStationary, Dataflow::kOutputStationary}) {
+      const MxuConfig cfg = array(r, c, df, MxuTimingMode::kScaleSim);
+      SystolicTiming t(cfg);
+      for (const Shape& s : kShapes) {
+        INFO(r << "x" << c << (df == Dataflow::kWeightStationary ? " ws " : " os ") << s.m << ","
+               << s.n << "," << s.k);
+        CHECK(t.cycles(s.m, s.n, s.k, DType::kBf16) == scalesim_reference(cfg, s));
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked == 144);  // 6 arrays x 2 dataflows x 12 shapes
+}
+
+TEST_CASE("mxu scalesim hand-computed cycles", "[mxu]") {
+  // 8x8 WS, M=N=K=16: folds 2*2 = 4; per fold 2*8 + 8 + 16 - 2 = 38; 4*38 - 1 = 151.
+  CHECK(SystolicTiming(array(8, 8, Dataflow::kWeightStationary, MxuTimingMode::kScaleSim))
+            .cycles(16, 16, 16, DType::kBf16) == 151);
+  // 8x8 OS, M=N=K=16: folds ceil(16/8)*ceil(16/8) = 4; per fold 8 + 8 + 16 - 2 = 30; 119.
+  CHECK(SystolicTiming(array(8, 8, Dataflow::kOutputStationary, MxuTimingMode::kScaleSim))
+            .cycles(16, 16, 16, DType::kBf16) == 119);
+  // 128x128 WS decode GEMV M=1, N=K=128: 1 fold of 256 + 128 + 1 - 2 = 383; minus 1 = 382.
+  CHECK(SystolicTiming(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kScaleSim))
+            .cycles(1, 128, 128, DType::kBf16) == 382);
+  // 128x128 OS, M=1, N=K=128: 1 fold of 128 + 128 + 128 - 2 = 382; minus 1 = 381.
+  CHECK(SystolicTiming(array(128, 128, Dataflow::kOutputStationary, MxuTimingMode::kScaleSim))
+            .cycles(1, 128, 128, DType::kBf16) == 381);
+  // 32x16 WS (non-square), M=10, N=40, K=70: folds ceil(70/32)=3 * ceil(40/16)=3 = 9;
+  // per fold 64 + 16 + 10 - 2 = 88; 9*88 - 1 = 791.
+  CHECK(SystolicTiming(array(32, 16, Dataflow::kWeightStationary, MxuTimingMode::kScaleSim))
+            .cycles(10, 40, 70, DType::kBf16) == 791);
+}
+
+TEST_CASE("mxu pipelined law matches a fold-by-fold double-buffer model", "[mxu]") {
+  for (auto [r, c] : kArrays) {
+    for (Dataflow df : {Dataflow::kWeightStationary, Dataflow::kOutputStationary}) {
+      const MxuConfig cfg = array(r, c, df, MxuTimingMode::kPipelined);
+      SystolicTiming pipe(cfg);
+      SystolicTiming scale(array(r, c, df, MxuTimingMode::kScaleSim));
+      for (const Shape& s : kShapes) {
+        INFO(r << "x" << c << (df == Dataflow::kWeightStationary ? " ws " : " os ") << s.m << ","
+               << s.n << "," << s.k);
+        const std::uint64_t stream = df == Dataflow::kWeightStationary ? s.m : s.k;
+        const Cycle p = pipe.cycles(s.m, s.n, s.k, DType::kBf16);
+        CHECK(p == pipelined_reference(cfg, s, stream));
+        // Overlap can only help, and one fold is SCALE-Sim's count as a duration (+1).
+        const Cycle sc = scale.cycles(s.m, s.n, s.k, DType::kBf16);
+        CHECK(p <= sc + 1);
+        if (pipe.folds(s.m, s.n, s.k) == 1) CHECK(p == sc + 1);
+      }
+    }
+  }
+}
+
+TEST_CASE("mxu pipelined hand-computed cycles", "[mxu]") {
+  SystolicTiming ws(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined));
+  // M=N=K=256: F = 2*2 = 4, S = 256 >= R: 128 + 3*256 + 256 + (128+128-2) = 1406
+  // (SCALE-Sim: 4*(256+128+256-2) - 1 = 2551).
+  CHECK(ws.cycles(256, 256, 256, DType::kBf16) == 1406);
+  // M=1, N=2048, K=7168 (decode projection): F = 56*16 = 896, S = 1 < R, so each fold but the
+  // last is bounded by its R-cycle weight load: 128 + 895*128 + 1 + 254 = 114943.
+  CHECK(ws.cycles(1, 2048, 7168, DType::kBf16) == 114943);
+  SystolicTiming os(array(128, 128, Dataflow::kOutputStationary, MxuTimingMode::kPipelined));
+  // OS M=256, N=128, K=64: F = 2*1 = 2, S = K = 64 < R: 1*128 + 64 + 254 = 446.
+  CHECK(os.cycles(256, 128, 64, DType::kBf16) == 446);
+  CHECK(ws.cycles(0, 128, 128, DType::kBf16) == 0);
+}
+
+TEST_CASE("mxu fp8 divides the streaming part by fp8_rate", "[mxu]") {
+  MxuConfig cfg = array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined);
+  SystolicTiming t(cfg);
+  // M=256, N=K=128, one fold: bf16 128 + 256 + 254 = 638; fp8 streams 256/2 = 128: 510.
+  CHECK(t.cycles(256, 128, 128, DType::kBf16) == 638);
+  CHECK(t.cycles(256, 128, 128, DType::kFp8) == 510);
+  // Odd M rounds the stream up: ceil(129/2) = 65 -> 128 + 65 + 254 = 447.
+  CHECK(t.cycles(129, 128, 128, DType::kFp8) == 447);
+  cfg.timing = MxuTimingMode::kScaleSim;
+  // scalesim fp8: 1 fold of 2*128 + 128 + 128 - 2 = 510, minus 1 = 509.
+  CHECK(SystolicTiming(cfg).cycles(256, 128, 128, DType::kFp8) == 509);
+}
+
+TEST_CASE("mxu folds, traffic and utilisation", "[mxu]") {
+  SystolicTiming ws(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined));
+  CHECK(ws.folds(64, 300, 200) == 2 * 3);  // ceil(200/128) * ceil(300/128)
+  // WS m=64, n=300, k=200, bf16: A = 64*200*2 B re-read for ceil(300/128) = 3 column folds =
+  // 76800; B = 200*300*2 = 120000; C = 64*300*2 (bf16 out) = 38400.
+  MatmulTraffic t = ws.traffic(64, 300, 200, DType::kBf16);
+  CHECK(t.a_bytes == 76800);
+  CHECK(t.b_bytes == 120000);
+  CHECK(t.c_bytes == 38400);
+  // fp8 halves the operands, not the bf16 output.
+  t = ws.traffic(64, 300, 200, DType::kFp8);
+  CHECK(t.a_bytes == 38400);
+  CHECK(t.b_bytes == 60000);
+  CHECK(t.c_bytes == 38400);
+  // OS m=300: B is streamed again for each of ceil(300/128) = 3 row folds: 3*120000.
+  SystolicTiming os(array(128, 128, Dataflow::kOutputStationary, MxuTimingMode::kPipelined));
+  CHECK(os.folds(300, 300, 200) == 3 * 3);
+  CHECK(os.traffic(300, 300, 200, DType::kBf16).b_bytes == 360000);
+  // 128^3 MACs in 128 + 128 + 254 = 510 cycles on 128*128 PEs: 128/510.
+  const Cycle cyc = ws.cycles(128, 128, 128, DType::kBf16);
+  CHECK(cyc == 510);
+  CHECK(ws.utilization(128, 128, 128, cyc) == Approx(128.0 / 510.0));
+  CHECK(ws.utilization(1, 1, 1, 0) == 0.0);
+}
