@@ -10,8 +10,8 @@ namespace tpusim {
 
 struct SramConfig {
   double capacity_mib = 128;                ///< sram.capacity_mib
-  std::uint32_t banks = 64;                 ///< sram.banks
-  std::uint32_t bank_bytes_per_cycle = 32;  ///< sram.bank_bytes_per_cycle
+  std::uint32_t banks = 128;                ///< sram.banks
+  std::uint32_t bank_bytes_per_cycle = 64;  ///< sram.bank_bytes_per_cycle
   std::uint32_t interleave_bytes = 64;      ///< sram.interleave_bytes
   double residency_mib = 64;  ///< sram.residency_mib: budget for pinned indexer keys (workloads)
 

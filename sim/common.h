@@ -14,8 +14,12 @@ using Cycle = std::uint64_t;
 /// channel moves 64 B in 1.875 cycles on the default preset). Fixed point, never a double.
 using Tick = std::uint64_t;
 constexpr Tick kTicksPerCycle = 1024;
-inline Cycle ticks_to_cycles_ceil(Tick t) { return (t + kTicksPerCycle - 1) / kTicksPerCycle; }
-inline Tick cycles_to_ticks(Cycle c) { return c * kTicksPerCycle; }
+inline Cycle ticks_to_cycles_ceil(Tick t) {
+  return (t + kTicksPerCycle - 1) / kTicksPerCycle;
+}
+inline Tick cycles_to_ticks(Cycle c) {
+  return c * kTicksPerCycle;
+}
 
 /// A mistake in what the user gave us (flags, config, trace, files): exit code 2.
 class UserError : public std::runtime_error {
@@ -46,7 +50,7 @@ class SimError : public std::runtime_error {
 }  // namespace tpusim
 
 /// Invariant check that stays on in release builds; names the module.
-#define SIM_CHECK(module, cond, msg)                                  \
-  do {                                                                \
+#define SIM_CHECK(module, cond, msg)                                 \
+  do {                                                               \
     if (!(cond)) ::tpusim::sim_check_failed((module), #cond, (msg)); \
   } while (0)

@@ -44,12 +44,13 @@ std::uint64_t as_uint(const toml::node& n, const std::string& key, const std::st
                       std::uint64_t max) {
   auto v = n.as_integer();
   if (!v) type_error(where, key, "a non-negative integer");
-  if (v->get() < 0) throw ConfigError(fmt::format("{}: {} must be >= 0 (got {})", where, key, v->get()));
+  if (v->get() < 0)
+    throw ConfigError(fmt::format("{}: {} must be >= 0 (got {})", where, key, v->get()));
   auto u = static_cast<std::uint64_t>(v->get());
-  if (u > max) throw ConfigError(fmt::format("{}: {} is too large (got {}, max {})", where, key, u, max));
+  if (u > max)
+    throw ConfigError(fmt::format("{}: {} is too large (got {}, max {})", where, key, u, max));
   return u;
 }
-
 
 // Builders for the three value types we use; `ref` maps the config to the field.
 template <class Ref>
@@ -108,7 +109,8 @@ KeyDesc enum_key(std::string key, std::string help, Ref ref,
           [ref, key, names](HwConfig& c, const toml::node& n, const std::string& where) {
             auto v = n.as_string();
             std::string allowed;
-            for (const auto& [s, e] : names) allowed += (allowed.empty() ? "" : ", ") + s;
+            for (const auto& [s, e] : names)
+              allowed += (allowed.empty() ? "" : ", ") + s;
             if (!v) type_error(where, key, ("one of " + allowed).c_str());
             for (const auto& [s, e] : names) {
               if (s == v->get()) {
@@ -116,60 +118,75 @@ KeyDesc enum_key(std::string key, std::string help, Ref ref,
                 return;
               }
             }
-            throw ConfigError(fmt::format("{}: {} = '{}' is not one of {}", where, key, v->get(), allowed));
+            throw ConfigError(
+                fmt::format("{}: {} = '{}' is not one of {}", where, key, v->get(), allowed));
           }};
 }
 
-#define FIELD(expr) [](HwConfig& c) -> auto& { return c.expr; }
+#define FIELD(expr)           \
+  [](HwConfig & c) -> auto& { \
+    return c.expr;            \
+  }
 
 const std::vector<KeyDesc>& key_table() {
   static const std::vector<KeyDesc> table = [] {
     std::vector<KeyDesc> t;
     t.push_back(string_key("chip.name", "name shown in reports", FIELD(chip.name)));
-    t.push_back(double_key("chip.clock_ghz", "core clock in GHz (the only clock domain)", FIELD(chip.clock_ghz)));
+    t.push_back(double_key("chip.clock_ghz", "core clock in GHz (the only clock domain)",
+                           FIELD(chip.clock_ghz)));
 
     t.push_back(uint_key("mxu.count", "systolic arrays on the chip", FIELD(mxu.count)));
     t.push_back(uint_key("mxu.rows", "array rows R", FIELD(mxu.rows)));
     t.push_back(uint_key("mxu.cols", "array columns C", FIELD(mxu.cols)));
-    t.push_back(enum_key<Dataflow>("mxu.dataflow", "ws (weight stationary) or os (output stationary)",
-                                   FIELD(mxu.dataflow),
-                                   {{"ws", Dataflow::kWeightStationary}, {"os", Dataflow::kOutputStationary}}));
-    t.push_back(enum_key<MxuTimingMode>("mxu.timing", "pipelined (double-buffered weights) or scalesim",
-                                        FIELD(mxu.timing),
-                                        {{"pipelined", MxuTimingMode::kPipelined},
-                                         {"scalesim", MxuTimingMode::kScaleSim}}));
+    t.push_back(enum_key<Dataflow>(
+        "mxu.dataflow", "ws (weight stationary) or os (output stationary)", FIELD(mxu.dataflow),
+        {{"ws", Dataflow::kWeightStationary}, {"os", Dataflow::kOutputStationary}}));
+    t.push_back(enum_key<MxuTimingMode>(
+        "mxu.timing", "pipelined (double-buffered weights) or scalesim", FIELD(mxu.timing),
+        {{"pipelined", MxuTimingMode::kPipelined}, {"scalesim", MxuTimingMode::kScaleSim}}));
     t.push_back(double_key("mxu.fp8_rate", "fp8 throughput relative to bf16", FIELD(mxu.fp8_rate)));
 
     t.push_back(uint_key("vpu.lanes", "vector elements per cycle", FIELD(vpu.lanes)));
     for (int i = 0; i < kVpuOpCount; ++i) {
       if (static_cast<Op>(i + static_cast<int>(Op::kVpuRelu)) == Op::kVpuTopk) continue;
       std::string name(vpu_op_short_name(i));
-      t.push_back(double_key("vpu.cost_" + name, "element-passes per element of vpu." + name,
-                             [i](HwConfig& c) -> auto& { return c.vpu.cost[static_cast<std::size_t>(i)]; }));
+      t.push_back(double_key(
+          "vpu.cost_" + name,
+          "element-passes per element of vpu." + name, [i](HwConfig & c) -> auto& {
+            return c.vpu.cost[static_cast<std::size_t>(i)];
+          }));
     }
-    t.push_back(uint_key("vpu.topk_passes", "radix-select passes over the scores", FIELD(vpu.topk_passes)));
+    t.push_back(
+        uint_key("vpu.topk_passes", "radix-select passes over the scores", FIELD(vpu.topk_passes)));
     t.push_back(uint_key("vpu.op_latency_cycles", "pipeline fill per vector instruction, cycles",
                          FIELD(vpu.op_latency_cycles)));
 
-    t.push_back(bool_key("topk.enabled", "a dedicated top-k unit takes vpu.topk", FIELD(topk.enabled)));
+    t.push_back(
+        bool_key("topk.enabled", "a dedicated top-k unit takes vpu.topk", FIELD(topk.enabled)));
     t.push_back(double_key("topk.elems_per_cycle", "scores the top-k unit consumes per cycle",
                            FIELD(topk.elems_per_cycle)));
     t.push_back(uint_key("topk.latency_cycles", "top-k unit latency per instruction, cycles",
                          FIELD(topk.latency_cycles)));
 
-    t.push_back(double_key("sram.capacity_mib", "on-chip SRAM capacity, MiB", FIELD(sram.capacity_mib)));
+    t.push_back(
+        double_key("sram.capacity_mib", "on-chip SRAM capacity, MiB", FIELD(sram.capacity_mib)));
     t.push_back(uint_key("sram.banks", "SRAM banks", FIELD(sram.banks)));
-    t.push_back(uint_key("sram.bank_bytes_per_cycle", "bytes per cycle per bank", FIELD(sram.bank_bytes_per_cycle)));
-    t.push_back(uint_key("sram.interleave_bytes", "bank interleave granule, bytes", FIELD(sram.interleave_bytes)));
+    t.push_back(uint_key("sram.bank_bytes_per_cycle", "bytes per cycle per bank",
+                         FIELD(sram.bank_bytes_per_cycle)));
+    t.push_back(uint_key("sram.interleave_bytes", "bank interleave granule, bytes",
+                         FIELD(sram.interleave_bytes)));
     t.push_back(double_key("sram.residency_mib", "SRAM budget for pinned indexer keys, MiB",
                            FIELD(sram.residency_mib)));
 
-    t.push_back(double_key("hbm.bandwidth_gbs", "total peak bandwidth, GB/s", FIELD(hbm.bandwidth_gbs)));
+    t.push_back(
+        double_key("hbm.bandwidth_gbs", "total peak bandwidth, GB/s", FIELD(hbm.bandwidth_gbs)));
     t.push_back(uint_key("hbm.channels", "independent channels", FIELD(hbm.channels)));
-    t.push_back(uint_key("hbm.banks_per_channel", "banks per channel", FIELD(hbm.banks_per_channel)));
+    t.push_back(
+        uint_key("hbm.banks_per_channel", "banks per channel", FIELD(hbm.banks_per_channel)));
     t.push_back(uint_key("hbm.row_bytes", "row (page) size, bytes", FIELD(hbm.row_bytes)));
     t.push_back(uint_key("hbm.burst_bytes", "bytes per burst", FIELD(hbm.burst_bytes)));
-    t.push_back(uint_key("hbm.interleave_bytes", "channel interleave granule, bytes", FIELD(hbm.interleave_bytes)));
+    t.push_back(uint_key("hbm.interleave_bytes", "channel interleave granule, bytes",
+                         FIELD(hbm.interleave_bytes)));
     t.push_back(double_key("hbm.latency_ns", "idle read latency, ns", FIELD(hbm.latency_ns)));
     t.push_back(double_key("hbm.row_miss_ns", "extra time of a row miss (precharge + activate), ns",
                            FIELD(hbm.row_miss_ns)));
@@ -177,10 +194,14 @@ const std::vector<KeyDesc>& key_table() {
                            FIELD(hbm.capacity_gib)));
 
     t.push_back(uint_key("dma.engines", "DMA engines", FIELD(dma.engines)));
-    t.push_back(uint_key("dma.max_outstanding", "requests in flight per engine", FIELD(dma.max_outstanding)));
-    t.push_back(uint_key("dma.request_bytes", "largest single request, bytes", FIELD(dma.request_bytes)));
-    t.push_back(uint_key("dma.group_requests", "requests issued per simulation step", FIELD(dma.group_requests)));
-    t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order", FIELD(dma.gather_sort)));
+    t.push_back(uint_key("dma.max_outstanding", "requests in flight per engine",
+                         FIELD(dma.max_outstanding)));
+    t.push_back(
+        uint_key("dma.request_bytes", "largest single request, bytes", FIELD(dma.request_bytes)));
+    t.push_back(uint_key("dma.group_requests", "requests issued per simulation step",
+                         FIELD(dma.group_requests)));
+    t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order",
+                         FIELD(dma.gather_sort)));
     return t;
   }();
   return table;
@@ -208,9 +229,11 @@ std::string known_keys_of(const std::string& section) {
   std::string section = dot == std::string::npos ? key : key.substr(0, dot);
   std::string known = known_keys_of(section);
   if (known.empty())
-    throw ConfigError(fmt::format(
-        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma)", where, section));
-  throw ConfigError(fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
+    throw ConfigError(
+        fmt::format("{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma)",
+                    where, section));
+  throw ConfigError(
+      fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
 }
 
 std::string source_position(const toml::node& n, const std::string& origin) {
@@ -267,7 +290,8 @@ void HwConfig::validate() const {
 std::vector<ConfigEntry> config_entries(const HwConfig& cfg) {
   std::vector<ConfigEntry> out;
   out.reserve(key_table().size());
-  for (const auto& d : key_table()) out.push_back({d.key, d.get(cfg), d.help});
+  for (const auto& d : key_table())
+    out.push_back({d.key, d.get(cfg), d.help});
   return out;
 }
 
@@ -319,7 +343,8 @@ void apply_override(HwConfig& cfg, const std::string& assignment) {
   d->set(cfg, *t.get("v"), where);
 }
 
-HwConfig load_hw_config(const std::string& preset_or_file, const std::vector<std::string>& overrides) {
+HwConfig load_hw_config(const std::string& preset_or_file,
+                        const std::vector<std::string>& overrides) {
   std::string name = preset_or_file.empty() ? kDefaultPreset : preset_or_file;
   std::filesystem::path path(name);
   bool is_file = name.find('/') != std::string::npos || path.extension() == ".toml";
@@ -328,14 +353,17 @@ HwConfig load_hw_config(const std::string& preset_or_file, const std::vector<std
   if (!in) {
     if (is_file) throw ConfigError(fmt::format("--hw: cannot read '{}'", name));
     std::string known;
-    for (const auto& p : list_presets()) known += (known.empty() ? "" : ", ") + p;
-    throw ConfigError(fmt::format("--hw: unknown preset '{}' (presets: {}; or give a .toml file)", name, known));
+    for (const auto& p : list_presets())
+      known += (known.empty() ? "" : ", ") + p;
+    throw ConfigError(
+        fmt::format("--hw: unknown preset '{}' (presets: {}; or give a .toml file)", name, known));
   }
   std::stringstream ss;
   ss << in.rdbuf();
   HwConfig cfg = parse_hw_config(ss.str(), is_file ? name : path.string());
   cfg.source = name;
-  for (const auto& o : overrides) apply_override(cfg, o);
+  for (const auto& o : overrides)
+    apply_override(cfg, o);
   cfg.validate();
   return cfg;
 }

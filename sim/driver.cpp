@@ -19,12 +19,6 @@
 namespace tpusim {
 namespace {
 
-const std::string* find_flag(const FlagList& flags, const std::string& name) {
-  for (const auto& [k, v] : flags)
-    if (k == name) return &v;
-  return nullptr;
-}
-
 std::string timeline_path_for(const std::string& path, const std::string& variant, bool both) {
   if (!both || path.empty()) return path;
   // Two variants, two files: run.json -> run.dense.json and run.dsa.json.
@@ -67,9 +61,9 @@ void write_all(int fd, const std::string& s) {
 
 const std::vector<std::string>& workload_flag_names() {
   static const std::vector<std::string> names = {
-      "model",  "phase",     "seq",       "topk",  "batch",   "chunk",
-      "mtp",    "dense-mode", "kv-format", "scope", "residency", "layers",
-      "pattern", "short-prefill-mha", "seed"};
+      "model",      "phase",     "seq",   "topk",      "batch",  "chunk",   "mtp",
+      "dense-mode", "kv-format", "scope", "residency", "layers", "pattern", "short-prefill-mha",
+      "seed"};
   return names;
 }
 
@@ -129,24 +123,38 @@ WorkloadParams params_from_flags(const FlagList& flags, const std::string& atten
   WorkloadParams p;
   for (const auto& [k, v] : flags) {
     const std::string flag = "--" + k;
-    if (k == "model") p.model = v;
-    else if (k == "phase") p.phase = parse_phase(v);
-    else if (k == "seq") p.seq = parse_size(v, flag);
-    else if (k == "topk") p.topk = parse_size(v, flag);
-    else if (k == "batch") p.batch = parse_size(v, flag);
-    else if (k == "chunk") p.chunk = parse_size(v, flag);
-    else if (k == "mtp") p.mtp = parse_size(v, flag);
-    else if (k == "dense-mode") p.dense_mode = parse_dense_mode(v);
-    else if (k == "kv-format") p.kv_format = parse_kv_format(v);
-    else if (k == "scope") p.scope = parse_scope(v);
-    else if (k == "residency") p.residency = parse_residency(v);
-    else if (k == "layers") p.layers = parse_size(v, flag);
-    else if (k == "pattern") {
-      std::string err = parse_pattern(v, p.pattern);
-      if (!err.empty()) throw UserError("--pattern: " + err);
-    } else if (k == "short-prefill-mha") p.short_prefill_mha = (v == "true" || v == "1" || v == "on");
-    else if (k == "seed") p.seed = parse_size(v, flag);
-    else throw UserError("unknown workload flag " + flag);
+    if (k == "model")
+      p.model = v;
+    else if (k == "phase")
+      p.phase = parse_phase(v);
+    else if (k == "seq")
+      p.seq = parse_size(v, flag);
+    else if (k == "topk")
+      p.topk = parse_size(v, flag);
+    else if (k == "batch")
+      p.batch = parse_size(v, flag);
+    else if (k == "chunk")
+      p.chunk = parse_size(v, flag);
+    else if (k == "mtp")
+      p.mtp = parse_size(v, flag);
+    else if (k == "dense-mode")
+      p.dense_mode = parse_dense_mode(v);
+    else if (k == "kv-format")
+      p.kv_format = parse_kv_format(v);
+    else if (k == "scope")
+      p.scope = parse_scope(v);
+    else if (k == "residency")
+      p.residency = parse_residency(v);
+    else if (k == "layers")
+      p.layers = parse_size(v, flag);
+    else if (k == "pattern")
+      p.pattern = parse_gather_pattern(v);
+    else if (k == "short-prefill-mha")
+      p.short_prefill_mha = (v == "true" || v == "1" || v == "on");
+    else if (k == "seed")
+      p.seed = parse_size(v, flag);
+    else
+      throw UserError("unknown workload flag " + flag);
   }
   p.attention = parse_attention(attention);
   return p;
@@ -166,7 +174,8 @@ Json workload_json(const WorkloadParams& p, const GeneratedTrace& g) {
   w["dense_mode"] = std::string(to_string(p.dense_mode));
   w["kv_format"] = std::string(to_string(p.kv_format));
   w["scope"] = std::string(to_string(p.scope));
-  w["layers"] = g.layers;
+  const std::string* layers = g.meta.find("layers");
+  w["layers"] = layers ? std::stoull(*layers) : p.layers;
   w["pattern"] = pattern_to_string(p.pattern);
   return w;
 }
@@ -181,7 +190,8 @@ Json indexer_json(const IndexerResidency& r) {
 
 std::uint64_t sram_peak(const std::vector<Instruction>& v) {
   std::uint64_t hi = 0;
-  for (const auto& in : v) hi = std::max(hi, sram_extent(in));
+  for (const auto& in : v)
+    hi = std::max(hi, sram_extent(in));
   return hi;
 }
 
@@ -191,12 +201,14 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, attention);
   GeneratedTrace g = generate_workload(p, hw);
-  for (const auto& in : g.instructions) validate_instruction(in, hw, "generated " + attention);
+  for (const auto& in : g.instructions)
+    validate_instruction(in, hw, "generated " + attention);
   VectorSource src(g.instructions);
   SimOptions opts;
   opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
   RunResult r = simulate(hw, src, g.tags, opts);
-  Json report = make_report(r, workload_json(p, g), indexer_json(g.residency), sram_peak(g.instructions));
+  Json report = make_report(r, workload_json(p, g), indexer_json(g.indexer),
+                            std::max(g.sram_peak_bytes, sram_peak(g.instructions)));
   if (!spec.timeline_path.empty())
     write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                       timeline_json(r, attention));
@@ -255,7 +267,8 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   Json idx = Json::object();
   for (const auto& [k, v] : reader.meta().entries) {
     if (k.rfind("indexer.", 0) == 0) {
-      idx[k.substr(8)] = v.find('.') != std::string::npos ? Json(std::stod(v)) : Json(std::stoull(v));
+      idx[k.substr(8)] =
+          v.find('.') != std::string::npos ? Json(std::stod(v)) : Json(std::stoull(v));
       continue;
     }
     bool numeric = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
@@ -271,7 +284,8 @@ void generate_trace_file(const PointSpec& spec, const std::string& path) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, spec.attention);
   GeneratedTrace g = generate_workload(p, hw);
-  for (const auto& in : g.instructions) validate_instruction(in, hw, "generated trace");
+  for (const auto& in : g.instructions)
+    validate_instruction(in, hw, "generated trace");
   std::ostringstream os;
   TraceWriter w(os);
   TraceMeta meta = g.meta;
@@ -279,13 +293,14 @@ void generate_trace_file(const PointSpec& spec, const std::string& path) {
   // Meta lines carry the workload so that `trace run` reports it like `run` does.
   meta.entries.clear();
   for (auto it = wj.begin(); it != wj.end(); ++it)
-    meta.entries.emplace_back(it.key(), it.value().is_string() ? it.value().get<std::string>()
-                                                               : it.value().dump());
-  Json ij = indexer_json(g.residency);
+    meta.entries.emplace_back(
+        it.key(), it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+  Json ij = indexer_json(g.indexer);
   for (auto it = ij.begin(); it != ij.end(); ++it)
     meta.entries.emplace_back("indexer." + it.key(), it.value().dump());
   w.write_header(meta);
-  for (const auto& in : g.instructions) w.write(in, g.tags);
+  for (const auto& in : g.instructions)
+    w.write(in, g.tags);
   write_file_atomic(path, os.str());
 }
 

@@ -21,7 +21,7 @@ struct PointSpec {
   FlagList flags;                  ///< workload flags
   std::string attention = "both";  ///< dense | dsa | both
   std::size_t timeline_limit = 0;
-  std::string timeline_path;       ///< empty: no timeline
+  std::string timeline_path;  ///< empty: no timeline
 };
 
 /// Runs `body` in a forked child and returns the JSON it produced. Errors in the child come

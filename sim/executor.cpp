@@ -47,7 +47,9 @@ const Instruction* Scoreboard::ready_head(UnitKind kind) {
   return &in;
 }
 
-void Scoreboard::take(UnitKind kind) { m_queues[static_cast<std::size_t>(kind)].pop_front(); }
+void Scoreboard::take(UnitKind kind) {
+  m_queues[static_cast<std::size_t>(kind)].pop_front();
+}
 
 void Scoreboard::finish(const Instruction* in) {
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), in->id,
@@ -55,7 +57,8 @@ void Scoreboard::finish(const Instruction* in) {
   SIM_CHECK("executor", it != m_slots.end() && &it->in == in, "finished an unknown instruction");
   it->done = true;
   ++m_finished;
-  while (!m_slots.empty() && m_slots.front().done) m_slots.pop_front();
+  while (!m_slots.empty() && m_slots.front().done)
+    m_slots.pop_front();
   refill();
 }
 
@@ -108,8 +111,7 @@ const Instruction* Executor::acquire(UnitKind kind) {
   }
 }
 
-void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
-                      Cycle end) {
+void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) {
   if (m_hook) m_hook(*in, kind, instance, start, end);
   m_board.finish(in);
   wake_ready_kinds();

@@ -89,8 +89,7 @@ class Executor : public sc_core::sc_module, public InstructionPort {
  public:
   Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
   const Instruction* acquire(UnitKind kind) override;
-  void retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
-              Cycle end) override;
+  void retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) override;
 
  private:
   void wake_ready_kinds();

@@ -1,8 +1,8 @@
 // tpusim command line (DESIGN.md section 7). Parsing and dispatch only; the work is in
 // sim/driver, sim/report and sim/sweep.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -39,9 +39,11 @@ void add_workload_flags(CLI::App* app, WorkloadFlagValues& w) {
       {"dense-mode", "mha | mqa: dense prefill mode (default mha; decode is always MQA)"},
       {"kv-format", "fp8 | bf16: MLA cache rows of 656 B or 1152 B (default fp8)"},
       {"scope", "attention | layer: also simulate the projections (default attention)"},
-      {"residency", "stream | pin | auto: indexer key cache in HBM or pinned in SRAM (default stream)"},
+      {"residency",
+       "stream | pin | auto: indexer key cache in HBM or pinned in SRAM (default stream)"},
       {"layers", "layers sharing the SRAM residency budget (default: the model's layer count)"},
-      {"pattern", "top-k index pattern: uniform | recent:W | clustered:C | strided:S (default uniform)"},
+      {"pattern",
+       "top-k index pattern: uniform | recent:W | clustered:C | strided:S (default uniform)"},
       {"seed", "seed of the index pattern (default 1)"},
   };
   for (const auto& f : flags) {
@@ -125,19 +127,22 @@ int run_cli(int argc, char** argv) {
   add_output(run);
 
   // trace gen / trace run
-  CLI::App* trace = app.add_subcommand("trace", "Generate a workload trace, or simulate a trace file");
+  CLI::App* trace =
+      app.add_subcommand("trace", "Generate a workload trace, or simulate a trace file");
   trace->require_subcommand(1);
   WorkloadFlagValues gen_flags;
   std::string gen_attention = "dsa";
   std::string gen_out;
-  CLI::App* gen = trace->add_subcommand("gen", "Write the trace of one workload variant (format v1, traces/FORMAT.md)");
+  CLI::App* gen = trace->add_subcommand(
+      "gen", "Write the trace of one workload variant (format v1, traces/FORMAT.md)");
   add_hw(gen);
   add_workload_flags(gen, gen_flags);
   gen->add_option("--attention", gen_attention, "dense | dsa (a trace holds one variant)")
       ->capture_default_str();
   gen->add_option("-o,--output", gen_out, "trace file to write")->required();
   std::string trace_file;
-  CLI::App* trun = trace->add_subcommand("run", "Simulate a trace file (streamed, validated first)");
+  CLI::App* trun =
+      trace->add_subcommand("run", "Simulate a trace file (streamed, validated first)");
   trun->add_option("FILE", trace_file, "trace file")->required();
   add_hw(trun);
   add_output(trun);
@@ -147,7 +152,8 @@ int run_cli(int argc, char** argv) {
   hwc->require_subcommand(1);
   CLI::App* hw_list = hwc->add_subcommand("list", "List the presets");
   std::string show_what;
-  CLI::App* hw_show = hwc->add_subcommand("show", "Print the resolved configuration (every key) as TOML");
+  CLI::App* hw_show =
+      hwc->add_subcommand("show", "Print the resolved configuration (every key) as TOML");
   hw_show->add_option("PRESET", show_what, "preset name or TOML file (default: tpu-v5e)");
   hw_show->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
       ->type_name("K=V");
@@ -175,7 +181,8 @@ int run_cli(int argc, char** argv) {
     spec.sets = sets;
     spec.flags = to_flag_list(gen_flags);
     spec.attention = gen_attention;
-    if (gen_attention == "both") throw UserError("--attention: a trace holds one variant (dense or dsa)");
+    if (gen_attention == "both")
+      throw UserError("--attention: a trace holds one variant (dense or dsa)");
     generate_trace_file(spec, gen_out);
   } else if (*trun) {
     check_format(format);
@@ -197,6 +204,12 @@ int run_cli(int argc, char** argv) {
 }
 
 }  // namespace
+
+// libsystemc's own main() refers to sc_main, so the symbol must exist; tpusim has its own main()
+// because it forks simulations and must set up the environment before SystemC starts.
+int sc_main(int, char**) {
+  return 1;
+}
 
 int main(int argc, char** argv) {
   // The SystemC banner would corrupt machine-readable stdout; the library reads this variable.

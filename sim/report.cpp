@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "sim/units.h"
@@ -22,7 +22,9 @@ Json typed_value(const std::string& v) {
   return static_cast<std::uint64_t>(std::stoull(v));
 }
 
-double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0.0;
+}
 
 Json unit_json(Cycle busy, int instances, std::uint64_t instructions, Cycle cycles) {
   Json u;
@@ -57,8 +59,8 @@ void flatten_into(const Json& j, const std::string& prefix,
 
 const std::vector<std::string>& standard_kernel_tags() {
   static const std::vector<std::string> tags = {
-      "kv.append",    "indexer.proj", "indexer.scores", "indexer.topk", "attn.proj",
-      "attn.gather",  "attn.load",    "attn.qk",        "attn.softmax", "attn.pv"};
+      "kv.append",   "indexer.proj", "indexer.scores", "indexer.topk", "attn.proj",
+      "attn.gather", "attn.load",    "attn.qk",        "attn.softmax", "attn.pv"};
   return tags;
 }
 
@@ -85,7 +87,8 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   Json dram;
   dram["read_bytes"] = r.hbm.read_bytes;
   dram["write_bytes"] = r.hbm.write_bytes;
-  dram["achieved_gbs"] = t > 0 ? static_cast<double>(r.hbm.read_bytes + r.hbm.write_bytes) / t / 1e9 : 0.0;
+  dram["achieved_gbs"] =
+      t > 0 ? static_cast<double>(r.hbm.read_bytes + r.hbm.write_bytes) / t / 1e9 : 0.0;
   dram["peak_gbs"] = r.hw.hbm.bandwidth_gbs;
   dram["row_hits"] = r.hbm.row_hits;
   dram["row_misses"] = r.hbm.row_misses;
@@ -120,7 +123,8 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     const KernelStats& k = r.stats.kernels[tag];
     if (k.instructions == 0) continue;
     Json kj;
-    kj["tag"] = tag < r.tag_names.size() && !r.tag_names[tag].empty() ? r.tag_names[tag] : "untagged";
+    kj["tag"] =
+        tag < r.tag_names.size() && !r.tag_names[tag].empty() ? r.tag_names[tag] : "untagged";
     kj["cycles"] = k.active_cycles();
     kj["busy_cycles"] = k.busy_cycles;
     kj["dram_bytes"] = k.dram_bytes;
@@ -147,8 +151,8 @@ Json make_compare(const Json& dense, const Json& dsa) {
   j["dense"] = dense;
   j["dsa"] = dsa;
   j["speedup"] = ratio(dense["cycles"].get<double>(), dsa["cycles"].get<double>());
-  j["dram_read_ratio"] = ratio(dense["dram"]["read_bytes"].get<double>(),
-                               dsa["dram"]["read_bytes"].get<double>());
+  j["dram_read_ratio"] =
+      ratio(dense["dram"]["read_bytes"].get<double>(), dsa["dram"]["read_bytes"].get<double>());
   return j;
 }
 
@@ -166,9 +170,7 @@ std::string format_table(const Json& in) {
   const Json& w = cols.front()["workload"];
   const Json& hw = cols.front()["hw"];
   std::string out;
-  auto wstr = [&w](const char* k) {
-    return w.contains(k) ? scalar_text(w[k]) : std::string("-");
-  };
+  auto wstr = [&w](const char* k) { return w.contains(k) ? scalar_text(w[k]) : std::string("-"); };
   if (w.contains("phase")) {
     out += fmt::format("{} {} attention, L = {}, k = {}, batch {}", wstr("model"), wstr("phase"),
                        format_count(w.value("seq", 0.0)), format_count(w.value("topk", 0.0)),
@@ -195,17 +197,21 @@ std::string format_table(const Json& in) {
     return [a, b](const Json& r) { return b ? r[a][b].get<double>() : r[a].get<double>(); };
   };
   std::vector<Row> rows = {
-      {"time", [](const Json& r) { return format_seconds(r["time_s"].get<double>()); }, num("time_s")},
+      {"time", [](const Json& r) { return format_seconds(r["time_s"].get<double>()); },
+       num("time_s")},
       {"cycles", [](const Json& r) { return format_si(r["cycles"].get<double>()); }, num("cycles")},
       {"FLOPs", [](const Json& r) { return format_flops(r["flops"].get<double>()); }, num("flops")},
-      {"DRAM read", [](const Json& r) { return format_bytes(r["dram"]["read_bytes"].get<double>()); },
+      {"DRAM read",
+       [](const Json& r) { return format_bytes(r["dram"]["read_bytes"].get<double>()); },
        num("dram", "read_bytes")},
-      {"DRAM write", [](const Json& r) { return format_bytes(r["dram"]["write_bytes"].get<double>()); },
+      {"DRAM write",
+       [](const Json& r) { return format_bytes(r["dram"]["write_bytes"].get<double>()); },
        num("dram", "write_bytes")},
       {"DRAM bandwidth",
        [](const Json& r) {
-         return fmt::format("{} ({:.0f}%)", format_bandwidth(r["dram"]["achieved_gbs"].get<double>() * 1e9),
-                            100.0 * r["dram"]["achieved_gbs"].get<double>() / r["dram"]["peak_gbs"].get<double>());
+         return fmt::format(
+             "{} ({:.0f}%)", format_bandwidth(r["dram"]["achieved_gbs"].get<double>() * 1e9),
+             100.0 * r["dram"]["achieved_gbs"].get<double>() / r["dram"]["peak_gbs"].get<double>());
        },
        nullptr},
       {"DRAM row hits",
@@ -215,31 +221,43 @@ std::string format_table(const Json& in) {
        },
        nullptr},
       {"MXU utilization",
-       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["mxu"]["utilization"].get<double>()); },
+       [](const Json& r) {
+         return fmt::format("{:.1f}%", 100 * r["units"]["mxu"]["utilization"].get<double>());
+       },
        nullptr},
       {"MXU busy",
-       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["mxu"]["busy_fraction"].get<double>()); },
+       [](const Json& r) {
+         return fmt::format("{:.1f}%", 100 * r["units"]["mxu"]["busy_fraction"].get<double>());
+       },
        nullptr},
       {"VPU busy",
-       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["vpu"]["utilization"].get<double>()); },
+       [](const Json& r) {
+         return fmt::format("{:.1f}%", 100 * r["units"]["vpu"]["utilization"].get<double>());
+       },
        nullptr},
       {"DMA busy",
-       [](const Json& r) { return fmt::format("{:.1f}%", 100 * r["units"]["dma"]["utilization"].get<double>()); },
+       [](const Json& r) {
+         return fmt::format("{:.1f}%", 100 * r["units"]["dma"]["utilization"].get<double>());
+       },
        nullptr},
-      {"SRAM peak use", [](const Json& r) { return format_bytes(r["sram"]["peak_bytes"].get<double>()); },
-       nullptr},
+      {"SRAM peak use",
+       [](const Json& r) { return format_bytes(r["sram"]["peak_bytes"].get<double>()); }, nullptr},
       {"SRAM conflicts",
-       [](const Json& r) { return format_si(r["sram"]["conflict_cycles"].get<double>()) + " bank-cycles"; },
+       [](const Json& r) {
+         return format_si(r["sram"]["conflict_cycles"].get<double>()) + " bank-cycles";
+       },
        nullptr},
   };
   const int lw = 18, cw = 22;
   out += fmt::format("{:<{}}", "", lw);
-  for (const auto& n : names) out += fmt::format("{:>{}}", n, cw);
+  for (const auto& n : names)
+    out += fmt::format("{:>{}}", n, cw);
   if (compare) out += fmt::format("{:>{}}", "dense/dsa", 12);
   out += "\n";
   for (const auto& row : rows) {
     out += fmt::format("{:<{}}", row.label, lw);
-    for (const auto& c : cols) out += fmt::format("{:>{}}", row.cell(c), cw);
+    for (const auto& c : cols)
+      out += fmt::format("{:>{}}", row.cell(c), cw);
     if (compare && row.value) {
       double d = row.value(cols[0]), s = row.value(cols[1]);
       out += s > 0 ? fmt::format("{:>11.2f}x", d / s) : fmt::format("{:>12}", "-");
@@ -265,7 +283,8 @@ std::string format_table(const Json& in) {
     return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
   });
   out += fmt::format("\n{:<{}}", "kernel", lw);
-  for (const auto& n : names) out += fmt::format("{:>{}}", n + " time  DRAM", cw + 8);
+  for (const auto& n : names)
+    out += fmt::format("{:>{}}", n + " time  DRAM", cw + 8);
   out += "\n";
   for (const auto& tag : tags) {
     out += fmt::format("{:<{}}", tag, lw);
@@ -277,10 +296,13 @@ std::string format_table(const Json& in) {
         out += fmt::format("{:>{}}", "-", cw + 8);
         continue;
       }
-      double secs = (*found)["cycles"].get<double>() / (c["hw"]["chip"]["clock_ghz"].get<double>() * 1e9);
-      double share = 100.0 * (*found)["cycles"].get<double>() / std::max(1.0, c["cycles"].get<double>());
-      out += fmt::format("{:>{}}", fmt::format("{} {:>3.0f}% {:>10}", format_seconds(secs), share,
-                                               format_bytes((*found)["dram_bytes"].get<double>())),
+      double secs =
+          (*found)["cycles"].get<double>() / (c["hw"]["chip"]["clock_ghz"].get<double>() * 1e9);
+      double share =
+          100.0 * (*found)["cycles"].get<double>() / std::max(1.0, c["cycles"].get<double>());
+      out += fmt::format("{:>{}}",
+                         fmt::format("{} {:>3.0f}% {:>10}", format_seconds(secs), share,
+                                     format_bytes((*found)["dram_bytes"].get<double>())),
                          cw + 8);
     }
     out += "\n";
@@ -355,9 +377,11 @@ std::string format_csv(const std::vector<Json>& reports) {
     for (const auto& [k, v] : flatten_report(r))
       if (std::find(cols.begin(), cols.end(), k) == cols.end()) cols.push_back(k);
   std::string out;
-  for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? "," : "") + csv_escape(cols[i]);
+  for (std::size_t i = 0; i < cols.size(); ++i)
+    out += (i ? "," : "") + csv_escape(cols[i]);
   out += "\n";
-  for (const auto& r : reports) out += csv_row(r, cols) + "\n";
+  for (const auto& r : reports)
+    out += csv_row(r, cols) + "\n";
   return out;
 }
 
@@ -365,15 +389,20 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
   // Chrome trace events: ts/dur in microseconds of simulated time.
   const double us_per_cycle = 1e-3 / r.hw.chip.clock_ghz;
   Json events = Json::array();
-  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", process_name}}}});
+  events.push_back(
+      {{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", process_name}}}});
   // One track per unit instance: tid = kind * 1000 + instance.
   std::vector<int> seen;
   for (const auto& e : r.stats.timeline) {
     int tid = static_cast<int>(e.kind) * 1000 + e.instance;
     if (std::find(seen.begin(), seen.end(), tid) == seen.end()) {
       seen.push_back(tid);
-      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 1}, {"tid", tid},
-                        {"args", {{"name", fmt::format("{}{}", unit_kind_name(e.kind), e.instance)}}}});
+      events.push_back(
+          {{"name", "thread_name"},
+           {"ph", "M"},
+           {"pid", 1},
+           {"tid", tid},
+           {"args", {{"name", fmt::format("{}{}", unit_kind_name(e.kind), e.instance)}}}});
     }
   }
   for (const auto& e : r.stats.timeline) {
@@ -385,7 +414,11 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
                       {"tid", static_cast<int>(e.kind) * 1000 + e.instance},
                       {"ts", static_cast<double>(e.start) * us_per_cycle},
                       {"dur", static_cast<double>(e.end - e.start) * us_per_cycle},
-                      {"args", {{"id", e.id}, {"cycles", e.end - e.start}, {"hbm_bytes", e.hbm_bytes}, {"flops", e.flops}}}});
+                      {"args",
+                       {{"id", e.id},
+                        {"cycles", e.end - e.start},
+                        {"hbm_bytes", e.hbm_bytes},
+                        {"flops", e.flops}}}});
   }
   Json j;
   j["traceEvents"] = events;

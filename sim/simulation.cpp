@@ -10,7 +10,9 @@
 namespace tpusim {
 namespace {
 
-std::uint64_t dtype_bytes(DType t) { return t == DType::kFp8 ? 1 : 2; }
+std::uint64_t dtype_bytes(DType t) {
+  return t == DType::kFp8 ? 1 : 2;
+}
 
 // Adds with a check instead of wrapping: sizes come from user-written traces.
 bool add_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
@@ -107,12 +109,13 @@ void validate_instruction(const Instruction& in, const HwConfig& hw, const std::
     const std::uint64_t cap = sram ? hw.sram.capacity_bytes() : hw.hbm.capacity_bytes();
     std::uint64_t end = 0;
     if (r[i].overflow || add_overflows(r[i].addr.offset, r[i].bytes, end))
-      throw TraceError(fmt::format("{}: {}: size overflows 64 bits", where_of(in, origin), r[i].key));
+      throw TraceError(
+          fmt::format("{}: {}: size overflows 64 bits", where_of(in, origin), r[i].key));
     if (end > cap)
-      throw TraceError(fmt::format(
-          "{}: {}={}:{} + {} bytes ends at {} beyond {} ({} bytes)", where_of(in, origin), r[i].key,
-          sram ? "sram" : "hbm", r[i].addr.offset, r[i].bytes, end,
-          sram ? "sram.capacity_mib" : "hbm.capacity_gib", cap));
+      throw TraceError(fmt::format("{}: {}={}:{} + {} bytes ends at {} beyond {} ({} bytes)",
+                                   where_of(in, origin), r[i].key, sram ? "sram" : "hbm",
+                                   r[i].addr.offset, r[i].bytes, end,
+                                   sram ? "sram.capacity_mib" : "hbm.capacity_gib", cap));
   }
 }
 
@@ -164,11 +167,14 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
     res.dma.gathered_rows += s.gathered_rows;
     res.dma.busy_cycles += s.busy_cycles;
   }
-  res.stats.units[static_cast<std::size_t>(UnitKind::kMxu)].instances = static_cast<int>(hw.mxu.count);
-  res.stats.units[static_cast<std::size_t>(UnitKind::kDma)].instances = static_cast<int>(hw.dma.engines);
+  res.stats.units[static_cast<std::size_t>(UnitKind::kMxu)].instances =
+      static_cast<int>(hw.mxu.count);
+  res.stats.units[static_cast<std::size_t>(UnitKind::kDma)].instances =
+      static_cast<int>(hw.dma.engines);
   res.stats.units[static_cast<std::size_t>(UnitKind::kVpu)].instances = 1;
   res.stats.units[static_cast<std::size_t>(UnitKind::kTopk)].instances = hw.topk.enabled ? 1 : 0;
-  for (std::size_t i = 0; i < tags.size(); ++i) res.tag_names.push_back(tags.name(static_cast<std::uint16_t>(i)));
+  for (std::size_t i = 0; i < tags.size(); ++i)
+    res.tag_names.push_back(tags.name(static_cast<std::uint16_t>(i)));
   return res;
 }
 

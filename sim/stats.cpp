@@ -6,7 +6,8 @@ namespace tpusim {
 
 Cycle KernelStats::active_cycles() const {
   Cycle total = 0;
-  for (const auto& [s, e] : active) total += e - s;
+  for (const auto& [s, e] : active)
+    total += e - s;
   return total;
 }
 

@@ -13,11 +13,12 @@ namespace {
 
 // Three significant digits, trailing zeros dropped: 1.50 -> "1.5", 20.0 -> "20".
 std::string short_number(double v) {
-  std::string s = v >= 100 ? fmt::format("{:.0f}", v)
+  std::string s = v >= 100  ? fmt::format("{:.0f}", v)
                   : v >= 10 ? fmt::format("{:.1f}", v)
                             : fmt::format("{:.2f}", v);
   if (s.find('.') != std::string::npos) {
-    while (s.back() == '0') s.pop_back();
+    while (s.back() == '0')
+      s.pop_back();
     if (s.back() == '.') s.pop_back();
   }
   return s;

@@ -9,8 +9,22 @@
 
 using namespace tpusim;
 
+namespace {
+
+// The expectations below are derived for 64 banks x 32 B/cycle with 64 B interleave (peak
+// 2048 B/cycle), independent of the preset's defaults.
+SramConfig test_sram() {
+  SramConfig c;
+  c.banks = 64;
+  c.bank_bytes_per_cycle = 32;
+  c.interleave_bytes = 64;
+  return c;
+}
+
+}  // namespace
+
 TEST_CASE("sram disjoint banks run at full rate", "[sram]") {
-  SramTiming s(SramConfig{});  // 64 banks x 32 B/cycle, 64 B interleave: peak 2048 B/cycle
+  SramTiming s(test_sram());  // 64 banks x 32 B/cycle, 64 B interleave: peak 2048 B/cycle
   // 64 B on bank 0 takes 64/32 = 2 cycles; 64 B on bank 1 at the same time also 2.
   CHECK(s.access(10, 0, 64, false) == 12);
   CHECK(s.access(10, 64, 64, false) == 12);
@@ -27,7 +41,7 @@ TEST_CASE("sram disjoint banks run at full rate", "[sram]") {
 }
 
 TEST_CASE("sram clients on the same bank serialise", "[sram]") {
-  SramTiming s(SramConfig{});
+  SramTiming s(test_sram());
   // addr 0 and addr 64*64 = 4096 both map to bank 0: the second waits the first's 2 cycles.
   CHECK(s.access(0, 0, 64, false) == 2);
   CHECK(s.access(0, 4096, 64, false) == 4);
@@ -37,7 +51,7 @@ TEST_CASE("sram clients on the same bank serialise", "[sram]") {
 }
 
 TEST_CASE("sram repeated operand costs its share times the repeat count", "[sram]") {
-  SramTiming s(SramConfig{});
+  SramTiming s(test_sram());
   // 4096 B (one granule per bank) read 3 times: each bank 3*64 B = 6 cycles.
   CHECK(s.access_repeat(0, 0, 4096, 3, false) == 6);
   CHECK(s.stats().read_bytes == 3 * 4096);
@@ -81,7 +95,7 @@ TEST_CASE("sram bank arithmetic matches a per-granule brute force", "[sram]") {
 }
 
 TEST_CASE("sram access outside capacity is a simulation error", "[sram]") {
-  SramConfig cfg;
+  SramConfig cfg = test_sram();
   cfg.capacity_mib = 1;
   SramTiming s(cfg);
   CHECK(s.access(0, (1 << 20) - 64, 64, false) == 2);

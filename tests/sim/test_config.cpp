@@ -36,11 +36,13 @@ TEST_CASE("default preset loads and validates", "[config]") {
 TEST_CASE("every preset loads", "[config]") {
   auto presets = list_presets();
   REQUIRE(presets.size() >= 2);
-  for (const auto& p : presets) CHECK_NOTHROW(load_hw_config(p));
+  for (const auto& p : presets)
+    CHECK_NOTHROW(load_hw_config(p));
 }
 
 TEST_CASE("to_toml round-trips every key", "[config]") {
-  HwConfig c = load_hw_config(kDefaultPreset, {"hbm.channels=8", "mxu.dataflow=os", "topk.enabled=true"});
+  HwConfig c =
+      load_hw_config(kDefaultPreset, {"hbm.channels=8", "mxu.dataflow=os", "topk.enabled=true"});
   HwConfig d = parse_hw_config(to_toml(c), "roundtrip");
   auto a = config_entries(c);
   auto b = config_entries(d);
@@ -53,14 +55,15 @@ TEST_CASE("to_toml round-trips every key", "[config]") {
   CHECK(d.mxu.dataflow == Dataflow::kOutputStationary);
 }
 
-TEST_CASE("--set overrides apply in order and are typed", "[config]") {
-  HwConfig c = load_hw_config(kDefaultPreset, {"sram.banks=16", "sram.banks=32", "chip.clock_ghz=2"});
+TEST_CASE("config overrides (--set) apply in order and are typed", "[config]") {
+  HwConfig c =
+      load_hw_config(kDefaultPreset, {"sram.banks=16", "sram.banks=32", "chip.clock_ghz=2"});
   CHECK(c.sram.banks == 32);
   CHECK(c.chip.clock_ghz == Approx(2.0));
-  CHECK(error_of([] { load_hw_config(kDefaultPreset, {"sram.banks=many"}); })
-            .find("sram.banks") != std::string::npos);
-  CHECK(error_of([] { load_hw_config(kDefaultPreset, {"sram.banks=-1"}); })
-            .find("sram.banks") != std::string::npos);
+  CHECK(error_of([] { load_hw_config(kDefaultPreset, {"sram.banks=many"}); }).find("sram.banks") !=
+        std::string::npos);
+  CHECK(error_of([] { load_hw_config(kDefaultPreset, {"sram.banks=-1"}); }).find("sram.banks") !=
+        std::string::npos);
   CHECK(error_of([] { load_hw_config(kDefaultPreset, {"noequals"}); }).find("noequals") !=
         std::string::npos);
 }
@@ -104,7 +107,8 @@ TEST_CASE("out-of-range values name the key", "[config]") {
   };
   for (const auto& b : bad) {
     INFO(b[0]);
-    CHECK(error_of([&] { load_hw_config(kDefaultPreset, {b[0]}); }).find(b[1]) != std::string::npos);
+    CHECK(error_of([&] { load_hw_config(kDefaultPreset, {b[0]}); }).find(b[1]) !=
+          std::string::npos);
   }
 }
 

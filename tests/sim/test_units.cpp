@@ -15,7 +15,7 @@ TEST_CASE("sizes parse with power-of-two suffixes", "[units]") {
   CHECK_THROWS_AS(parse_size("", "--seq"), UserError);
   CHECK_THROWS_AS(parse_size("-3", "--seq"), UserError);
   CHECK_THROWS_AS(parse_size("99999999999999999999", "--seq"), UserError);
-  CHECK_THROWS_AS(parse_size("16777216g", "--seq"), UserError);
+  CHECK_THROWS_AS(parse_size("17179869184g", "--seq"), UserError);
 }
 
 TEST_CASE("numbers print with units", "[units]") {
