@@ -70,6 +70,22 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
   m_row_miss_ticks = ns_to_ticks(cfg.row_miss_ns, clock_ghz);
 }
 
+namespace {
+
+// Permutation-based bank interleaving (Zhang, Zhu and Zhang, MICRO 2000), as DRAM controllers
+// do: the row's low digit (base `banks`) is XORed with its higher digits. Consecutive rows still
+// rotate over all banks, but streams a multiple of banks*row_bytes apart (several DMA engines
+// each copying one slice of a large tensor) land on different banks instead of evicting each
+// other's open row on every request.
+std::uint64_t bank_of_row(std::uint64_t row, std::uint64_t banks) {
+  std::uint64_t h = 0;
+  for (std::uint64_t r = row; r != 0; r /= banks)
+    h ^= r % banks;
+  return h % banks;
+}
+
+}  // namespace
+
 Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write) {
   ++m_stats.requests;
   (write ? m_stats.write_bytes : m_stats.read_bytes) += bytes;
@@ -101,7 +117,7 @@ Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool
     // Whole bursts cross the bus even when the request covers only part of one.
     const std::uint64_t n_bursts = (local + seg - 1) / burst - local / burst + 1;
 
-    const std::size_t bank = static_cast<std::size_t>(channel * banks + row % banks);
+    const std::size_t bank = static_cast<std::size_t>(channel * banks + bank_of_row(row, banks));
     Tick ready = std::max(issue, m_bank_free[bank]);
     if (m_open_row[bank] == row) {
       m_stats.row_hits += n_bursts;

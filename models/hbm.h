@@ -36,10 +36,10 @@ struct HbmStats {
 };
 
 /// Timing core. Address mapping: channel = (addr / interleave_bytes) % channels; within a
-/// channel, consecutive rows of row_bytes rotate over the banks. Each burst occupies its
-/// channel's data bus for burst_bytes / (bandwidth / channels) after the bus is free and its
-/// bank's row is open (a miss costs row_miss_ns on that bank). A request completes when its last
-/// burst has crossed the bus plus the idle latency.
+/// channel, consecutive rows of row_bytes rotate over the banks (XOR-permuted, see hbm.cpp). Each
+/// burst occupies its channel's data bus for burst_bytes / (bandwidth / channels) after the bus is
+/// free and its bank's row is open (a miss costs row_miss_ns on that bank). A request completes
+/// when its last burst has crossed the bus plus the idle latency.
 class HbmTiming {
  public:
   HbmTiming(const HbmConfig& cfg, double clock_ghz);

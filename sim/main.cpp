@@ -11,6 +11,7 @@
 #include "sim/config.h"
 #include "sim/driver.h"
 #include "sim/report.h"
+#include "sim/selftest.h"
 
 namespace {
 
@@ -151,6 +152,14 @@ int run_cli(int argc, char** argv) {
   CLI::App* hwc = app.add_subcommand("hw", "Hardware presets and configuration");
   hwc->require_subcommand(1);
   CLI::App* hw_list = hwc->add_subcommand("list", "List the presets");
+  std::string selftest_hw;
+  CLI::App* hw_selftest = hwc->add_subcommand(
+      "selftest",
+      "Micro-benchmarks of a config: HBM streaming and gather bandwidth, latency, "
+      "Little's law, MXU utilisation, SRAM peak");
+  hw_selftest->add_option("PRESET", selftest_hw, "preset name or TOML file (default: tpu-v5e)");
+  hw_selftest->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
+      ->type_name("K=V");
   std::string show_what;
   CLI::App* hw_show =
       hwc->add_subcommand("show", "Print the resolved configuration (every key) as TOML");
@@ -196,6 +205,10 @@ int run_cli(int argc, char** argv) {
                  c.chip.clock_ghz, c.mxu.count, c.mxu.rows, c.mxu.cols, c.sram.capacity_mib,
                  c.hbm.bandwidth_gbs, p == kDefaultPreset ? "  [default]" : "");
     }
+  } else if (*hw_selftest) {
+    std::string name = selftest_hw.empty() ? kDefaultPreset : selftest_hw;
+    HwConfig c = load_hw_config(name, sets);
+    fmt::print("{}", format_selftest(c, run_selftest(name, sets)));
   } else if (*hw_show) {
     HwConfig c = load_hw_config(show_what.empty() ? kDefaultPreset : show_what, sets);
     fmt::print("# resolved configuration of {}\n{}", c.source, to_toml(c));

@@ -1,0 +1,24 @@
+#pragma once
+/// `tpusim hw selftest`: micro-benchmarks that an architect runs first to trust a config. Each
+/// one is a small trace simulated on the configured chip in its own child process, so what it
+/// measures is what every workload sees.
+
+#include <string>
+#include <vector>
+
+#include "sim/config.h"
+
+namespace tpusim {
+
+struct SelftestRow {
+  std::string name;      ///< "sequential read"
+  std::string measured;  ///< "801 GB/s"
+  std::string expected;  ///< "819 GB/s peak" or a first-principles bound
+  double fraction = 0;   ///< measured / expected, when meaningful (else 0)
+};
+
+/// Runs every micro-benchmark for the given config (preset or file plus overrides).
+std::vector<SelftestRow> run_selftest(const std::string& hw, const std::vector<std::string>& sets);
+std::string format_selftest(const HwConfig& cfg, const std::vector<SelftestRow>& rows);
+
+}  // namespace tpusim
