@@ -165,6 +165,13 @@ void FlashPipeline::emit_merge(std::size_t i) {
   ++m_merge_done;
 }
 
+std::uint64_t FlashPipeline::ensure_merged(std::size_t i) {
+  ensure_emitted(i);
+  while (m_merge_done <= i)
+    emit_merge(m_merge_done);
+  return m_merge[i];
+}
+
 std::uint64_t FlashPipeline::flush() {
   if (m_tiles.empty()) return kNoId;
   ensure_emitted(m_tiles.size() - 1);
@@ -203,7 +210,6 @@ IndexerScorer::Keys IndexerScorer::acquire(std::uint64_t b, std::uint64_t key_ta
     k.addr = m_c.pinned_key(b, begin);
     return k;
   }
-  SIM_CHECK("workloads", begin >= m_c.resident_tokens, "key tile straddles the pinned boundary");
   k.slot = m_keys.take();
   k.addr = m_keys.addr[k.slot];
   Ids d = deps;

@@ -38,10 +38,11 @@ struct LoweringContext {
   const HwConfig& hw;
   const ModelConfig& model;
   TraceBuilder& tb;
-  std::uint64_t kv_row_bytes = 0;     ///< MLA cache row: 656 (fp8) or 1152 (bf16)
-  std::uint64_t resident_tokens = 0;  ///< per sequence, indexer keys [0, R) pinned in SRAM
-  std::uint64_t pinned_base = 0;      ///< SRAM address of this layer's pinned keys
-  std::uint64_t gather_count = 0;     ///< gathers emitted so far (seeds)
+  std::uint64_t kv_row_bytes = 0;             ///< MLA cache row: 656 (fp8) or 1152 (bf16)
+  std::uint64_t resident_tokens = 0;          ///< per sequence, indexer keys [0, R) pinned in SRAM
+  std::uint64_t pinned_base = 0;              ///< SRAM address of this layer's pinned keys
+  std::uint64_t gather_count = 0;             ///< gathers emitted so far (seeds)
+  WorkloadClosedForm* closed_form = nullptr;  ///< prefill fills in its tile-dependent bytes
 
   /// SRAM address of sequence b's pinned key for position `pos` (< resident_tokens).
   std::uint64_t pinned_key(std::uint64_t b, std::uint64_t pos) const {
@@ -113,6 +114,8 @@ class FlashPipeline {
   /// Emits everything up to and including pv of push `i`.
   void ensure_emitted(std::size_t i);
   std::uint64_t pv_id(std::size_t i) const { return m_pv[i]; }
+  /// Emits everything up to and including the accumulate of push `i`; returns its id.
+  std::uint64_t ensure_merged(std::size_t i);
   /// Emits all pending work; returns the last accumulate's id (kNoId if nothing was pushed).
   std::uint64_t flush();
 
@@ -146,7 +149,8 @@ class IndexerScorer {
   IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n);
   static std::uint64_t sram_bytes(const LoweringContext& c, std::uint64_t max_q,
                                   std::uint64_t max_n);
-  /// Keys of sequence b, positions [begin, end): pinned if end <= R (begin >= R otherwise).
+  /// Keys of sequence b, positions [begin, end): from pinned SRAM if end <= R, else streamed
+  /// (a block straddling R is streamed whole).
   Keys acquire(std::uint64_t b, std::uint64_t key_table, std::uint64_t begin, std::uint64_t end,
                const Ids& deps);
   /// Scores `q` queries against `n` keys starting `key_offset` keys into `keys`; the head-summed
@@ -174,6 +178,10 @@ void for_each_tile(std::uint64_t begin, std::uint64_t end, std::uint64_t split, 
     pos = stop;
   }
 }
+
+/// True when this prefill runs dense MHA (dense --dense-mode mha, or DSA with
+/// --short-prefill-mha and a context of at most k tokens).
+bool prefill_uses_mha(const WorkloadParams& p);
 
 void lower_decode(LoweringContext& c);
 void lower_prefill(LoweringContext& c);

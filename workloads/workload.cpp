@@ -198,6 +198,7 @@ GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& h
   GeneratedTrace out;
   TraceBuilder tb(hw.sram.capacity_bytes(), hw.hbm.capacity_bytes());
   LoweringContext c{params, hw, model, tb};
+  c.closed_form = &out.closed_form;
   c.kv_row_bytes = params.kv_format == KvFormat::kFp8 ? model.mla_fp8_bytes : model.mla_bf16_bytes;
 
   const bool mha = prefill_uses_mha(params);
