@@ -1,0 +1,197 @@
+// Decode lowering against reference/dsa.md sections 9.1-9.2 (DeepSeek-V3.2, FP8 MLA cache).
+#include <catch2/catch.hpp>
+
+#include "sim/common.h"
+#include "tests/workloads/trace_checks.h"
+#include "workloads/workload.h"
+
+using namespace tpusim;
+using tpusim::test::check_trace;
+using tpusim::test::totals;
+
+namespace {
+
+WorkloadParams decode(Attention a, std::uint64_t L, std::uint64_t k, std::uint64_t B) {
+  WorkloadParams p;
+  p.attention = a;
+  p.seq = L;
+  p.topk = k;
+  p.batch = B;
+  return p;
+}
+
+// Per-query constants of DeepSeek-V3.2 (h = 128, d_qk = 576, d_v = 512, H_I = 64, d_I = 128).
+constexpr double kMlaFlopsPerKey = 2.0 * 128 * (576 + 512);  // 278,528
+constexpr double kIdxFlopsPerKey = 2.0 * 64 * 128;           // 16,384
+constexpr double kRow = 656;                                 // FP8 MLA row
+constexpr double kKey = 132;                                 // indexer key
+constexpr double kQ = 128 * 576 * 2;                         // 147,456 B query in
+constexpr double kO = 128 * 512 * 2;                         // 131,072 B output out
+
+void check_close(double got, double want) {
+  INFO("got " << got << " want " << want);
+  CHECK(got == Approx(want).epsilon(0.005));
+}
+
+}  // namespace
+
+TEST_CASE("decode dense MLA matches the closed form of section 9.1", "[workloads][decode]") {
+  HwConfig hw;
+  for (std::uint64_t L : {1024ull, 2048ull, 32768ull, 131072ull}) {
+    for (std::uint64_t B : {1ull, 4ull}) {
+      GeneratedTrace t = generate_workload(decode(Attention::kDense, L, 2048, B), hw);
+      INFO("L=" << L << " B=" << B);
+      REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+      auto s = totals(t);
+      double flops = B * (kMlaFlopsPerKey * L);  // QK + PV over every cached token
+      double read = B * (kRow * L                // stream the whole MLA cache
+                         + kQ);                  // query in
+      double write = B * (kRow                   // new token's row appended
+                          + kO);                 // output out
+      check_close(s.flops, flops);
+      check_close(s.read_bytes, read);
+      check_close(s.write_bytes, write);
+      CHECK(s.flops == t.closed_form.flops);
+      CHECK(s.read_bytes == t.closed_form.hbm_read_bytes);
+      CHECK(s.write_bytes == t.closed_form.hbm_write_bytes);
+    }
+  }
+}
+
+TEST_CASE("decode DSA matches the closed form of section 9.2", "[workloads][decode]") {
+  HwConfig hw;
+  struct Point {
+    std::uint64_t L, k, B;
+  };
+  // L < k, L = k, and long context; two batch sizes.
+  for (Point pt : {Point{1024, 2048, 1}, Point{2048, 2048, 1}, Point{2048, 2048, 3},
+                   Point{32768, 2048, 2}, Point{131072, 2048, 1}, Point{131072, 512, 1}}) {
+    GeneratedTrace t = generate_workload(decode(Attention::kDsa, pt.L, pt.k, pt.B), hw);
+    INFO("L=" << pt.L << " k=" << pt.k << " B=" << pt.B);
+    REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+    auto s = totals(t);
+    double k_eff = std::min(pt.k, pt.L);
+    double flops = pt.B * (kIdxFlopsPerKey * pt.L       // indexer logits over every key
+                           + kMlaFlopsPerKey * k_eff);  // sparse MLA over the selection
+    double read = pt.B * (kKey * pt.L                   // every indexer key streamed
+                          + 64 * 128                    // indexer q, fp8
+                          + 64 * 4                      // head weights, fp32
+                          + kRow * k_eff                // gathered MLA rows
+                          + kQ);                        // query in
+    double write = pt.B * (kRow                         // new MLA row
+                           + kKey                       // new indexer key
+                           + kO);                       // output out
+    check_close(s.flops, flops);
+    check_close(s.read_bytes, read);
+    check_close(s.write_bytes, write);
+    CHECK(s.flops == t.closed_form.flops);
+    CHECK(s.read_bytes == t.closed_form.hbm_read_bytes);
+    CHECK(s.write_bytes == t.closed_form.hbm_write_bytes);
+    CHECK(test::read_bytes_tagged(t, "attn.gather") == pt.B * kRow * k_eff);
+  }
+}
+
+TEST_CASE("decode at 128k reproduces the table of section 9.2", "[workloads][decode]") {
+  HwConfig hw;
+  auto dense = totals(generate_workload(decode(Attention::kDense, 131072, 2048, 1), hw));
+  auto dsa = totals(generate_workload(decode(Attention::kDsa, 131072, 2048, 1), hw));
+  CHECK(dense.flops / 1e9 == Approx(36.51).epsilon(0.005));
+  CHECK(dsa.flops / 1e9 == Approx(2.718).epsilon(0.005));
+  // The table's MB leave out Q in and O out.
+  CHECK((dense.read_bytes + dense.write_bytes - kQ - kO) / 1e6 == Approx(86.0).epsilon(0.005));
+  CHECK((dsa.read_bytes + dsa.write_bytes - kQ - kO) / 1e6 == Approx(18.6).epsilon(0.005));
+}
+
+TEST_CASE("decode with MTP multiplies FLOPs by s_q", "[workloads][decode]") {
+  HwConfig hw;
+  for (Attention a : {Attention::kDense, Attention::kDsa}) {
+    WorkloadParams p = decode(a, 8192, 2048, 2);
+    GeneratedTrace one = generate_workload(p, hw);
+    p.mtp = 2;
+    GeneratedTrace two = generate_workload(p, hw);
+    REQUIRE(check_trace(two, hw.sram.capacity_bytes()).empty());
+    CHECK(totals(two).flops == 2 * totals(one).flops);
+    CHECK(totals(two).flops == two.closed_form.flops);
+    CHECK(totals(two).read_bytes == two.closed_form.hbm_read_bytes);
+  }
+}
+
+TEST_CASE("decode traces stay small and use every tag they should", "[workloads][decode]") {
+  HwConfig hw;
+  GeneratedTrace dsa = generate_workload(decode(Attention::kDsa, 131072, 2048, 1), hw);
+  GeneratedTrace dense = generate_workload(decode(Attention::kDense, 131072, 2048, 1), hw);
+  WARN("decode L=128k instructions: dense " << dense.instructions.size() << ", DSA "
+                                            << dsa.instructions.size());
+  CHECK(dsa.instructions.size() < 3000);
+  CHECK(dense.instructions.size() < 3000);
+  for (const char* tag : {"kv.append", "indexer.scores", "indexer.topk", "attn.gather", "attn.load",
+                          "attn.qk", "attn.softmax", "attn.pv"}) {
+    bool found = false;
+    for (const auto& in : dsa.instructions)
+      found |= dsa.tags.name(in.tag) == tag;
+    INFO(tag);
+    CHECK(found);
+  }
+}
+
+TEST_CASE("decode tile sizes follow the SRAM capacity", "[workloads][decode]") {
+  HwConfig big, small;
+  small.sram.capacity_mib = 4;
+  small.sram.residency_mib = 0;
+  for (Attention a : {Attention::kDense, Attention::kDsa}) {
+    WorkloadParams p = decode(a, 131072, 2048, 1);
+    GeneratedTrace tb = generate_workload(p, big), ts = generate_workload(p, small);
+    // DSA's attention tile is bounded by k; its indexer tile streams the long cache.
+    const char* key = a == Attention::kDsa ? "tile.indexer_key_tokens" : "tile.attn_kv_tokens";
+    std::uint64_t lt_big = std::stoull(*tb.meta.find(key));
+    std::uint64_t lt_small = std::stoull(*ts.meta.find(key));
+    INFO(to_string(a) << " big " << lt_big << " small " << lt_small);
+    CHECK(lt_small < lt_big);
+    REQUIRE(check_trace(ts, small.sram.capacity_bytes()).empty());
+    CHECK(ts.sram_peak_bytes <= small.sram.capacity_bytes());
+    // Same work whatever the tiling.
+    CHECK(totals(ts).flops == totals(tb).flops);
+    CHECK(totals(ts).read_bytes == totals(tb).read_bytes);
+  }
+  HwConfig tiny;
+  tiny.sram.capacity_mib = 0.01;
+  CHECK_THROWS_WITH(generate_workload(decode(Attention::kDense, 4096, 2048, 1), tiny),
+                    Catch::Contains("sram.capacity_mib"));
+}
+
+TEST_CASE("decode gathers honour the pattern and spread over engines", "[workloads][decode]") {
+  HwConfig hw;
+  WorkloadParams p = decode(Attention::kDsa, 65536, 2048, 1);
+  p.pattern = parse_gather_pattern("recent:8192");
+  GeneratedTrace t = generate_workload(p, hw);
+  REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+  std::uint64_t rows = 0, gathers = 0;
+  for (const auto& in : t.instructions) {
+    if (in.op != Op::kDmaGather) continue;
+    ++gathers;
+    rows += in.rows;
+    // Every gathered row lies in the last 8192 rows of the sequence's table.
+    std::uint64_t first_row = (in.src.offset - 0) / 656;
+    CHECK(first_row + in.span >= 65536 - 8192);
+  }
+  CHECK(rows == 2048);
+  CHECK(gathers >= hw.dma.engines);
+  p.pattern = parse_gather_pattern("recent:1000");
+  CHECK_THROWS_WITH(generate_workload(p, hw), Catch::Contains("--pattern"));
+}
+
+TEST_CASE("workload flag parsers name the flag", "[workloads]") {
+  CHECK(parse_phase("prefill") == Phase::kPrefill);
+  CHECK(to_string(parse_residency("auto")) == "auto");
+  CHECK_THROWS_WITH(parse_phase("foo"), "--phase: 'foo' is not one of decode, prefill");
+  CHECK_THROWS_WITH(parse_attention("x"), Catch::StartsWith("--attention:"));
+  CHECK_THROWS_WITH(parse_residency("x"), Catch::Contains("stream, pin, auto"));
+  CHECK_THROWS_WITH(parse_gather_pattern("zigzag"), Catch::StartsWith("--pattern:"));
+  HwConfig hw;
+  WorkloadParams p;
+  p.model = "no-such-model";
+  CHECK_THROWS_WITH(generate_workload(p, hw), Catch::StartsWith("--model:"));
+  p.model = "tiny";
+  p.topk = 0;
+  CHECK_THROWS_WITH(generate_workload(p, hw), Catch::StartsWith("--topk"));
+}

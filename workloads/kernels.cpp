@@ -1,0 +1,246 @@
+// Kernel building blocks shared by the decode and prefill lowerings.
+#include <algorithm>
+#include <string>
+
+#include "sim/common.h"
+#include "workloads/lowering.h"
+
+namespace tpusim {
+namespace {
+
+// A DMA piece smaller than this gains little from another engine: its fixed latency dominates.
+constexpr std::uint64_t kMinPieceBytes = 64 * 1024;
+
+}  // namespace
+
+std::uint64_t LoweringContext::dma_pieces(std::uint64_t bytes, std::uint64_t rows) const {
+  std::uint64_t engines = std::max<std::uint64_t>(1, hw.dma.engines);
+  std::uint64_t by_size = std::max<std::uint64_t>(1, bytes / kMinPieceBytes);
+  return std::max<std::uint64_t>(1, std::min({engines, by_size, rows}));
+}
+
+std::uint64_t fit_tile(std::uint64_t budget, std::uint64_t per_token, std::uint64_t fixed,
+                       std::uint64_t target, std::uint64_t align, std::string_view what) {
+  std::uint64_t fit = budget > fixed ? (budget - fixed) / per_token : 0;
+  std::uint64_t t = std::min(fit, target);
+  if (t == 0)
+    throw UserError("sram.capacity_mib: not even one token of the " + std::string(what) +
+                    " tile fits in SRAM (" + std::to_string(per_token) + " B per token, " +
+                    std::to_string(budget > fixed ? budget - fixed : 0) + " B free)");
+  // Whole MXU column folds waste nothing; below one fold any size is as good.
+  if (t >= align && t != target) t = t / align * align;
+  return t;
+}
+
+void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
+               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out) {
+  std::uint64_t pieces = c.dma_pieces(rows * row_bytes, rows);
+  for (std::uint64_t i = 0; i < pieces; ++i) {
+    std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
+    if (r1 == r0) continue;
+    out.push_back(
+        c.tb.load(tag, hbm + r0 * row_bytes, sram + r0 * row_bytes, (r1 - r0) * row_bytes, deps));
+  }
+}
+
+void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
+                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out) {
+  std::uint64_t pieces = c.dma_pieces(rows * row_bytes, rows);
+  for (std::uint64_t i = 0; i < pieces; ++i) {
+    std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
+    if (r1 == r0) continue;
+    out.push_back(
+        c.tb.store(tag, sram + r0 * row_bytes, hbm + r0 * row_bytes, (r1 - r0) * row_bytes, deps));
+  }
+}
+
+void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t span,
+                      std::uint64_t sel_total, std::uint64_t sel_begin, std::uint64_t sel_end,
+                      std::uint64_t sram, std::uint64_t max_pieces, const Ids& deps, Ids& out) {
+  const GatherPattern& pat = c.p.pattern;
+  const std::uint64_t row = c.kv_row_bytes;
+  // The rows the selection is drawn from: the whole table, or its last W rows for recent:W.
+  std::uint64_t win_begin = 0, win = span;
+  if (pat.kind == PatternKind::kRecent && pat.param < span) {
+    win = pat.param;
+    win_begin = span - win;
+  }
+  if (sel_total > win)
+    throw UserError("--pattern: " + pattern_to_string(pat) + " cannot select " +
+                    std::to_string(sel_total) + " rows from a window of " + std::to_string(win));
+  // This slice of the sorted selection lies in the proportional slice of the window.
+  std::uint64_t t0 = win * sel_begin / sel_total, t1 = win * sel_end / sel_total;
+  std::uint64_t rows = sel_end - sel_begin;
+  std::uint64_t pieces = std::min(max_pieces, c.dma_pieces(rows * row, rows));
+  for (std::uint64_t i = 0; i < pieces; ++i) {
+    std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
+    std::uint64_t s0 = t0 + (t1 - t0) * i / pieces, s1 = t0 + (t1 - t0) * (i + 1) / pieces;
+    std::uint64_t n = r1 - r0, sub_span = s1 - s0;
+    if (n == 0) continue;
+    SIM_CHECK("workloads", n <= sub_span, "gather piece has more rows than its table slice");
+    GatherPattern piece_pat = pat;
+    if (n == sub_span) {
+      piece_pat = GatherPattern{};  // every row is taken: the pattern is moot
+    } else if (pat.kind == PatternKind::kRecent) {
+      piece_pat.param = sub_span;  // the piece's slice lies inside the recent window
+    } else if (pat.kind == PatternKind::kStrided && n * pat.param > sub_span) {
+      throw UserError("--pattern: " + pattern_to_string(pat) + " cannot pick " + std::to_string(n) +
+                      " rows from " + std::to_string(sub_span) +
+                      " (needs rows x stride <= table rows)");
+    }
+    out.push_back(c.tb.gather(kTagAttnGather, table + (win_begin + s0) * row, sram + r0 * row,
+                              sub_span, n, row, piece_pat, c.next_seed(), deps));
+  }
+}
+
+BufferRing::BufferRing(TraceBuilder& tb, std::size_t slots, std::uint64_t slot_bytes,
+                       std::string_view what)
+    : last_reader(slots, kNoId), last_push(slots, kNoPush) {
+  for (std::size_t i = 0; i < slots; ++i)
+    addr.push_back(tb.sram_alloc(slot_bytes, what));
+}
+
+// ---------------------------------------------------------------------------------------------
+// FlashPipeline
+
+FlashPipeline::FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v,
+                             std::uint64_t max_m, std::uint64_t max_n)
+    : m_tb(tb), m_d_qk(d_qk), m_d_v(d_v) {
+  for (int s = 0; s < 2; ++s) {
+    m_scores[s] = tb.sram_alloc(max_m * max_n * kFp32, "attention scores");
+    m_partial[s] = tb.sram_alloc(max_m * d_v * kFp32, "attention partial output");
+  }
+}
+
+std::uint64_t FlashPipeline::sram_bytes(std::uint64_t d_v, std::uint64_t max_m,
+                                        std::uint64_t max_n) {
+  return 2 * (max_m * max_n * kFp32 + max_m * d_v * kFp32) + 4 * 512;
+}
+
+std::size_t FlashPipeline::push(Tile t) {
+  std::size_t i = m_tiles.size();
+  // The scores slot was last read by pv of tile i-2.
+  if (i >= 2) {
+    ensure_emitted(i - 2);
+    t.deps.push_back(m_pv[i - 2]);
+  }
+  m_qk.push_back(m_tb.matmul(kTagAttnQk, t.m, t.n, m_d_qk, DType::kBf16, t.q_addr, t.kv_addr,
+                             m_scores[i % 2], t.deps));
+  m_pv.push_back(kNoId);
+  m_merge.push_back(kNoId);
+  m_tiles.push_back(std::move(t));
+  if (i >= 1) ensure_emitted(i - 1);
+  return i;
+}
+
+void FlashPipeline::ensure_emitted(std::size_t i) {
+  while (m_pv_done <= i) {
+    // pv of tile j overwrites the partial slot that merge of tile j-2 reads.
+    while (m_merge_done + 2 <= m_pv_done)
+      emit_merge(m_merge_done);
+    emit_softmax_pv(m_pv_done);
+  }
+  while (m_merge_done + 1 < m_pv_done)
+    emit_merge(m_merge_done);
+}
+
+void FlashPipeline::emit_softmax_pv(std::size_t i) {
+  const Tile& t = m_tiles[i];
+  std::uint64_t s = m_scores[i % 2];
+  // Online softmax over the tile: running max, exp, row sums, in place.
+  std::uint64_t sm = m_tb.vpu(kTagAttnSoftmax, Op::kVpuSoftmax, t.m * t.n, s, s, {m_qk[i]});
+  Ids deps = {sm};
+  if (i >= 2) deps.push_back(m_merge[i - 2]);
+  m_pv[i] =
+      m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr, m_partial[i % 2], deps);
+  ++m_pv_done;
+}
+
+void FlashPipeline::emit_merge(std::size_t i) {
+  const Tile& t = m_tiles[i];
+  Ids deps = {m_pv[i]};
+  if (i >= 1) deps.push_back(m_merge[i - 1]);
+  m_merge[i] =
+      m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % 2], t.acc_addr, deps);
+  ++m_merge_done;
+}
+
+std::uint64_t FlashPipeline::ensure_merged(std::size_t i) {
+  ensure_emitted(i);
+  while (m_merge_done <= i)
+    emit_merge(m_merge_done);
+  return m_merge[i];
+}
+
+std::uint64_t FlashPipeline::flush() {
+  if (m_tiles.empty()) return kNoId;
+  ensure_emitted(m_tiles.size() - 1);
+  while (m_merge_done < m_tiles.size())
+    emit_merge(m_merge_done);
+  return m_merge.back();
+}
+
+std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot) {
+  slot = ring.take();
+  std::size_t last = ring.last_push[slot];
+  if (last == BufferRing::kNoPush) return kNoId;
+  pipe.ensure_emitted(last);
+  return pipe.pv_id(last);
+}
+
+// ---------------------------------------------------------------------------------------------
+// IndexerScorer
+
+IndexerScorer::IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n)
+    : m_c(c),
+      m_keys(c.tb, 2, max_n * c.model.index_key_bytes, "indexer keys"),
+      m_logits(c.tb, 2, c.model.index_n_heads * max_q * max_n * kFp32, "indexer logits") {}
+
+std::uint64_t IndexerScorer::sram_bytes(const LoweringContext& c, std::uint64_t max_q,
+                                        std::uint64_t max_n) {
+  return 2 * (max_n * c.model.index_key_bytes + c.model.index_n_heads * max_q * max_n * kFp32) +
+         4 * 512;
+}
+
+IndexerScorer::Keys IndexerScorer::acquire(std::uint64_t b, std::uint64_t key_table,
+                                           std::uint64_t begin, std::uint64_t end,
+                                           const Ids& deps) {
+  Keys k;
+  if (end <= m_c.resident_tokens) {
+    k.addr = m_c.pinned_key(b, begin);
+    return k;
+  }
+  k.slot = m_keys.take();
+  k.addr = m_keys.addr[k.slot];
+  Ids d = deps;
+  d.push_back(m_keys.last_reader[k.slot]);
+  const std::uint64_t kb = m_c.model.index_key_bytes;
+  load_rows(m_c, kTagIndexerScores, key_table + begin * kb, k.addr, end - begin, kb, d, k.ready);
+  return k;
+}
+
+std::uint64_t IndexerScorer::score(Keys& keys, std::uint64_t key_offset, std::uint64_t n,
+                                   std::uint64_t q, std::uint64_t q_addr, std::uint64_t w_addr,
+                                   const Ids& q_deps, std::uint64_t out) {
+  const std::uint64_t heads = m_c.model.index_n_heads;
+  std::size_t ls = m_logits.take();
+  std::uint64_t logits = m_logits.addr[ls];
+  Ids deps = keys.ready;
+  deps.insert(deps.end(), q_deps.begin(), q_deps.end());
+  deps.push_back(m_logits.last_reader[ls]);
+  std::uint64_t kaddr = keys.addr + key_offset * m_c.model.index_key_bytes;
+  std::uint64_t mm = m_c.tb.matmul(kTagIndexerScores, heads * q, n, m_c.model.index_head_dim,
+                                   DType::kFp8, q_addr, kaddr, logits, deps);
+  if (keys.slot != ~std::size_t{0}) m_keys.last_reader[keys.slot] = mm;
+  std::uint64_t elems = heads * q * n;
+  std::uint64_t relu = m_c.tb.vpu(kTagIndexerScores, Op::kVpuRelu, elems, logits, logits, {mm});
+  // Head weights with the q and k scales folded in (reference/dsa.md section 2).
+  // (w_addr is tiny and broadcast per head; the op streams the logits.)
+  (void)w_addr;
+  std::uint64_t mul = m_c.tb.vpu(kTagIndexerScores, Op::kVpuMul, elems, logits, logits, {relu});
+  std::uint64_t sum = m_c.tb.vpu(kTagIndexerScores, Op::kVpuSum, elems, logits, out, {mul});
+  m_logits.last_reader[ls] = sum;
+  return sum;
+}
+
+}  // namespace tpusim

@@ -1,0 +1,192 @@
+#pragma once
+/// Internal to workloads/: the shared state of one lowering and the kernel building blocks
+/// (piecewise DMA, top-k gathers, the flash-attention tile pipeline, the indexer scorer).
+
+#include <algorithm>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "sim/config.h"
+#include "workloads/model_config.h"
+#include "workloads/trace_builder.h"
+#include "workloads/workload.h"
+
+namespace tpusim {
+
+// Tags (DESIGN.md section 11): every instruction carries one.
+inline constexpr std::string_view kTagKvAppend = "kv.append";
+inline constexpr std::string_view kTagIndexerProj = "indexer.proj";
+inline constexpr std::string_view kTagIndexerScores = "indexer.scores";
+inline constexpr std::string_view kTagIndexerTopk = "indexer.topk";
+inline constexpr std::string_view kTagAttnProj = "attn.proj";
+inline constexpr std::string_view kTagAttnGather = "attn.gather";
+inline constexpr std::string_view kTagAttnLoad = "attn.load";
+inline constexpr std::string_view kTagAttnQk = "attn.qk";
+inline constexpr std::string_view kTagAttnSoftmax = "attn.softmax";
+inline constexpr std::string_view kTagAttnPv = "attn.pv";
+
+/// Bytes per bf16 / fp32 element.
+constexpr std::uint64_t kBf16 = 2;
+constexpr std::uint64_t kFp32 = 4;
+
+using Ids = std::vector<std::uint64_t>;
+
+/// Everything a lowering needs; one per generate_workload call.
+struct LoweringContext {
+  const WorkloadParams& p;
+  const HwConfig& hw;
+  const ModelConfig& model;
+  TraceBuilder& tb;
+  std::uint64_t kv_row_bytes = 0;             ///< MLA cache row: 656 (fp8) or 1152 (bf16)
+  std::uint64_t resident_tokens = 0;          ///< per sequence, indexer keys [0, R) pinned in SRAM
+  std::uint64_t pinned_base = 0;              ///< SRAM address of this layer's pinned keys
+  std::uint64_t gather_count = 0;             ///< gathers emitted so far (seeds)
+  WorkloadClosedForm* closed_form = nullptr;  ///< prefill fills in its tile-dependent bytes
+
+  /// SRAM address of sequence b's pinned key for position `pos` (< resident_tokens).
+  std::uint64_t pinned_key(std::uint64_t b, std::uint64_t pos) const {
+    return pinned_base + (b * resident_tokens + pos) * model.index_key_bytes;
+  }
+  /// Pieces a transfer of `bytes` is split into so that several DMA engines share it.
+  std::uint64_t dma_pieces(std::uint64_t bytes, std::uint64_t rows) const;
+  std::uint64_t next_seed() { return p.seed * 1000003u + gather_count++; }
+};
+
+/// Largest tile (in tokens) whose `per_token` bytes plus `fixed` bytes fit in `budget`, capped
+/// at `target`, rounded down to a multiple of `align` (the MXU width) when at least that big.
+/// Throws UserError naming sram.capacity_mib when not even one token fits.
+std::uint64_t fit_tile(std::uint64_t budget, std::uint64_t per_token, std::uint64_t fixed,
+                       std::uint64_t target, std::uint64_t align, std::string_view what);
+
+/// Linear load of `rows` contiguous rows, split into dma_pieces pieces; appends their ids.
+void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
+               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out);
+/// Linear store, split the same way; appends ids.
+void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
+                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out);
+
+/// Gathers rows [sel_begin, sel_end) of a top-`sel_total` selection out of a table of `span`
+/// rows at `table`. Indices come out of top-k sorted, so that slice of the selection lies in the
+/// proportional slice of the table (for recent:W, of its last W rows); each piece gathers its
+/// share of rows from its share of the table, pieces spread over the DMA engines.
+void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t span,
+                      std::uint64_t sel_total, std::uint64_t sel_begin, std::uint64_t sel_end,
+                      std::uint64_t sram, std::uint64_t max_pieces, const Ids& deps, Ids& out);
+
+/// A ring of SRAM buffers for streamed tiles; each remembers the last instruction reading it
+/// so the next load into it waits for exactly that (double buffering with slots = 2).
+struct BufferRing {
+  std::vector<std::uint64_t> addr;
+  std::vector<std::uint64_t> last_reader;  ///< id, or kNoId
+  std::vector<std::size_t> last_push;      ///< FlashPipeline push index, or kNoPush
+  std::size_t next = 0;
+  static constexpr std::size_t kNoPush = ~std::size_t{0};
+
+  BufferRing(TraceBuilder& tb, std::size_t slots, std::uint64_t slot_bytes, std::string_view what);
+  std::size_t take() {
+    std::size_t s = next;
+    next = (next + 1) % addr.size();
+    return s;
+  }
+};
+
+/// Flash attention over key/value tiles with online softmax, software-pipelined by one tile:
+/// the MXU issues in order, so qk of tile i+1 is emitted before pv of tile i and the MXU works
+/// on it while the VPU runs tile i's softmax. Per tile: qk matmul, softmax, pv matmul, and a
+/// fused rescale-and-accumulate (acc = acc*alpha + o_tile) into the tile's accumulator rows.
+/// Scores and partial outputs live in two slots each, reused two tiles later.
+class FlashPipeline {
+ public:
+  struct Tile {
+    std::uint64_t m = 0;  ///< score rows (heads x queries)
+    std::uint64_t n = 0;  ///< keys in the tile
+    std::uint64_t q_addr = 0, kv_addr = 0, acc_addr = 0;
+    Ids deps;  ///< Q and KV ready
+  };
+
+  FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,
+                std::uint64_t max_n);
+  /// Static SRAM bytes for given maxima (to size tiles before constructing).
+  static std::uint64_t sram_bytes(std::uint64_t d_v, std::uint64_t max_m, std::uint64_t max_n);
+
+  std::size_t push(Tile t);
+  /// Emits everything up to and including pv of push `i`.
+  void ensure_emitted(std::size_t i);
+  std::uint64_t pv_id(std::size_t i) const { return m_pv[i]; }
+  /// Emits everything up to and including the accumulate of push `i`; returns its id.
+  std::uint64_t ensure_merged(std::size_t i);
+  /// Emits all pending work; returns the last accumulate's id (kNoId if nothing was pushed).
+  std::uint64_t flush();
+
+ private:
+  void emit_softmax_pv(std::size_t i);
+  void emit_merge(std::size_t i);
+
+  TraceBuilder& m_tb;
+  std::uint64_t m_d_qk, m_d_v;
+  std::uint64_t m_scores[2], m_partial[2];
+  std::vector<Tile> m_tiles;
+  Ids m_qk, m_pv, m_merge;
+  std::size_t m_pv_done = 0, m_merge_done = 0;
+};
+
+/// Takes a BufferRing slot for a flash tile: waits for (and emits if needed) the pv of the last
+/// tile that read it. Returns the dependency to put on the load.
+std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot);
+
+/// Lightning-indexer scoring: fp8 logits matmul (indexer heads x queries) . keys, ReLU, per-head
+/// weight multiply, sum over heads. Keys come from pinned SRAM or stream through a 2-slot ring;
+/// logits through a 2-slot ring.
+class IndexerScorer {
+ public:
+  struct Keys {
+    std::uint64_t addr = 0;
+    Ids ready;
+    std::size_t slot = ~std::size_t{0};  ///< ring slot, or none when pinned
+  };
+
+  IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n);
+  static std::uint64_t sram_bytes(const LoweringContext& c, std::uint64_t max_q,
+                                  std::uint64_t max_n);
+  /// Keys of sequence b, positions [begin, end): from pinned SRAM if end <= R, else streamed
+  /// (a block straddling R is streamed whole).
+  Keys acquire(std::uint64_t b, std::uint64_t key_table, std::uint64_t begin, std::uint64_t end,
+               const Ids& deps);
+  /// Scores `q` queries against `n` keys starting `key_offset` keys into `keys`; the head-summed
+  /// scores go to `out`. Returns the id of the head-sum.
+  std::uint64_t score(Keys& keys, std::uint64_t key_offset, std::uint64_t n, std::uint64_t q,
+                      std::uint64_t q_addr, std::uint64_t w_addr, const Ids& q_deps,
+                      std::uint64_t out);
+
+ private:
+  LoweringContext& m_c;
+  BufferRing m_keys;
+  BufferRing m_logits;
+};
+
+/// Calls fn(begin, end) for tiles of at most `tile` positions over [begin, end), never crossing
+/// `split` (the pinned/streamed boundary).
+template <typename Fn>
+void for_each_tile(std::uint64_t begin, std::uint64_t end, std::uint64_t split, std::uint64_t tile,
+                   Fn&& fn) {
+  std::uint64_t pos = begin;
+  while (pos < end) {
+    std::uint64_t stop = std::min(end, pos + tile);
+    if (pos < split && stop > split) stop = split;
+    fn(pos, stop);
+    pos = stop;
+  }
+}
+
+/// True when this prefill runs dense MHA (dense --dense-mode mha, or DSA with
+/// --short-prefill-mha and a context of at most k tokens).
+bool prefill_uses_mha(const WorkloadParams& p);
+
+void lower_decode(LoweringContext& c);
+void lower_prefill(LoweringContext& c);
+/// --scope layer: the MLA and indexer projections of `tokens` tokens, weights streamed once.
+/// Returns the ids the attention's Q loads must wait for.
+Ids lower_projections(LoweringContext& c, std::uint64_t tokens, bool mha_prefill);
+
+}  // namespace tpusim

@@ -1,0 +1,183 @@
+#include "workloads/trace_builder.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "sim/common.h"
+
+namespace tpusim {
+namespace {
+
+// Buffers start on this boundary so no two buffers share an SRAM interleave granule, which
+// would make unrelated operands look like bank conflicts.
+constexpr std::uint64_t kSramAlign = 512;
+// HBM regions start on a DRAM-page-friendly boundary, so each region's first row is aligned.
+constexpr std::uint64_t kHbmAlign = 4096;
+
+std::uint64_t align_up(std::uint64_t x, std::uint64_t a) {
+  return (x + a - 1) / a * a;
+}
+
+std::string mib(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+}  // namespace
+
+TraceBuilder::TraceBuilder(std::uint64_t sram_bytes, std::uint64_t hbm_bytes)
+    : m_sram_capacity(sram_bytes), m_hbm_capacity(hbm_bytes) {}
+
+std::uint64_t TraceBuilder::sram_pin(std::uint64_t bytes) {
+  SIM_CHECK("workloads", m_sram_top == m_sram_pinned, "sram_pin after sram_alloc");
+  std::uint64_t base = m_sram_top;
+  std::uint64_t end = align_up(base + bytes, kSramAlign);
+  if (end > m_sram_capacity)
+    throw UserError("sram.residency_mib: pinning " + mib(bytes) +
+                    " of indexer keys does not fit in sram.capacity_mib (" + mib(m_sram_capacity) +
+                    ")");
+  m_sram_pinned = m_sram_top = end;
+  m_sram_peak = std::max(m_sram_peak, m_sram_top);
+  return base;
+}
+
+std::uint64_t TraceBuilder::sram_alloc(std::uint64_t bytes, std::string_view what) {
+  std::uint64_t base = m_sram_top;
+  std::uint64_t end = align_up(base + std::max<std::uint64_t>(bytes, 1), kSramAlign);
+  if (end > m_sram_capacity)
+    throw UserError("sram.capacity_mib: the " + std::string(what) + " buffer (" + mib(bytes) +
+                    ") does not fit: " + mib(m_sram_capacity - base) + " free of " +
+                    mib(m_sram_capacity) + " (" + mib(m_sram_pinned) + " pinned)");
+  m_sram_top = end;
+  m_sram_peak = std::max(m_sram_peak, m_sram_top);
+  return base;
+}
+
+void TraceBuilder::sram_release(std::uint64_t mark) {
+  SIM_CHECK("workloads", mark >= m_sram_pinned && mark <= m_sram_top, "bad SRAM mark");
+  m_sram_top = mark;
+}
+
+std::uint64_t TraceBuilder::hbm_region(std::string name, std::uint64_t bytes) {
+  std::uint64_t base = m_hbm_top;
+  std::uint64_t end = align_up(base + std::max<std::uint64_t>(bytes, 1), kHbmAlign);
+  if (end > m_hbm_capacity)
+    throw UserError("hbm.capacity_gib: HBM region '" + name + "' (" + mib(bytes) +
+                    ") does not fit; the workload needs more than " + mib(m_hbm_capacity));
+  m_hbm_top = end;
+  m_regions.push_back(HbmRegion{std::move(name), base, bytes});
+  return base;
+}
+
+void TraceBuilder::check_sram(std::uint64_t addr, std::uint64_t bytes, const char* what) const {
+  SIM_CHECK("workloads", addr + bytes <= m_sram_capacity,
+            std::string(what) + " outside SRAM capacity");
+}
+
+Instruction& TraceBuilder::emit(std::string_view tag, Op op,
+                                const std::vector<std::uint64_t>& deps) {
+  Instruction in;
+  in.id = m_instructions.size();
+  in.op = op;
+  in.tag = m_tags.intern(tag);
+  in.deps.reserve(deps.size());
+  for (std::uint64_t d : deps) {
+    if (d == kNoId) continue;
+    SIM_CHECK("workloads", d < in.id, "dependency on a later instruction");
+    in.deps.push_back(d);
+  }
+  std::sort(in.deps.begin(), in.deps.end());
+  in.deps.erase(std::unique(in.deps.begin(), in.deps.end()), in.deps.end());
+  m_instructions.push_back(std::move(in));
+  return m_instructions.back();
+}
+
+std::uint64_t TraceBuilder::load(std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
+                                 std::uint64_t bytes, const std::vector<std::uint64_t>& deps) {
+  check_sram(sram, bytes, "dma.load destination");
+  Instruction& in = emit(tag, Op::kDmaLoad, deps);
+  in.src = {Space::kHbm, hbm};
+  in.dst = {Space::kSram, sram};
+  in.bytes = bytes;
+  return in.id;
+}
+
+std::uint64_t TraceBuilder::store(std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
+                                  std::uint64_t bytes, const std::vector<std::uint64_t>& deps) {
+  check_sram(sram, bytes, "dma.store source");
+  Instruction& in = emit(tag, Op::kDmaStore, deps);
+  in.src = {Space::kSram, sram};
+  in.dst = {Space::kHbm, hbm};
+  in.bytes = bytes;
+  return in.id;
+}
+
+std::uint64_t TraceBuilder::gather(std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
+                                   std::uint64_t span, std::uint64_t rows, std::uint64_t row_bytes,
+                                   const GatherPattern& pattern, std::uint64_t seed,
+                                   const std::vector<std::uint64_t>& deps) {
+  SIM_CHECK("workloads", rows > 0 && rows <= span, "gather rows must be in 1..span");
+  check_sram(sram, rows * row_bytes, "dma.gather destination");
+  Instruction& in = emit(tag, Op::kDmaGather, deps);
+  in.src = {Space::kHbm, hbm};
+  in.dst = {Space::kSram, sram};
+  in.span = span;
+  in.rows = rows;
+  in.row_bytes = row_bytes;
+  in.pattern = pattern;
+  in.seed = seed;
+  return in.id;
+}
+
+std::uint64_t TraceBuilder::matmul(std::string_view tag, std::uint64_t m, std::uint64_t n,
+                                   std::uint64_t k, DType dtype, std::uint64_t a, std::uint64_t b,
+                                   std::uint64_t c, const std::vector<std::uint64_t>& deps) {
+  SIM_CHECK("workloads", m > 0 && n > 0 && k > 0, "empty matmul");
+  check_sram(a, 0, "matmul a");
+  check_sram(b, 0, "matmul b");
+  check_sram(c, 0, "matmul c");
+  Instruction& in = emit(tag, Op::kMxuMatmul, deps);
+  in.m = m;
+  in.n = n;
+  in.k = k;
+  in.dtype = dtype;
+  in.a = {Space::kSram, a};
+  in.b = {Space::kSram, b};
+  in.c = {Space::kSram, c};
+  return in.id;
+}
+
+std::uint64_t TraceBuilder::vpu(std::string_view tag, Op op, std::uint64_t elems, std::uint64_t src,
+                                std::uint64_t dst, const std::vector<std::uint64_t>& deps) {
+  SIM_CHECK("workloads", is_vpu_op(op) && op != Op::kVpuTopk, "not an elementwise vpu op");
+  SIM_CHECK("workloads", elems > 0, "empty vpu op");
+  check_sram(src, 0, "vpu src");
+  check_sram(dst, 0, "vpu dst");
+  Instruction& in = emit(tag, op, deps);
+  in.elems = elems;
+  in.src = {Space::kSram, src};
+  in.dst = {Space::kSram, dst};
+  return in.id;
+}
+
+std::uint64_t TraceBuilder::topk(std::string_view tag, std::uint64_t rows, std::uint64_t n,
+                                 std::uint64_t k, std::uint64_t src, std::uint64_t dst,
+                                 const std::vector<std::uint64_t>& deps) {
+  SIM_CHECK("workloads", rows > 0 && k > 0 && k <= n, "topk needs 0 < k <= n");
+  check_sram(src, rows * n * 4, "topk src");
+  check_sram(dst, rows * k * 4, "topk dst");
+  Instruction& in = emit(tag, Op::kVpuTopk, deps);
+  in.rows = rows;
+  in.n = n;
+  in.k = k;
+  in.src = {Space::kSram, src};
+  in.dst = {Space::kSram, dst};
+  return in.id;
+}
+
+void TraceBuilder::meta(std::string key, std::string value) {
+  m_meta.entries.emplace_back(std::move(key), std::move(value));
+}
+
+}  // namespace tpusim

@@ -1,0 +1,248 @@
+#include "workloads/workload.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <string_view>
+
+#include "sim/common.h"
+#include "workloads/lowering.h"
+#include "workloads/model_config.h"
+#include "workloads/trace_builder.h"
+
+namespace tpusim {
+namespace {
+
+template <typename E, std::size_t N>
+E parse_enum(const std::string& flag, const std::string& text,
+             const std::array<std::pair<std::string_view, E>, N>& names) {
+  for (const auto& [name, value] : names)
+    if (text == name) return value;
+  std::string list;
+  for (const auto& [name, value] : names)
+    list += (list.empty() ? "" : ", ") + std::string(name);
+  throw UserError(flag + ": '" + text + "' is not one of " + list);
+}
+
+template <typename E, std::size_t N>
+std::string enum_name(E v, const std::array<std::pair<std::string_view, E>, N>& names) {
+  for (const auto& [name, value] : names)
+    if (v == value) return std::string(name);
+  return "?";
+}
+
+constexpr std::array<std::pair<std::string_view, Phase>, 2> kPhases = {
+    {{"decode", Phase::kDecode}, {"prefill", Phase::kPrefill}}};
+constexpr std::array<std::pair<std::string_view, Attention>, 2> kAttentions = {
+    {{"dense", Attention::kDense}, {"dsa", Attention::kDsa}}};
+constexpr std::array<std::pair<std::string_view, DenseMode>, 2> kDenseModes = {
+    {{"mha", DenseMode::kMha}, {"mqa", DenseMode::kMqa}}};
+constexpr std::array<std::pair<std::string_view, KvFormat>, 2> kKvFormats = {
+    {{"fp8", KvFormat::kFp8}, {"bf16", KvFormat::kBf16}}};
+constexpr std::array<std::pair<std::string_view, Scope>, 2> kScopes = {
+    {{"attention", Scope::kAttention}, {"layer", Scope::kLayer}}};
+constexpr std::array<std::pair<std::string_view, Residency>, 3> kResidencies = {
+    {{"stream", Residency::kStream}, {"pin", Residency::kPin}, {"auto", Residency::kAuto}}};
+
+std::string mib(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+void validate(const WorkloadParams& p) {
+  if (p.seq == 0) throw UserError("--seq must be > 0");
+  if (p.topk == 0) throw UserError("--topk must be > 0");
+  if (p.batch == 0) throw UserError("--batch must be > 0");
+  if (p.mtp == 0) throw UserError("--mtp must be > 0");
+  if (p.phase == Phase::kPrefill) {
+    if (p.chunk == 0) throw UserError("--chunk must be > 0");
+    if (p.chunk > p.seq)
+      throw UserError("--chunk: the chunk (" + std::to_string(p.chunk) +
+                      " tokens) must end at --seq (" + std::to_string(p.seq) + ")");
+  }
+}
+
+/// Tokens per sequence whose indexer keys are pinned (reference/dsa.md section 9.4).
+std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const ModelConfig& m,
+                             std::uint64_t layers, IndexerResidency& out) {
+  if (p.attention != Attention::kDsa) return 0;
+  const std::uint64_t per_token = layers * p.batch * m.index_key_bytes;
+  const auto budget = static_cast<std::uint64_t>(hw.sram.residency_mib * 1024.0 * 1024.0);
+  std::uint64_t resident = 0;
+  switch (p.residency) {
+    case Residency::kStream:
+      break;
+    case Residency::kPin:
+      if (per_token * p.seq > budget)
+        throw UserError("sram.residency_mib: pinning the indexer keys of " +
+                        std::to_string(layers) + " layers x " + std::to_string(p.batch) +
+                        " sequences x " + std::to_string(p.seq) + " tokens x " +
+                        std::to_string(m.index_key_bytes) + " B = " + mib(per_token * p.seq) +
+                        " exceeds the budget sram.residency_mib = " + mib(budget) +
+                        " (use --residency auto to pin what fits)");
+      resident = p.seq;
+      break;
+    case Residency::kAuto:
+      resident = std::min(p.seq, budget / per_token);
+      break;
+  }
+  out.key_cache_bytes = per_token * p.seq;
+  out.resident_bytes = per_token * resident;
+  out.resident_fraction = static_cast<double>(resident) / static_cast<double>(p.seq);
+  return resident;
+}
+
+/// Reference/dsa.md section 9.1-9.2, per layer, summed over B sequences and s_q query tokens.
+void decode_closed_form(const WorkloadParams& p, const ModelConfig& m, std::uint64_t row,
+                        std::uint64_t resident, WorkloadClosedForm& cf) {
+  const std::uint64_t B = p.batch, L = p.seq, sq = p.mtp, h = m.n_heads;
+  const std::uint64_t attn_per_pair = 2 * h * (m.mqa_qk_dim() + m.mqa_v_dim());  // 278,528
+  const std::uint64_t q_bytes = h * m.mqa_qk_dim() * kBf16;                      // 147,456
+  const std::uint64_t o_bytes = h * m.mqa_v_dim() * kBf16;                       // 131,072
+  if (p.attention == Attention::kDense) {
+    cf.attention_flops = B * sq * attn_per_pair * L;
+    cf.hbm_read_bytes = B * (row * L + sq * q_bytes);
+    cf.hbm_write_bytes = B * sq * (row + o_bytes);
+    return;
+  }
+  const std::uint64_t k_eff = std::min(p.topk, L);
+  const std::uint64_t kb = m.index_key_bytes;
+  cf.indexer_flops = B * sq * 2 * m.index_n_heads * m.index_head_dim * L;  // 16,384 per key
+  cf.attention_flops = B * sq * attn_per_pair * k_eff;
+  cf.hbm_read_bytes = B * (kb * (L - resident)                        // keys streamed
+                           + sq * m.index_n_heads * m.index_head_dim  // q_idx fp8
+                           + sq * m.index_n_heads * kFp32             // head weights
+                           + sq * row * k_eff                         // gathered rows
+                           + sq * q_bytes);
+  cf.hbm_write_bytes = B * sq * (row + kb + o_bytes);
+}
+
+/// Reference/dsa.md section 9.3 FLOPs of one prefill chunk (bytes come from the lowering).
+void prefill_closed_form_flops(const WorkloadParams& p, const ModelConfig& m, bool mha,
+                               WorkloadClosedForm& cf) {
+  const std::uint64_t B = p.batch, T = p.chunk, P0 = p.seq - p.chunk, h = m.n_heads;
+  const std::uint64_t pairs = T * P0 + T * (T + 1) / 2;
+  if (p.attention == Attention::kDsa && !mha) {
+    std::uint64_t selected = 0;  // S = sum over queries of min(k, visible keys)
+    for (std::uint64_t i = 1; i <= T; ++i)
+      selected += std::min(p.topk, P0 + i);
+    cf.indexer_flops = B * 2 * m.index_n_heads * m.index_head_dim * pairs;
+    cf.attention_flops = B * 2 * h * (m.mqa_qk_dim() + m.mqa_v_dim()) * selected;
+  } else if (mha) {
+    // MHA mode decompresses every visible latent (the cached prefix too) with wkv_b.
+    const std::uint64_t decompress = 2 * m.kv_lora_rank * h * (m.qk_nope_head_dim + m.v_head_dim);
+    cf.attention_flops = B * (2 * h * (m.mha_qk_dim() + m.v_head_dim) * pairs + decompress * p.seq);
+  } else {
+    cf.attention_flops = B * 2 * h * (m.mqa_qk_dim() + m.mqa_v_dim()) * pairs;
+  }
+}
+
+}  // namespace
+
+Phase parse_phase(const std::string& t) {
+  return parse_enum("--phase", t, kPhases);
+}
+Attention parse_attention(const std::string& t) {
+  return parse_enum("--attention", t, kAttentions);
+}
+DenseMode parse_dense_mode(const std::string& t) {
+  return parse_enum("--dense-mode", t, kDenseModes);
+}
+KvFormat parse_kv_format(const std::string& t) {
+  return parse_enum("--kv-format", t, kKvFormats);
+}
+Scope parse_scope(const std::string& t) {
+  return parse_enum("--scope", t, kScopes);
+}
+Residency parse_residency(const std::string& t) {
+  return parse_enum("--residency", t, kResidencies);
+}
+GatherPattern parse_gather_pattern(const std::string& text) {
+  GatherPattern out;
+  std::string err = parse_pattern(text, out);
+  if (!err.empty()) throw UserError("--pattern: " + err);
+  return out;
+}
+std::string to_string(Phase v) {
+  return enum_name(v, kPhases);
+}
+std::string to_string(Attention v) {
+  return enum_name(v, kAttentions);
+}
+std::string to_string(DenseMode v) {
+  return enum_name(v, kDenseModes);
+}
+std::string to_string(KvFormat v) {
+  return enum_name(v, kKvFormats);
+}
+std::string to_string(Scope v) {
+  return enum_name(v, kScopes);
+}
+std::string to_string(Residency v) {
+  return enum_name(v, kResidencies);
+}
+
+/// True when a DSA prefill runs as dense MHA (--short-prefill-mha and the context fits in k).
+bool prefill_uses_mha(const WorkloadParams& p) {
+  if (p.phase != Phase::kPrefill) return false;
+  if (p.attention == Attention::kDense) return p.dense_mode == DenseMode::kMha;
+  return p.short_prefill_mha && p.seq <= p.topk;
+}
+
+GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& hw) {
+  validate(params);
+  const ModelConfig model = load_model_config(params.model);
+  const std::uint64_t layers = params.layers ? params.layers : model.n_layers;
+
+  GeneratedTrace out;
+  TraceBuilder tb(hw.sram.capacity_bytes(), hw.hbm.capacity_bytes());
+  LoweringContext c{params, hw, model, tb};
+  c.closed_form = &out.closed_form;
+  c.kv_row_bytes = params.kv_format == KvFormat::kFp8 ? model.mla_fp8_bytes : model.mla_bf16_bytes;
+
+  const bool mha = prefill_uses_mha(params);
+  WorkloadParams effective = params;
+  if (mha) effective.attention = Attention::kDense;  // the MHA fallback has no indexer
+  c.resident_tokens = plan_residency(effective, hw, model, layers, out.indexer);
+  if (c.resident_tokens > 0)
+    c.pinned_base = tb.sram_pin(layers * params.batch * c.resident_tokens * model.index_key_bytes);
+
+  tb.meta("model", model.name);
+  tb.meta("phase", to_string(params.phase));
+  tb.meta("attention", to_string(params.attention));
+  tb.meta("seq", std::to_string(params.seq));
+  tb.meta("topk", std::to_string(params.topk));
+  tb.meta("batch", std::to_string(params.batch));
+  if (params.phase == Phase::kPrefill) {
+    tb.meta("chunk", std::to_string(params.chunk));
+    tb.meta("dense_mode", mha ? "mha" : "mqa");
+  } else {
+    tb.meta("mtp", std::to_string(params.mtp));
+  }
+  tb.meta("kv_format", to_string(params.kv_format));
+  tb.meta("scope", to_string(params.scope));
+  tb.meta("residency", to_string(params.residency));
+  tb.meta("layers", std::to_string(layers));
+  tb.meta("pattern", pattern_to_string(params.pattern));
+  tb.meta("seed", std::to_string(params.seed));
+  tb.meta("indexer.resident_fraction", std::to_string(out.indexer.resident_fraction));
+
+  if (params.phase == Phase::kDecode) {
+    decode_closed_form(params, model, c.kv_row_bytes, c.resident_tokens, out.closed_form);
+    lower_decode(c);
+  } else {
+    prefill_closed_form_flops(params, model, mha, out.closed_form);
+    lower_prefill(c);
+  }
+  out.closed_form.flops = out.closed_form.indexer_flops + out.closed_form.attention_flops +
+                          out.closed_form.projection_flops;
+
+  out.sram_peak_bytes = tb.sram_peak();
+  out.instructions = std::move(tb.mutable_instructions());
+  out.tags = tb.tags();
+  out.meta = tb.trace_meta();
+  return out;
+}
+
+}  // namespace tpusim
