@@ -199,8 +199,10 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
     for (std::uint64_t q0 = 0; q0 < g.T; q0 += tq, ++tile_index) {
       const std::uint64_t q1 = std::min(g.T, q0 + tq), nq = q1 - q0, set = tile_index % 2;
       sum_visible += g.P0 + q1;
+      Ids q_deps = release[set];
+      q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
       Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + q0) * s.q_tok, q_buf[set],
-                             nq * s.q_tok, release[set])};
+                             nq * s.q_tok, q_deps)};
       // Keys before the first query: visible to every query of the tile.
       for_each_tile(0, g.P0 + q0, 0, tk, [&](std::uint64_t a, std::uint64_t e) {
         Ids ready = q_ready;
@@ -228,8 +230,8 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
   }
 
   WorkloadClosedForm& cf = *c.closed_form;
-  cf.hbm_read_bytes = g.B * g.T * s.q_tok + s.src_row * sum_visible;  // Q, keys per query tile
-  cf.hbm_write_bytes = g.B * g.T * (g.row + s.o_tok);                 // appended rows, O
+  cf.hbm_read_bytes += g.B * g.T * s.q_tok + s.src_row * sum_visible;  // Q, keys per query tile
+  cf.hbm_write_bytes += g.B * g.T * (g.row + s.o_tok);                 // appended rows, O
   if (mha) {
     cf.hbm_read_bytes += weights_read + g.B * g.L * g.row;  // wkv_b, every latent once
     cf.hbm_write_bytes += g.B * g.L * exp_row;              // expanded rows
@@ -312,6 +314,7 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
                                 acc_buf[pd.set], {merged});
     arelease[pd.set].clear();
     store_rows(c, kTagAttnPv, acc_buf[pd.set], pd.o_addr, pd.nq, o_tok, {norm}, arelease[pd.set]);
+    c.o_stores.insert(c.o_stores.end(), arelease[pd.set].begin(), arelease[pd.set].end());
   };
 
   std::uint64_t tile_index = 0;
@@ -321,6 +324,7 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     for (std::uint64_t q0 = 0; q0 < g.T; q0 += tqi, ++tile_index) {
       const std::uint64_t q1 = std::min(g.T, q0 + tqi), nq = q1 - q0;
       IdxSet& st = isets[tile_index % 2];
+      st.release.insert(st.release.end(), c.proj_ready.begin(), c.proj_ready.end());
       Ids qi_ready = {
           tb.load(kTagIndexerScores, qi_hbm + (b * g.T + q0) * qi_tok, st.qi, nq * qi_tok,
                   st.release),
@@ -350,8 +354,10 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       st.release.clear();
       for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
         const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
+        Ids q_deps = arelease[set];
+        q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
         Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
-                               (a1 - a0) * q_tok, arelease[set])};
+                               (a1 - a0) * q_tok, q_deps)};
         std::size_t slot;
         Ids deps = {take_flash_slot(kv, pipe, slot), topk};
         deps.insert(deps.end(), append.begin(), append.end());
@@ -381,11 +387,11 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     finish(pd);
 
   WorkloadClosedForm& cf = *c.closed_form;
-  cf.hbm_read_bytes = g.kb * streamed_keys            // indexer keys per query tile
-                      + g.B * g.T * (qi_tok + w_tok)  // indexer q and weights
-                      + g.row * selected              // 656 * S: every query's own rows
-                      + g.B * g.T * q_tok;            // Q
-  cf.hbm_write_bytes = g.B * g.T * (g.row + g.kb + o_tok);
+  cf.hbm_read_bytes += g.kb * streamed_keys            // indexer keys per query tile
+                       + g.B * g.T * (qi_tok + w_tok)  // indexer q and weights
+                       + g.row * selected              // 656 * S: every query's own rows
+                       + g.B * g.T * q_tok;            // Q
+  cf.hbm_write_bytes += g.B * g.T * (g.row + g.kb + o_tok);
 }
 
 }  // namespace
