@@ -91,9 +91,9 @@ struct BufferRing {
   static constexpr std::size_t kNoPush = ~std::size_t{0};
 
   BufferRing(TraceBuilder& tb, std::size_t slots, std::uint64_t slot_bytes, std::string_view what);
-  /// Two slots whose addresses the caller sets (inside a region it manages).
-  explicit BufferRing(std::uint64_t /*slot_bytes*/)
-      : addr(2, 0), last_reader(2, kNoId), last_push(2, kNoPush) {}
+  /// Two slots at caller-chosen addresses (inside a region the caller manages).
+  BufferRing(std::uint64_t addr0, std::uint64_t addr1)
+      : addr{addr0, addr1}, last_reader(2, kNoId), last_push(2, kNoPush) {}
   std::size_t take() {
     std::size_t s = next;
     next = (next + 1) % addr.size();

@@ -3,7 +3,8 @@
 // weight-stationary: weight column blocks stream from HBM exactly once per step (shared by the
 // whole batch, assumption A5) while token blocks of activations stream past them; outputs go
 // back to HBM, where the attention kernel reads Q and where wo reads O (kernel boundaries as in
-// FlashMLA/vLLM). Weights are fp8 (1 B/param) except the indexer's weights_proj (bf16).
+// FlashMLA/vLLM). Weights are fp8 (1 B/param) and run as FP8 GEMMs (V3.2's act_quant + fp8_gemm),
+// except the indexer's weights_proj, which stays bf16.
 #include <algorithm>
 #include <string>
 
@@ -43,9 +44,7 @@ Ids emit_linear(LoweringContext& c, std::string_view tag, const Linear& l, std::
   std::uint64_t mb = fit_tile(half / 2, l.k * kBf16 + nb * kFp32, 1024, m_total, c.hw.mxu.rows,
                               std::string("activations of ") + l.name);
   auto slots = [](std::uint64_t base, std::uint64_t bytes) {
-    BufferRing r(bytes);
-    r.addr = {base, base + bytes};
-    return r;
+    return BufferRing(base, base + bytes);
   };
   const std::uint64_t a0 = c.proj_arena;
   BufferRing w = slots(a0, l.groups * l.k * nb * wb);
@@ -75,8 +74,9 @@ Ids emit_linear(LoweringContext& c, std::string_view tag, const Linear& l, std::
       Ids md = w_ready;
       md.push_back(x_id);
       md.insert(md.end(), y_readers[ys].begin(), y_readers[ys].end());
-      std::uint64_t mm = tb.matmul(tag, m1 - m0, n1 - n0, l.k, DType::kBf16, x.addr[xs], w.addr[ws],
-                                   y.addr[ys], md);
+      std::uint64_t mm = tb.matmul(tag, m1 - m0, n1 - n0, l.k,
+                                   l.weight_bytes_per_param == 1 ? DType::kFp8 : DType::kBf16,
+                                   x.addr[xs], w.addr[ws], y.addr[ys], md);
       cf.projection_flops += 2 * (m1 - m0) * (n1 - n0) * l.k;
       w.last_reader[ws] = mm;
       x.last_reader[xs] = mm;
