@@ -126,9 +126,10 @@ void lower_decode(LoweringContext& c) {
     if (dsa)
       app_key = tb.store(kTagKvAppend, new_rows + sq * row, keys_b + first_new * kb, sq * kb, {});
 
-    Ids q_ready;
+    Ids q_ready, q_deps = c.proj_ready;
+    q_deps.push_back(s.release);
     if (!dsa) {
-      q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, {s.release}));
+      q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, q_deps));
       for_each_tile(0, L, 0, lt, [&](std::uint64_t a, std::uint64_t e) {
         std::size_t slot;
         Ids deps = {take_flash_slot(kv_ring, pipe, slot)};
@@ -139,9 +140,8 @@ void lower_decode(LoweringContext& c) {
       });
     } else {
       // Indexer: q and head weights in, every key scored, top-k on chip.
-      Ids qi_ready = {
-          tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, {s.release}),
-          tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, {s.release})};
+      Ids qi_ready = {tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, q_deps),
+                      tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
       Ids sums;
       for_each_tile(0, L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
         Ids deps;
@@ -153,7 +153,7 @@ void lower_decode(LoweringContext& c) {
       });
       std::uint64_t topk = tb.topk(kTagIndexerTopk, sq, L, k_eff, s.scores, s.idx, sums);
 
-      q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, {s.release}));
+      q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, q_deps));
       for (std::uint64_t j = 0; j < sq; ++j) {
         for_each_tile(0, k_eff, 0, lt, [&](std::uint64_t a, std::uint64_t e) {
           std::size_t slot;
@@ -173,6 +173,7 @@ void lower_decode(LoweringContext& c) {
     std::uint64_t norm =
         tb.vpu(kTagAttnSoftmax, Op::kVpuScale, sq * h * dv, s.acc, s.acc, {merged});
     s.release = tb.store(kTagAttnPv, s.acc, o_hbm + b * o_bytes, o_bytes, {norm});
+    c.o_stores.push_back(s.release);
   }
 }
 

@@ -34,6 +34,10 @@ using Ids = std::vector<std::uint64_t>;
 
 /// Everything a lowering needs; one per generate_workload call.
 struct LoweringContext {
+  LoweringContext(const WorkloadParams& params, const HwConfig& hw_cfg, const ModelConfig& m,
+                  TraceBuilder& builder)
+      : p(params), hw(hw_cfg), model(m), tb(builder) {}
+
   const WorkloadParams& p;
   const HwConfig& hw;
   const ModelConfig& model;
@@ -43,6 +47,9 @@ struct LoweringContext {
   std::uint64_t pinned_base = 0;              ///< SRAM address of this layer's pinned keys
   std::uint64_t gather_count = 0;             ///< gathers emitted so far (seeds)
   WorkloadClosedForm* closed_form = nullptr;  ///< prefill fills in its tile-dependent bytes
+  Ids proj_ready;  ///< --scope layer: stores of Q (and indexer q/weights) the attention reads
+  Ids o_stores;    ///< O stores of the attention (the output projection reads them)
+  std::uint64_t proj_arena = 0, proj_arena_bytes = 0;  ///< SRAM kept for the projections
 
   /// SRAM address of sequence b's pinned key for position `pos` (< resident_tokens).
   std::uint64_t pinned_key(std::uint64_t b, std::uint64_t pos) const {
@@ -84,6 +91,9 @@ struct BufferRing {
   static constexpr std::size_t kNoPush = ~std::size_t{0};
 
   BufferRing(TraceBuilder& tb, std::size_t slots, std::uint64_t slot_bytes, std::string_view what);
+  /// Two slots at caller-chosen addresses (inside a region the caller manages).
+  BufferRing(std::uint64_t addr0, std::uint64_t addr1)
+      : addr{addr0, addr1}, last_reader(2, kNoId), last_push(2, kNoPush) {}
   std::size_t take() {
     std::size_t s = next;
     next = (next + 1) % addr.size();
@@ -185,8 +195,11 @@ bool prefill_uses_mha(const WorkloadParams& p);
 
 void lower_decode(LoweringContext& c);
 void lower_prefill(LoweringContext& c);
-/// --scope layer: the MLA and indexer projections of `tokens` tokens, weights streamed once.
-/// Returns the ids the attention's Q loads must wait for.
-Ids lower_projections(LoweringContext& c, std::uint64_t tokens, bool mha_prefill);
+/// --scope layer, before the attention: query/KV projections (MLA wq_a, wq_b, wkv_a, and W_UK
+/// absorption in MQA mode; indexer wq_b, wk, weights_proj for DSA) of `tokens` tokens. Sets
+/// c.proj_ready. Adds FLOPs and HBM bytes to *c.closed_form.
+void lower_projections_in(LoweringContext& c, std::uint64_t tokens, bool mqa, bool dsa);
+/// --scope layer, after the attention: W_UV absorption (MQA mode) and wo, reading c.o_stores.
+void lower_projections_out(LoweringContext& c, std::uint64_t tokens, bool mqa);
 
 }  // namespace tpusim

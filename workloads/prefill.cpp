@@ -46,13 +46,16 @@ struct Geometry {
   std::uint64_t B, L, T, P0, h, row, kb, hi, di, k;
 };
 
+/// Staging buffer for the new rows, kept for the whole step so nothing overwrites it while the
+/// appends still read it.
+std::uint64_t alloc_append_stage(LoweringContext& c, const Geometry& g) {
+  return c.tb.sram_alloc(std::min(g.T, kAppendRows) * (g.row + g.kb), "new cache rows");
+}
+
 /// Stores the chunk's new MLA rows (and indexer keys) of sequence b; returns their ids.
-Ids append_chunk(LoweringContext& c, const Geometry& g, std::uint64_t b, std::uint64_t kv_cache,
-                 std::uint64_t key_cache, bool dsa) {
-  TraceBuilder& tb = c.tb;
+Ids append_chunk(LoweringContext& c, const Geometry& g, std::uint64_t stage, std::uint64_t b,
+                 std::uint64_t kv_cache, std::uint64_t key_cache, bool dsa) {
   const std::uint64_t rows = std::min(g.T, kAppendRows);
-  std::uint64_t mark = tb.sram_mark();
-  std::uint64_t stage = tb.sram_alloc(rows * (g.row + g.kb), "new cache rows");
   Ids ids;
   for (std::uint64_t a = 0; a < g.T; a += rows) {
     std::uint64_t n = std::min(rows, g.T - a), pos = g.P0 + a;
@@ -61,9 +64,6 @@ Ids append_chunk(LoweringContext& c, const Geometry& g, std::uint64_t b, std::ui
       store_rows(c, kTagKvAppend, stage + rows * g.row, key_cache + (b * g.L + pos) * g.kb, n, g.kb,
                  {}, ids);
   }
-  tb.sram_release(mark);
-  // The staging buffer is reused by later buffers: later writers wait for these stores through
-  // the dependencies every cache read of the chunk carries.
   return ids;
 }
 
@@ -107,6 +107,7 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
   const std::uint64_t expanded = mha ? tb.hbm_region("expanded_kv", g.B * g.L * exp_row) : 0;
   const std::uint64_t wkv_b_bytes = md.kv_lora_rank * exp_cols;  // fp8 weights
   const std::uint64_t wkv_b_hbm = mha ? tb.hbm_region("wkv_b", wkv_b_bytes) : 0;
+  const std::uint64_t stage = alloc_append_stage(c, g);
   const std::uint64_t base = tb.sram_mark();
 
   // Query and key tiles (the same for every sequence).
@@ -124,7 +125,7 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
   std::uint64_t td = 0, weights_read = 0;
   std::uint64_t sum_visible = 0;  // sum over query tiles of P0 + q1 (keys each tile reads)
   for (std::uint64_t b = 0; b < g.B; ++b) {
-    const Ids append = append_chunk(c, g, b, kv_cache, 0, false);
+    const Ids append = append_chunk(c, g, stage, b, kv_cache, 0, false);
     std::uint64_t src_table = kv_cache + b * g.L * g.row;
     // Tiles of keys whose rows are ready in HBM: latent rows after the append, expanded rows
     // after their decompression.
@@ -151,7 +152,9 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
         load_rows(c, kTagAttnLoad, src_table + a * g.row, in.addr[si], e - a, g.row, deps, ready);
         ready.insert(ready.end(), w_ready.begin(), w_ready.end());
         ready.insert(ready.end(), out_readers[so].begin(), out_readers[so].end());
-        std::uint64_t mm = tb.matmul(kTagAttnProj, e - a, exp_cols, md.kv_lora_rank, DType::kBf16,
+        // V3.2 runs its linear layers as FP8 GEMMs (fp8 weights, activations quantised per
+        // 128-block), wkv_b included.
+        std::uint64_t mm = tb.matmul(kTagAttnProj, e - a, exp_cols, md.kv_lora_rank, DType::kFp8,
                                      in.addr[si], w, out.addr[so], ready);
         in.last_reader[si] = mm;
         out_readers[so].clear();
@@ -199,8 +202,10 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
     for (std::uint64_t q0 = 0; q0 < g.T; q0 += tq, ++tile_index) {
       const std::uint64_t q1 = std::min(g.T, q0 + tq), nq = q1 - q0, set = tile_index % 2;
       sum_visible += g.P0 + q1;
+      Ids q_deps = release[set];
+      q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
       Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + q0) * s.q_tok, q_buf[set],
-                             nq * s.q_tok, release[set])};
+                             nq * s.q_tok, q_deps)};
       // Keys before the first query: visible to every query of the tile.
       for_each_tile(0, g.P0 + q0, 0, tk, [&](std::uint64_t a, std::uint64_t e) {
         Ids ready = q_ready;
@@ -228,8 +233,8 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
   }
 
   WorkloadClosedForm& cf = *c.closed_form;
-  cf.hbm_read_bytes = g.B * g.T * s.q_tok + s.src_row * sum_visible;  // Q, keys per query tile
-  cf.hbm_write_bytes = g.B * g.T * (g.row + s.o_tok);                 // appended rows, O
+  cf.hbm_read_bytes += g.B * g.T * s.q_tok + s.src_row * sum_visible;  // Q, keys per query tile
+  cf.hbm_write_bytes += g.B * g.T * (g.row + s.o_tok);                 // appended rows, O
   if (mha) {
     cf.hbm_read_bytes += weights_read + g.B * g.L * g.row;  // wkv_b, every latent once
     cf.hbm_write_bytes += g.B * g.L * exp_row;              // expanded rows
@@ -256,6 +261,7 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
   const std::uint64_t qi_hbm = tb.hbm_region("indexer_q", g.B * g.T * qi_tok);
   const std::uint64_t w_hbm = tb.hbm_region("indexer_weights", g.B * g.T * w_tok);
 
+  const std::uint64_t stage = alloc_append_stage(c, g);
   // Half the SRAM for the sparse attention (its selections are large), half for the indexer.
   const std::uint64_t free = tb.sram_free();
   const std::uint64_t k_max = std::min(g.k, g.L);
@@ -312,15 +318,17 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
                                 acc_buf[pd.set], {merged});
     arelease[pd.set].clear();
     store_rows(c, kTagAttnPv, acc_buf[pd.set], pd.o_addr, pd.nq, o_tok, {norm}, arelease[pd.set]);
+    c.o_stores.insert(c.o_stores.end(), arelease[pd.set].begin(), arelease[pd.set].end());
   };
 
   std::uint64_t tile_index = 0;
   for (std::uint64_t b = 0; b < g.B; ++b) {
-    const Ids append = append_chunk(c, g, b, kv_cache, key_cache, true);
+    const Ids append = append_chunk(c, g, stage, b, kv_cache, key_cache, true);
     const std::uint64_t keys_b = key_cache + b * g.L * g.kb, kv_b = kv_cache + b * g.L * g.row;
     for (std::uint64_t q0 = 0; q0 < g.T; q0 += tqi, ++tile_index) {
       const std::uint64_t q1 = std::min(g.T, q0 + tqi), nq = q1 - q0;
       IdxSet& st = isets[tile_index % 2];
+      st.release.insert(st.release.end(), c.proj_ready.begin(), c.proj_ready.end());
       Ids qi_ready = {
           tb.load(kTagIndexerScores, qi_hbm + (b * g.T + q0) * qi_tok, st.qi, nq * qi_tok,
                   st.release),
@@ -350,8 +358,10 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       st.release.clear();
       for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
         const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
+        Ids q_deps = arelease[set];
+        q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
         Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
-                               (a1 - a0) * q_tok, arelease[set])};
+                               (a1 - a0) * q_tok, q_deps)};
         std::size_t slot;
         Ids deps = {take_flash_slot(kv, pipe, slot), topk};
         deps.insert(deps.end(), append.begin(), append.end());
@@ -381,11 +391,11 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     finish(pd);
 
   WorkloadClosedForm& cf = *c.closed_form;
-  cf.hbm_read_bytes = g.kb * streamed_keys            // indexer keys per query tile
-                      + g.B * g.T * (qi_tok + w_tok)  // indexer q and weights
-                      + g.row * selected              // 656 * S: every query's own rows
-                      + g.B * g.T * q_tok;            // Q
-  cf.hbm_write_bytes = g.B * g.T * (g.row + g.kb + o_tok);
+  cf.hbm_read_bytes += g.kb * streamed_keys            // indexer keys per query tile
+                       + g.B * g.T * (qi_tok + w_tok)  // indexer q and weights
+                       + g.row * selected              // 656 * S: every query's own rows
+                       + g.B * g.T * q_tok;            // Q
+  cf.hbm_write_bytes += g.B * g.T * (g.row + g.kb + o_tok);
 }
 
 }  // namespace

@@ -197,7 +197,7 @@ GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& h
 
   GeneratedTrace out;
   TraceBuilder tb(hw.sram.capacity_bytes(), hw.hbm.capacity_bytes());
-  LoweringContext c{params, hw, model, tb};
+  LoweringContext c(params, hw, model, tb);
   c.closed_form = &out.closed_form;
   c.kv_row_bytes = params.kv_format == KvFormat::kFp8 ? model.mla_fp8_bytes : model.mla_bf16_bytes;
 
@@ -228,13 +228,25 @@ GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& h
   tb.meta("seed", std::to_string(params.seed));
   tb.meta("indexer.resident_fraction", std::to_string(out.indexer.resident_fraction));
 
-  if (params.phase == Phase::kDecode) {
+  const bool layer = params.scope == Scope::kLayer;
+  const bool dsa = effective.attention == Attention::kDsa;
+  const std::uint64_t tokens =
+      params.batch * (params.phase == Phase::kDecode ? params.mtp : params.chunk);
+  if (params.phase == Phase::kDecode)
     decode_closed_form(params, model, c.kv_row_bytes, c.resident_tokens, out.closed_form);
-    lower_decode(c);
-  } else {
+  else
     prefill_closed_form_flops(params, model, mha, out.closed_form);
-    lower_prefill(c);
+  if (layer) {
+    // The projections get a quarter of the working SRAM for the whole step.
+    c.proj_arena_bytes = tb.sram_free() / 4;
+    c.proj_arena = tb.sram_alloc(c.proj_arena_bytes, "projection arena");
+    lower_projections_in(c, tokens, !mha, dsa);
   }
+  if (params.phase == Phase::kDecode)
+    lower_decode(c);
+  else
+    lower_prefill(c);
+  if (layer) lower_projections_out(c, tokens, !mha);
   out.closed_form.flops = out.closed_form.indexer_flops + out.closed_form.attention_flops +
                           out.closed_form.projection_flops;
 
