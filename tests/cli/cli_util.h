@@ -1,0 +1,52 @@
+#pragma once
+// Runs the built tpusim binary as a user would, capturing stdout, stderr and the exit code.
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace tpusim_test {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+/// Runs `tpusim ARGS` through the shell in `dir` (a fresh temporary directory by default).
+inline CliResult run_tpusim(const std::string& args, const std::string& dir = "") {
+  static int counter = 0;
+  std::string base = dir.empty() ? std::string("/tmp") : dir;
+  std::string tag = std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  std::string out = base + "/tpusim_out_" + tag, err = base + "/tpusim_err_" + tag;
+  std::string cmd = std::string(TPUSIM_BINARY) + " " + args + " >" + out + " 2>" + err;
+  int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return r;
+}
+
+/// A fresh temporary directory for one test.
+inline std::string temp_dir() {
+  char tmpl[] = "/tmp/tpusim_test_XXXXXX";
+  const char* d = ::mkdtemp(tmpl);
+  return d ? d : "/tmp";
+}
+
+}  // namespace tpusim_test
