@@ -35,13 +35,10 @@ std::string read_all(int fd) {
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
+    if (n > 0)
       out.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0) {
+    else if (n == 0 || errno != EINTR)
       break;
-    } else if (errno != EINTR) {
-      break;
-    }
   }
   return out;
 }

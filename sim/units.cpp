@@ -89,7 +89,7 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
     if (c == 'k')
       mult = 1024;
     else if (c == 'm')
-      mult = 1024 * 1024;
+      mult = 1024ull * 1024;
     else if (c == 'g')
       mult = 1024ull * 1024 * 1024;
     else
