@@ -33,8 +33,10 @@ std::uint64_t fit_tile(std::uint64_t budget, std::uint64_t per_token, std::uint6
 }
 
 void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
-               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out) {
-  std::uint64_t pieces = c.dma_pieces(rows * row_bytes, rows);
+               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+               std::uint64_t max_pieces) {
+  std::uint64_t pieces =
+      std::max<std::uint64_t>(1, std::min(max_pieces, c.dma_pieces(rows * row_bytes, rows)));
   for (std::uint64_t i = 0; i < pieces; ++i) {
     std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
     if (r1 == r0) continue;
@@ -188,18 +190,36 @@ std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t
   return pipe.pv_id(last);
 }
 
+std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint64_t rows,
+                               std::uint64_t d_v, std::uint64_t acc, std::uint64_t stats,
+                               const Ids& deps) {
+  if (parts <= 1) {
+    // Nothing to combine: a fence so the caller has one id to depend on.
+    return deps.size() == 1 ? deps.front()
+                            : tb.vpu(kTagAttnSoftmax, Op::kVpuScale, 1, stats, stats, deps);
+  }
+  // m = max_p m_p; f_p = exp(m_p - m); acc_p *= f_p, l_p *= f_p; acc_0 += sum_{p>0} acc_p,
+  // l_0 += sum_{p>0} l_p. (The caller's final 1/l scale follows.)
+  std::uint64_t mx = tb.vpu(kTagAttnSoftmax, Op::kVpuMax, parts * rows, stats, stats, deps);
+  std::uint64_t ex = tb.vpu(kTagAttnSoftmax, Op::kVpuExp, parts * rows, stats, stats, {mx});
+  std::uint64_t mul =
+      tb.vpu(kTagAttnSoftmax, Op::kVpuMul, parts * rows * (d_v + 1), acc, acc, {ex});
+  return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, (parts - 1) * rows * (d_v + 1), acc, acc, {mul});
+}
+
 // ---------------------------------------------------------------------------------------------
 // IndexerScorer
 
-IndexerScorer::IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n)
+IndexerScorer::IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n,
+                             std::size_t slots)
     : m_c(c),
-      m_keys(c.tb, 2, max_n * c.model.index_key_bytes, "indexer keys"),
-      m_logits(c.tb, 2, c.model.index_n_heads * max_q * max_n * kFp32, "indexer logits") {}
+      m_keys(c.tb, slots, max_n * c.model.index_key_bytes, "indexer keys"),
+      m_logits(c.tb, slots, c.model.index_n_heads * max_q * max_n * kFp32, "indexer logits") {}
 
 std::uint64_t IndexerScorer::sram_bytes(const LoweringContext& c, std::uint64_t max_q,
-                                        std::uint64_t max_n) {
-  return 2 * (max_n * c.model.index_key_bytes + c.model.index_n_heads * max_q * max_n * kFp32) +
-         4 * 512;
+                                        std::uint64_t max_n, std::size_t slots) {
+  return slots * (max_n * c.model.index_key_bytes + c.model.index_n_heads * max_q * max_n * kFp32 +
+                  2 * 512);
 }
 
 IndexerScorer::Keys IndexerScorer::acquire(std::uint64_t b, std::uint64_t key_table,
@@ -215,7 +235,8 @@ IndexerScorer::Keys IndexerScorer::acquire(std::uint64_t b, std::uint64_t key_ta
   Ids d = deps;
   d.push_back(m_keys.last_reader[k.slot]);
   const std::uint64_t kb = m_c.model.index_key_bytes;
-  load_rows(m_c, kTagIndexerScores, key_table + begin * kb, k.addr, end - begin, kb, d, k.ready);
+  load_rows(m_c, kTagIndexerScores, key_table + begin * kb, k.addr, end - begin, kb, d, k.ready,
+            m_load_pieces);
   return k;
 }
 
@@ -229,8 +250,12 @@ std::uint64_t IndexerScorer::score(Keys& keys, std::uint64_t key_offset, std::ui
   deps.insert(deps.end(), q_deps.begin(), q_deps.end());
   deps.push_back(m_logits.last_reader[ls]);
   std::uint64_t kaddr = keys.addr + key_offset * m_c.model.index_key_bytes;
-  std::uint64_t mm = m_c.tb.matmul(kTagIndexerScores, heads * q, n, m_c.model.index_head_dim,
-                                   DType::kFp8, q_addr, kaddr, logits, deps);
+  // Stream the longer operand (it fills the array's rows), keep the shorter one stationary.
+  const std::uint64_t di = m_c.model.index_head_dim;
+  std::uint64_t mm = n >= heads * q ? m_c.tb.matmul(kTagIndexerScores, n, heads * q, di,
+                                                    DType::kFp8, kaddr, q_addr, logits, deps)
+                                    : m_c.tb.matmul(kTagIndexerScores, heads * q, n, di,
+                                                    DType::kFp8, q_addr, kaddr, logits, deps);
   if (keys.slot != ~std::size_t{0}) m_keys.last_reader[keys.slot] = mm;
   std::uint64_t elems = heads * q * n;
   std::uint64_t relu = m_c.tb.vpu(kTagIndexerScores, Op::kVpuRelu, elems, logits, logits, {mm});
