@@ -33,7 +33,7 @@ constexpr std::uint64_t kTargetTilesPerPart = 16;
 constexpr std::uint64_t kMinTileFolds = 8;
 // A top-k selection is only k rows: two tiles per partition let gathers overlap compute, and
 // both fit their partition's two slots, so every gather issues as soon as top-k is done.
-constexpr std::uint64_t kSparseTilesPerPart = 4;
+constexpr std::uint64_t kSparseTilesPerPart = 2;
 // KV slots per partition. Two would make the load of tile t+2 wait for pv of tile t, which the
 // in-order MXU queue only reaches after every other partition's qk of tile t+1; a third slot
 // lets the loads run a whole round ahead.

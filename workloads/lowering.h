@@ -75,7 +75,8 @@ void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std:
                std::uint64_t max_pieces = ~std::uint64_t{0});
 /// Linear store, split the same way; appends ids.
 void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
-                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out);
+                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+                std::uint64_t max_pieces = ~std::uint64_t{0});
 
 /// Gathers rows [sel_begin, sel_end) of a top-`sel_total` selection out of a table of `span`
 /// rows at `table`. Indices come out of top-k sorted, so that slice of the selection lies in the
@@ -105,11 +106,13 @@ struct BufferRing {
   }
 };
 
-/// Flash attention over key/value tiles with online softmax, software-pipelined by one tile:
-/// the MXU issues in order, so qk of tile i+1 is emitted before pv of tile i and the MXU works
-/// on it while the VPU runs tile i's softmax. Per tile: qk matmul, softmax, pv matmul, and a
-/// fused rescale-and-accumulate (acc = acc*alpha + o_tile) into the tile's accumulator rows.
-/// Scores and partial outputs live in two slots each, reused two tiles later.
+/// Flash attention over key/value tiles with online softmax, software-pipelined by `skew`
+/// tiles: the MXU issues in order, so qk of tile i+skew is emitted before pv of tile i and the
+/// MXUs work on it while the VPU runs tile i's softmax. Per tile: qk matmul, softmax, pv
+/// matmul, and a fused rescale-and-accumulate (acc = acc*alpha + o_tile) into the tile's
+/// accumulator rows. Scores and partial outputs live in `slots` slots each, reused `slots`
+/// tiles later. Consecutive pushes may belong to different accumulators (independent chains,
+/// e.g. query blocks), which is what lets several MXUs work at once.
 class FlashPipeline {
  public:
   struct Tile {
@@ -120,9 +123,10 @@ class FlashPipeline {
   };
 
   FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,
-                std::uint64_t max_n);
+                std::uint64_t max_n, std::size_t slots = 2, std::size_t skew = 1);
   /// Static SRAM bytes for given maxima (to size tiles before constructing).
-  static std::uint64_t sram_bytes(std::uint64_t d_v, std::uint64_t max_m, std::uint64_t max_n);
+  static std::uint64_t sram_bytes(std::uint64_t d_v, std::uint64_t max_m, std::uint64_t max_n,
+                                  std::size_t slots = 2);
 
   std::size_t push(Tile t);
   /// Emits everything up to and including pv of push `i`.
@@ -140,7 +144,8 @@ class FlashPipeline {
 
   TraceBuilder& m_tb;
   std::uint64_t m_d_qk, m_d_v;
-  std::uint64_t m_scores[2], m_partial[2];
+  std::size_t m_slots, m_skew;
+  std::vector<std::uint64_t> m_scores, m_partial;
   std::vector<Tile> m_tiles;
   Ids m_qk, m_pv, m_merge;
   std::size_t m_pv_done = 0, m_merge_done = 0;
