@@ -35,6 +35,9 @@ constexpr std::uint64_t kDiagRows = 8;
 // fill) while keeping the scores tile small enough for large query tiles.
 constexpr std::uint64_t kKeyTileFolds = 8;
 constexpr std::uint64_t kIndexerKeyTileFolds = 16;
+// Dense MQA: every KV tile is pushed once per query sub-block (mxu.count of them), so its tiles
+// are longer, keeping T = 4k at L = 128k under 150k instructions.
+constexpr std::uint64_t kMqaKeyTileFolds = 32;
 // Staging for the new tokens' cache rows (they are produced on chip a tile at a time).
 constexpr std::uint64_t kAppendRows = 1024;
 
@@ -102,8 +105,8 @@ void mqa_prefill(LoweringContext& c, const Geometry& g) {
   // Query and key tiles (the same for every sequence). Per query: Q and accumulators in both
   // sets, and its share of the pipeline's score and partial slots (a push is a sub-block).
   const std::uint64_t free = tb.sram_free();
-  const std::uint64_t tk =
-      fit_tile(free / 2, 2 * slot_row, 0, std::min(g.L, kKeyTileFolds * cols), cols, "prefill KV");
+  const std::uint64_t tk = fit_tile(free / 2, 2 * slot_row, 0,
+                                    std::min(g.L, kMqaKeyTileFolds * cols), cols, "prefill KV");
   const std::uint64_t per_query =
       2 * q_tok + 2 * g.h * d_v * kFp32 + ceil_div(slots * g.h * (tk + d_v) * kFp32, parts);
   std::uint64_t tq = fit_tile(free - 2 * tk * slot_row, per_query, (slots + 8) * 2 * 512,
