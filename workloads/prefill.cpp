@@ -19,6 +19,7 @@
 // are concatenated along n (128 heads x sum of their selections), so FLOPs equal
 // 278,528 * S exactly.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -425,12 +426,18 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       2 * (q_tok + g.h * dv * kFp32 + k_max * slot_row) + 2 * g.h * k_max * kFp32;
   const std::uint64_t tqa = fit_tile(free / 2, per_query_attn, 2 * g.h * dv * kFp32 + 8 * 512,
                                      std::min<std::uint64_t>(g.T, 16), 1, "sparse attention");
-  const std::uint64_t tki = fit_tile(
-      free / 4, 2 * g.kb, 0, std::min(g.L, kIndexerKeyTileFolds * cols), cols, "indexer key");
+  // Indexer key and logits slots: one per array plus one in the VPU's ReLU/weight/head-sum, so
+  // the logits matmuls of successive key tiles run on all arrays at once (two slots chained
+  // them: each waited for the head-sum two tiles back).
+  const std::size_t idx_slots = c.hw.mxu.count + 1;
+  const std::uint64_t tki =
+      fit_tile(free / 4, idx_slots * g.kb, 0, std::min(g.L, kIndexerKeyTileFolds * cols), cols,
+               "indexer key");
   const std::uint64_t per_query_idx =
-      2 * (qi_tok + w_tok + g.L * kFp32 + k_max * kFp32) + 2 * g.hi * tki * kFp32;
-  std::uint64_t tqi = fit_tile(free - free / 2 - 2 * tki * g.kb, per_query_idx, 12 * 512,
-                               std::min(g.T, tki), kDiagRows, "indexer query");
+      2 * (qi_tok + w_tok + g.L * kFp32 + k_max * kFp32) + idx_slots * g.hi * tki * kFp32;
+  std::uint64_t tqi =
+      fit_tile(free - free / 2 - idx_slots * tki * g.kb, per_query_idx, (idx_slots + 4) * 2 * 512,
+               std::min(g.T, tki), kDiagRows, "indexer query");
   tqi = align_down(tqi, kDiagRows);
   tb.meta("tile.attn_query_tokens", std::to_string(tqa));
   tb.meta("tile.indexer_key_tokens", std::to_string(tki));
@@ -449,7 +456,7 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     st.w = tb.sram_alloc(tqi * w_tok, "indexer weights");
     st.idx = tb.sram_alloc(tqi * k_max * kFp32, "top-k indices");
   }
-  IndexerScorer scorer(c, tqi, tki);
+  IndexerScorer scorer(c, tqi, tki, idx_slots);
   FlashPipeline pipe(tb, dqk, dv, g.h, tqa * k_max);
   BufferRing kv(tb, 2, tqa * k_max * slot_row, "selected rows");
   std::uint64_t q_buf[2], acc_buf[2];
@@ -477,6 +484,13 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     c.o_stores.insert(c.o_stores.end(), arelease[pd.set].begin(), arelease[pd.set].end());
   };
 
+  std::function<void()> deferred;  // the previous indexer tile's sparse attention
+  auto run_deferred = [&] {
+    if (!deferred) return;
+    auto f = std::move(deferred);
+    deferred = nullptr;
+    f();
+  };
   std::uint64_t tile_index = 0;
   for (std::uint64_t b = 0; b < g.B; ++b) {
     const Ids append = append_chunk(c, g, stage, b, kv_cache, key_cache, true);
@@ -510,39 +524,48 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       std::uint64_t topk =
           tb.topk(kTagIndexerTopk, nq, row_len, std::min(g.k, row_len), st.scores, st.idx, sums);
 
-      // Sparse MLA for this tile's queries, in groups of tqa.
-      st.release.clear();
-      for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
-        const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
-        Ids q_deps = arelease[set];
-        q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
-        Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
-                               (a1 - a0) * q_tok, q_deps)};
-        std::size_t slot;
-        Ids deps = {take_flash_slot(kv, pipe, slot), topk};
-        deps.insert(deps.end(), append.begin(), append.end());
-        Ids ready = q_ready;
-        std::uint64_t rows = 0;
-        for (std::uint64_t i = a0; i < a1; ++i) {
-          const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
-          std::size_t before = ready.size();
-          gather_selection(c, kv_b, visible, r, 0, r, kv.addr[slot] + rows * g.row, 1, deps, ready);
-          st.release.insert(st.release.end(), ready.begin() + before, ready.end());
-          rows += r;
+      // Sparse MLA for this tile's queries, in groups of tqa. Emitted after the next tile's
+      // indexer: in trace order it would otherwise put this tile's gathers (waiting for top-k)
+      // ahead of the next tile's key loads in the in-order DMA queue, and its matmuls ahead of
+      // the next tile's logits in the MXU queue, serialising indexer and attention.
+      run_deferred();
+      deferred = [&, b, q0, q1, topk, append, kv_b, si = tile_index % 2] {
+        IdxSet& st = isets[si];
+        st.release.clear();
+        for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
+          const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
+          Ids q_deps = arelease[set];
+          q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
+          Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
+                                 (a1 - a0) * q_tok, q_deps)};
+          std::size_t slot;
+          Ids deps = {take_flash_slot(kv, pipe, slot), topk};
+          deps.insert(deps.end(), append.begin(), append.end());
+          Ids ready = q_ready;
+          std::uint64_t rows = 0;
+          for (std::uint64_t i = a0; i < a1; ++i) {
+            const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
+            std::size_t before = ready.size();
+            gather_selection(c, kv_b, visible, r, 0, r, kv.addr[slot] + rows * g.row, 1, deps,
+                             ready);
+            st.release.insert(st.release.end(), ready.begin() + before, ready.end());
+            rows += r;
+          }
+          selected += rows;
+          std::size_t push = pipe.push({g.h, rows, q_buf[set], kv.addr[slot], acc_buf[set], ready});
+          kv.last_push[slot] = push;
+          // Finish the previous group now that this one's qk is in flight.
+          if (!pending.empty()) {
+            finish(pending.back());
+            pending.pop_back();
+          }
+          pending.push_back({push, set, a1 - a0, o_hbm + (b * g.T + a0) * o_tok});
         }
-        selected += rows;
-        std::size_t push = pipe.push({g.h, rows, q_buf[set], kv.addr[slot], acc_buf[set], ready});
-        kv.last_push[slot] = push;
-        // Finish the previous group now that this one's qk is in flight.
-        if (!pending.empty()) {
-          finish(pending.back());
-          pending.pop_back();
-        }
-        pending.push_back({push, set, a1 - a0, o_hbm + (b * g.T + a0) * o_tok});
-      }
-      // (The indexer set is free once these gathers have consumed its indices.)
+        // (The indexer set is free once these gathers have consumed its indices.)
+      };
     }
   }
+  run_deferred();
   for (const Pending& pd : pending)
     finish(pd);
 
