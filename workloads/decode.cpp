@@ -1,12 +1,21 @@
 // One decode step of one layer: B sequences at context L, s_q = mtp query tokens each.
 //
 // Dense MLA (MQA/absorbed mode): per sequence, load Q (heads x s_q rows of 576), stream the whole
-// MLA cache through a flash-attention pipeline, store O. DSA: per sequence, score every cached
-// indexer key (pinned keys from SRAM, the rest streamed), top-k over the L scores on chip (fused:
-// logits and indices never touch HBM), then per query token gather its k_eff selected MLA rows
-// and run the same flash pipeline over them. Each query token has its own selection, so with
-// MTP its sparse attention is heads rows x its own rows (concatenated along n: FLOPs exact).
+// MLA cache through flash attention, store O. DSA: per sequence, score every cached indexer key
+// (pinned keys from SRAM, the rest streamed), top-k over the L scores on chip (fused: logits and
+// indices never touch HBM), then per query token gather its k_eff selected MLA rows and run the
+// same flash attention over them. Each query token has its own selection, so with MTP its sparse
+// attention is heads rows x its own rows (concatenated along n: FLOPs exact).
+//
+// Split-KV (flash-decoding, as FlashMLA splits the KV range over SMs): one online-softmax chain
+// qk -> softmax -> pv -> accumulate is serial, and the MXUs take matmuls in trace order, so a
+// single chain keeps at most two arrays busy. The KV range (dense: L rows; DSA: each query's
+// k_eff selected rows) is cut into P = mxu.count partitions, each with its own chain, its own
+// accumulator and its own double-buffered KV slots; their tiles are emitted round-robin so the
+// in-order MXU queue always holds P independent matmuls. The P partial results are merged on
+// the VPU at the end (combine_partials: max, exp, rescale, add; counted).
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,13 +25,24 @@
 namespace tpusim {
 namespace {
 
-// Streamed tiles aim at this many per sequence: the double-buffered pipeline's fill and drain
-// then cost at most ~1/16 of the stream, and instruction counts stay small. SRAM can only
-// shrink tiles below this.
-constexpr std::uint64_t kTargetTiles = 16;
-// A top-k selection is only k rows: four tiles already overlap its gathers with compute, and
-// larger gathers keep more rows in flight per DMA engine.
-constexpr std::uint64_t kSparseTargetTiles = 4;
+// Dense KV tiles per partition: the pipeline's fill (one tile per partition loaded before its
+// array starts) and drain then cost ~1/16 of a partition. SRAM can only shrink tiles below this.
+constexpr std::uint64_t kTargetTilesPerPart = 16;
+// A tile of fewer MXU column folds than this wastes the per-matmul weight preload and array
+// drain (2R + C cycles, ~8% of an 8-fold x 5 K-fold qk); below it, fewer larger tiles win.
+constexpr std::uint64_t kMinTileFolds = 8;
+// A top-k selection is only k rows: two tiles per partition let gathers overlap compute, and
+// both fit their partition's two slots, so every gather issues as soon as top-k is done.
+constexpr std::uint64_t kSparseTilesPerPart = 2;
+// KV slots per partition. Two would make the load of tile t+2 wait for pv of tile t, which the
+// in-order MXU queue only reaches after every other partition's qk of tile t+1; a third slot
+// lets the loads run a whole round ahead.
+constexpr std::size_t kKvSlots = 3;
+// Indexer key tiles per sequence, and key/logits slots per MXU: a tile's fp8 matmul streams
+// Lt/2 rows against one stationary fold, several times longer than loading its 132-B keys, so
+// the loads must run several tiles ahead for all arrays to work at once.
+constexpr std::uint64_t kIndexerTiles = 32;
+constexpr std::size_t kIndexerSlotsPerMxu = 2;
 
 std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
   return (a + b - 1) / b;
@@ -33,10 +53,26 @@ std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
 }
 
 /// Per-sequence buffers; two sets alternate so sequence b+1's inputs load while b computes.
+/// `acc` holds P partition accumulators (`part_acc` bytes apart), `stats` their row max/sum.
 struct SeqBuffers {
-  std::uint64_t q = 0, acc = 0, qi = 0, w = 0, scores = 0, idx = 0;
+  std::uint64_t q = 0, acc = 0, stats = 0, qi = 0, w = 0, scores = 0, idx = 0;
   std::uint64_t release = kNoId;  ///< last instruction of the sequence that used this set
 };
+
+/// Partition p of [0, n) in P parts whose boundaries are multiples of `align` (MXU columns).
+struct Partition {
+  std::uint64_t parts = 1, chunk = 0, n = 0;
+  std::uint64_t begin(std::uint64_t p) const { return std::min(n, p * chunk); }
+  std::uint64_t end(std::uint64_t p) const { return std::min(n, (p + 1) * chunk); }
+};
+
+Partition partition(std::uint64_t n, std::uint64_t parts, std::uint64_t align) {
+  Partition pt;
+  pt.n = n;
+  pt.chunk = std::min(n, round_up(ceil_div(n, parts), align));
+  pt.parts = ceil_div(n, pt.chunk);
+  return pt;
+}
 
 }  // namespace
 
@@ -50,10 +86,9 @@ void lower_decode(LoweringContext& c) {
   const std::uint64_t row = c.kv_row_bytes, kb = md.index_key_bytes;
   const std::uint64_t hi = md.index_n_heads, di = md.index_head_dim;
   const std::uint64_t k_eff = std::min(p.topk, L);
-  const std::uint64_t cols = c.hw.mxu.cols;
+  const std::uint64_t cols = c.hw.mxu.cols, mxus = c.hw.mxu.count;
   // KV slots hold a tile as the MXU reads it: bf16 [latent; rope] (FP8 rows dequantized in place).
   const std::uint64_t slot_row = std::max(row, dqk * kBf16);
-  const std::uint64_t idx_target = std::min(L, round_up(ceil_div(L, kTargetTiles), cols));
   if (sq > L) throw UserError("--mtp: " + std::to_string(sq) + " query tokens exceed --seq");
 
   // HBM: this layer's caches for all sequences, and Q/O (plus indexer q and weights) in and out.
@@ -68,36 +103,63 @@ void lower_decode(LoweringContext& c) {
 
   // SRAM: the new token's rows (produced on chip), two per-sequence sets, then tiles.
   const std::uint64_t new_rows = tb.sram_alloc(sq * (row + kb), "new cache rows");
-  const std::uint64_t acc_bytes = sq * h * dv * kFp32;
-  const std::uint64_t scores_bytes = sq * L * kFp32, idx_bytes = sq * k_eff * kFp32;
-  std::uint64_t set_bytes = q_bytes + acc_bytes + 2 * 512;
-  if (dsa) set_bytes += qi_bytes + w_bytes + scores_bytes + idx_bytes + 4 * 512;
-
-  // Tiles. Dense: m = heads x s_q rows share each KV tile. DSA: the indexer and the sparse
-  // attention of consecutive sequences overlap, so they split the SRAM left after the sets.
   const std::uint64_t m_attn = dsa ? h : h * sq;
-  const std::uint64_t attn_rows = dsa ? k_eff : L;
-  const std::uint64_t free = tb.sram_free() > 2 * set_bytes ? tb.sram_free() - 2 * set_bytes : 0;
-  const std::uint64_t attn_budget = dsa ? free / 2 : free;
-  const std::uint64_t lt = fit_tile(
-      attn_budget, 2 * (slot_row + m_attn * kFp32), FlashPipeline::sram_bytes(dv, m_attn, 0),
-      std::min(attn_rows,
-               round_up(ceil_div(attn_rows, dsa ? kSparseTargetTiles : kTargetTiles), cols)),
-      cols, "attention KV");
-  tb.meta("tile.attn_kv_tokens", std::to_string(lt));
-  std::uint64_t lt_idx = 0;
-  if (dsa) {
-    // Per key: two key slots, two logits slots, and the head-sum's tail in both sets' scores
-    // (the sum is counted over its fp32 inputs, heads x keys, so its extent is that long).
-    lt_idx = fit_tile(free - attn_budget, 2 * (kb + hi * sq * kFp32) + 2 * hi * sq * kFp32, 4 * 512,
-                      idx_target, cols, "indexer key");
-    tb.meta("tile.indexer_key_tokens", std::to_string(lt_idx));
+  const std::uint64_t attn_rows = dsa ? k_eff : L;     // per query: the cache or its selection
+  const std::uint64_t part_acc = sq * h * dv * kFp32;  // one partition's accumulators
+  const std::uint64_t scores_bytes = sq * L * kFp32, idx_bytes = sq * k_eff * kFp32;
+
+  // Split-KV plan: P partitions of the attended rows, each with kKvSlots KV slots, its own
+  // pipeline (scores and partial slots) and accumulators in both sets. Dense: m = heads x s_q
+  // rows share each KV tile. DSA: the indexer and the sparse attention of consecutive sequences
+  // overlap, so they split the SRAM left after the sets; the indexer gets kIndexerSlotsPerMxu
+  // key and logits slots per partition. P starts at mxu.count and shrinks only when SRAM cannot
+  // give every partition a tile of one full MXU fold (and the indexer one fold of keys).
+  Partition part;
+  std::uint64_t P = 0, set_bytes = 0, stats_bytes = 0, lt = 0, lt_idx = 0, free = 0;
+  std::uint64_t attn_budget = 0;
+  std::size_t idx_slots = 0;
+  for (std::uint64_t want = std::max<std::uint64_t>(1, mxus);; --want) {
+    part = partition(attn_rows, want, cols);
+    P = part.parts;
+    stats_bytes = P * sq * h * 2 * kFp32;
+    set_bytes = q_bytes + P * part_acc + stats_bytes + 3 * 512;
+    if (dsa) set_bytes += qi_bytes + w_bytes + scores_bytes + idx_bytes + 4 * 512;
+    free = tb.sram_free() > 2 * set_bytes ? tb.sram_free() - 2 * set_bytes : 0;
+    attn_budget = dsa ? free / 2 : free;
+    const std::uint64_t attn_token = P * (kKvSlots * slot_row + 2 * m_attn * kFp32);
+    const std::uint64_t attn_fixed = P * (FlashPipeline::sram_bytes(dv, m_attn, 0) + 2 * 512);
+    std::uint64_t target =
+        round_up(ceil_div(part.chunk, dsa ? kSparseTilesPerPart : kTargetTilesPerPart), cols);
+    if (!dsa) target = std::max(target, kMinTileFolds * cols);
+    target = std::min(part.chunk, target);
+    idx_slots = kIndexerSlotsPerMxu * P;
+    // Per key: the key and logits slots, and the head-sum's tail in both sets' scores (the sum
+    // is counted over its fp32 inputs, heads x keys, so its extent is that long).
+    const std::uint64_t idx_token = idx_slots * (kb + hi * sq * kFp32) + 2 * hi * sq * kFp32;
+    const std::uint64_t idx_fixed = idx_slots * 2 * 512;
+    const std::uint64_t idx_budget = free - attn_budget;
+    auto fits = [](std::uint64_t budget, std::uint64_t per, std::uint64_t fixed) {
+      return budget > fixed ? (budget - fixed) / per : 0;
+    };
+    bool ok = fits(attn_budget, attn_token, attn_fixed) >= std::min(target, cols);
+    if (dsa) ok = ok && fits(idx_budget, idx_token, idx_fixed) >= std::min(L, cols);
+    if (!ok && want > 1) continue;
+    lt = fit_tile(attn_budget, attn_token, attn_fixed, target, cols, "attention KV");
+    if (dsa)
+      lt_idx =
+          fit_tile(idx_budget, idx_token, idx_fixed,
+                   std::min(L, round_up(ceil_div(L, kIndexerTiles), cols)), cols, "indexer key");
+    break;
   }
+  tb.meta("split_kv.partitions", std::to_string(P));
+  tb.meta("tile.attn_kv_tokens", std::to_string(lt));
+  if (dsa) tb.meta("tile.indexer_key_tokens", std::to_string(lt_idx));
 
   SeqBuffers sets[2];
   for (auto& s : sets) {
     s.q = tb.sram_alloc(q_bytes, "query");
-    s.acc = tb.sram_alloc(acc_bytes, "attention accumulator");
+    s.acc = tb.sram_alloc(P * part_acc, "attention accumulators");
+    s.stats = tb.sram_alloc(stats_bytes, "softmax statistics");
     if (dsa) {
       s.qi = tb.sram_alloc(qi_bytes, "indexer query");
       s.w = tb.sram_alloc(w_bytes, "indexer weights");
@@ -106,14 +168,54 @@ void lower_decode(LoweringContext& c) {
     }
   }
 
-  FlashPipeline pipe(tb, dqk, dv, m_attn, lt);
-  BufferRing kv_ring(tb, 2, lt * slot_row, "attention KV");
-  IndexerScorer* scorer = nullptr;
-  std::unique_ptr<IndexerScorer> scorer_owner;
-  if (dsa) {
-    scorer_owner = std::make_unique<IndexerScorer>(c, sq, lt_idx);
-    scorer = scorer_owner.get();
+  std::vector<std::unique_ptr<FlashPipeline>> pipes;
+  std::vector<BufferRing> rings;
+  for (std::uint64_t i = 0; i < P; ++i) {
+    pipes.push_back(std::make_unique<FlashPipeline>(tb, dqk, dv, m_attn, lt));
+    rings.emplace_back(tb, kKvSlots, lt * slot_row, "attention KV");
   }
+  // Streamed tiles (KV rows, indexer keys) go to half the DMA engines each: with several tiles
+  // in flight, two tiles then stream at once and one's latency ramp hides under the other's
+  // transfer, where splitting every tile over all engines makes them start and drain together.
+  const std::uint64_t stream_pieces = std::max<std::uint64_t>(1, c.hw.dma.engines / 2);
+  std::unique_ptr<IndexerScorer> scorer;
+  if (dsa) {
+    scorer = std::make_unique<IndexerScorer>(c, sq, lt_idx, idx_slots);
+    scorer->set_load_pieces(stream_pieces);
+  }
+
+  // The previous sequence's combine and O store, emitted once the next sequence's first tiles
+  // are queued: emitted at its own end, the store would sit in the in-order DMA queue ahead of
+  // the next sequence's loads until the whole attention is done, serialising the batch.
+  std::function<void()> finish_prev;
+  auto run_pending = [&] {
+    if (!finish_prev) return;
+    auto f = std::move(finish_prev);
+    finish_prev = nullptr;
+    f();
+  };
+
+  // Emits the attention over rows [0, n) of one query's (or the dense) KV range, split over the
+  // partitions and interleaved tile by tile. `load(a, e, slot_addr, deps, ready)` brings rows
+  // [a, e) into a slot.
+  auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready, auto&& load) {
+    for (std::uint64_t t = 0;; ++t) {
+      if (t == 2) run_pending();
+      bool any = false;
+      for (std::uint64_t i = 0; i < P; ++i) {
+        const std::uint64_t a = part.begin(i) + t * lt, e = std::min(part.end(i), a + lt);
+        if (a >= e) continue;
+        any = true;
+        std::size_t slot;
+        Ids deps = {take_flash_slot(rings[i], *pipes[i], slot)};
+        Ids ready = q_ready;
+        load(a, e, rings[i].addr[slot], deps, ready);
+        rings[i].last_push[slot] = pipes[i]->push(
+            {m_attn, e - a, q_addr, rings[i].addr[slot], acc_addr + i * part_acc, ready});
+      }
+      if (!any) break;
+    }
+  };
 
   for (std::uint64_t b = 0; b < B; ++b) {
     SeqBuffers& s = sets[b % 2];
@@ -130,20 +232,20 @@ void lower_decode(LoweringContext& c) {
     q_deps.push_back(s.release);
     if (!dsa) {
       q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, q_deps));
-      for_each_tile(0, L, 0, lt, [&](std::uint64_t a, std::uint64_t e) {
-        std::size_t slot;
-        Ids deps = {take_flash_slot(kv_ring, pipe, slot)};
-        if (e > first_new) deps.push_back(app_kv);
-        Ids ready = q_ready;
-        load_rows(c, kTagAttnLoad, kv_b + a * row, kv_ring.addr[slot], e - a, row, deps, ready);
-        kv_ring.last_push[slot] = pipe.push({m_attn, e - a, s.q, kv_ring.addr[slot], s.acc, ready});
-      });
+      attend(s.q, s.acc, q_ready,
+             [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
+               if (e > first_new) deps.push_back(app_kv);
+               load_rows(c, kTagAttnLoad, kv_b + a * row, dst, e - a, row, deps, ready,
+                         stream_pieces);
+             });
     } else {
       // Indexer: q and head weights in, every key scored, top-k on chip.
       Ids qi_ready = {tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, q_deps),
                       tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
       Ids sums;
+      std::size_t idx_tiles = 0;
       for_each_tile(0, L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
+        if (++idx_tiles == idx_slots) run_pending();
         Ids deps;
         // A pinned new key is written into SRAM on chip; a streamed one is read back from HBM.
         if (e > first_new) deps.push_back(app_key);
@@ -155,26 +257,43 @@ void lower_decode(LoweringContext& c) {
 
       q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, q_deps));
       for (std::uint64_t j = 0; j < sq; ++j) {
-        for_each_tile(0, k_eff, 0, lt, [&](std::uint64_t a, std::uint64_t e) {
-          std::size_t slot;
-          // Any selection may include the new token's row.
-          Ids deps = {take_flash_slot(kv_ring, pipe, slot), topk, app_kv};
-          Ids ready = q_ready;
-          gather_selection(c, kv_b, L, k_eff, a, e, kv_ring.addr[slot], c.hw.dma.engines, deps,
-                           ready);
-          kv_ring.last_push[slot] =
-              pipe.push({h, e - a, s.q + j * h * dqk * kBf16, kv_ring.addr[slot],
-                         s.acc + j * h * dv * kFp32, ready});
-        });
+        attend(s.q + j * h * dqk * kBf16, s.acc + j * h * dv * kFp32, q_ready,
+               [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
+                 // Any selection may include the new token's row.
+                 deps.push_back(topk);
+                 deps.push_back(app_kv);
+                 gather_selection(c, kv_b, L, k_eff, a, e, dst, c.hw.dma.engines, deps, ready);
+               });
       }
     }
-    std::uint64_t merged = pipe.flush();
-    // Divide by the softmax row sums and round to bf16 before O leaves the chip.
-    std::uint64_t norm =
-        tb.vpu(kTagAttnSoftmax, Op::kVpuScale, sq * h * dv, s.acc, s.acc, {merged});
-    s.release = tb.store(kTagAttnPv, s.acc, o_hbm + b * o_bytes, o_bytes, {norm});
-    c.o_stores.push_back(s.release);
+    run_pending();
+    std::vector<std::size_t> last;
+    for (auto& pipe : pipes)
+      last.push_back(pipe->size() - 1);
+    // Drain the partitions together: every last pv before any last accumulate, so the in-order
+    // VPU does not hold partition p+1's softmax behind partition p's final merge. Dense defers
+    // this into the next sequence (its first qk's then interleave with these pv's); DSA does it
+    // now, since the next sequence's indexer comes first and would queue ahead of them.
+    auto drain = [&pipes, last] {
+      for (std::size_t i = 0; i < pipes.size(); ++i)
+        pipes[i]->ensure_emitted(last[i]);
+    };
+    if (dsa) drain();
+    finish_prev = [&, last, b, drain] {
+      SeqBuffers& s = sets[b % 2];
+      drain();
+      Ids merged;
+      for (std::uint64_t i = 0; i < P; ++i)
+        merged.push_back(pipes[i]->ensure_merged(last[i]));
+      // Merge the partitions, divide by the softmax row sums and round to bf16 before O leaves.
+      std::uint64_t comb = combine_partials(tb, P, sq * h, dv, s.acc, s.stats, merged);
+      std::uint64_t norm =
+          tb.vpu(kTagAttnSoftmax, Op::kVpuScale, sq * h * dv, s.acc, s.acc, {comb});
+      s.release = tb.store(kTagAttnPv, s.acc, o_hbm + b * o_bytes, o_bytes, {norm});
+      c.o_stores.push_back(s.release);
+    };
   }
+  run_pending();
 }
 
 }  // namespace tpusim

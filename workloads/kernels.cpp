@@ -33,8 +33,10 @@ std::uint64_t fit_tile(std::uint64_t budget, std::uint64_t per_token, std::uint6
 }
 
 void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
-               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out) {
-  std::uint64_t pieces = c.dma_pieces(rows * row_bytes, rows);
+               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+               std::uint64_t max_pieces) {
+  std::uint64_t pieces =
+      std::max<std::uint64_t>(1, std::min(max_pieces, c.dma_pieces(rows * row_bytes, rows)));
   for (std::uint64_t i = 0; i < pieces; ++i) {
     std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
     if (r1 == r0) continue;
@@ -44,8 +46,10 @@ void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std:
 }
 
 void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
-                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out) {
-  std::uint64_t pieces = c.dma_pieces(rows * row_bytes, rows);
+                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+                std::uint64_t max_pieces) {
+  std::uint64_t pieces =
+      std::max<std::uint64_t>(1, std::min(max_pieces, c.dma_pieces(rows * row_bytes, rows)));
   for (std::uint64_t i = 0; i < pieces; ++i) {
     std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
     if (r1 == r0) continue;
@@ -104,55 +108,62 @@ BufferRing::BufferRing(TraceBuilder& tb, std::size_t slots, std::uint64_t slot_b
 // FlashPipeline
 
 FlashPipeline::FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v,
-                             std::uint64_t max_m, std::uint64_t max_n)
-    : m_tb(tb), m_d_qk(d_qk), m_d_v(d_v) {
-  for (int s = 0; s < 2; ++s) {
-    m_scores[s] = tb.sram_alloc(max_m * max_n * kFp32, "attention scores");
-    m_partial[s] = tb.sram_alloc(max_m * d_v * kFp32, "attention partial output");
+                             std::uint64_t max_m, std::uint64_t max_n, std::size_t slots,
+                             std::size_t skew)
+    : m_tb(tb),
+      m_d_qk(d_qk),
+      m_d_v(d_v),
+      m_slots(std::max<std::size_t>(2, slots)),
+      m_skew(std::clamp<std::size_t>(skew, 1, m_slots - 1)) {
+  for (std::size_t s = 0; s < m_slots; ++s) {
+    m_scores.push_back(tb.sram_alloc(max_m * max_n * kFp32, "attention scores"));
+    m_partial.push_back(tb.sram_alloc(max_m * d_v * kFp32, "attention partial output"));
   }
 }
 
-std::uint64_t FlashPipeline::sram_bytes(std::uint64_t d_v, std::uint64_t max_m,
-                                        std::uint64_t max_n) {
-  return 2 * (max_m * max_n * kFp32 + max_m * d_v * kFp32) + 4 * 512;
+std::uint64_t FlashPipeline::sram_bytes(std::uint64_t d_v, std::uint64_t max_m, std::uint64_t max_n,
+                                        std::size_t slots) {
+  slots = std::max<std::size_t>(2, slots);
+  return slots * (max_m * max_n * kFp32 + max_m * d_v * kFp32 + 2 * 512);
 }
 
 std::size_t FlashPipeline::push(Tile t) {
   std::size_t i = m_tiles.size();
-  // The scores slot was last read by pv of tile i-2.
-  if (i >= 2) {
-    ensure_emitted(i - 2);
-    t.deps.push_back(m_pv[i - 2]);
+  // The scores slot was last read by pv of tile i - slots.
+  if (i >= m_slots) {
+    ensure_emitted(i - m_slots);
+    t.deps.push_back(m_pv[i - m_slots]);
   }
   m_qk.push_back(m_tb.matmul(kTagAttnQk, t.m, t.n, m_d_qk, DType::kBf16, t.q_addr, t.kv_addr,
-                             m_scores[i % 2], t.deps));
+                             m_scores[i % m_slots], t.deps));
   m_pv.push_back(kNoId);
   m_merge.push_back(kNoId);
   m_tiles.push_back(std::move(t));
-  if (i >= 1) ensure_emitted(i - 1);
+  if (i >= m_skew) ensure_emitted(i - m_skew);
   return i;
 }
 
 void FlashPipeline::ensure_emitted(std::size_t i) {
   while (m_pv_done <= i) {
-    // pv of tile j overwrites the partial slot that merge of tile j-2 reads.
-    while (m_merge_done + 2 <= m_pv_done)
+    // pv of tile j overwrites the partial slot that merge of tile j - slots reads.
+    while (m_merge_done + m_slots <= m_pv_done)
       emit_merge(m_merge_done);
     emit_softmax_pv(m_pv_done);
   }
-  while (m_merge_done + 1 < m_pv_done)
+  // Merges trail their pv's by `skew` tiles, so the in-order VPU reaches them once they can run.
+  while (m_merge_done + m_skew < m_pv_done)
     emit_merge(m_merge_done);
 }
 
 void FlashPipeline::emit_softmax_pv(std::size_t i) {
   const Tile& t = m_tiles[i];
-  std::uint64_t s = m_scores[i % 2];
+  std::uint64_t s = m_scores[i % m_slots];
   // Online softmax over the tile: running max, exp, row sums, in place.
   std::uint64_t sm = m_tb.vpu(kTagAttnSoftmax, Op::kVpuSoftmax, t.m * t.n, s, s, {m_qk[i]});
   Ids deps = {sm};
-  if (i >= 2) deps.push_back(m_merge[i - 2]);
-  m_pv[i] =
-      m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr, m_partial[i % 2], deps);
+  if (i >= m_slots) deps.push_back(m_merge[i - m_slots]);
+  m_pv[i] = m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr,
+                        m_partial[i % m_slots], deps);
   ++m_pv_done;
 }
 
@@ -161,7 +172,7 @@ void FlashPipeline::emit_merge(std::size_t i) {
   Ids deps = {m_pv[i]};
   if (i >= 1) deps.push_back(m_merge[i - 1]);
   m_merge[i] =
-      m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % 2], t.acc_addr, deps);
+      m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % m_slots], t.acc_addr, deps);
   ++m_merge_done;
 }
 
@@ -188,18 +199,36 @@ std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t
   return pipe.pv_id(last);
 }
 
+std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint64_t rows,
+                               std::uint64_t d_v, std::uint64_t acc, std::uint64_t stats,
+                               const Ids& deps) {
+  if (parts <= 1) {
+    // Nothing to combine: a fence so the caller has one id to depend on.
+    return deps.size() == 1 ? deps.front()
+                            : tb.vpu(kTagAttnSoftmax, Op::kVpuScale, 1, stats, stats, deps);
+  }
+  // m = max_p m_p; f_p = exp(m_p - m); acc_p *= f_p, l_p *= f_p; acc_0 += sum_{p>0} acc_p,
+  // l_0 += sum_{p>0} l_p. (The caller's final 1/l scale follows.)
+  std::uint64_t mx = tb.vpu(kTagAttnSoftmax, Op::kVpuMax, parts * rows, stats, stats, deps);
+  std::uint64_t ex = tb.vpu(kTagAttnSoftmax, Op::kVpuExp, parts * rows, stats, stats, {mx});
+  std::uint64_t mul =
+      tb.vpu(kTagAttnSoftmax, Op::kVpuMul, parts * rows * (d_v + 1), acc, acc, {ex});
+  return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, (parts - 1) * rows * (d_v + 1), acc, acc, {mul});
+}
+
 // ---------------------------------------------------------------------------------------------
 // IndexerScorer
 
-IndexerScorer::IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n)
+IndexerScorer::IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n,
+                             std::size_t slots)
     : m_c(c),
-      m_keys(c.tb, 2, max_n * c.model.index_key_bytes, "indexer keys"),
-      m_logits(c.tb, 2, c.model.index_n_heads * max_q * max_n * kFp32, "indexer logits") {}
+      m_keys(c.tb, slots, max_n * c.model.index_key_bytes, "indexer keys"),
+      m_logits(c.tb, slots, c.model.index_n_heads * max_q * max_n * kFp32, "indexer logits") {}
 
 std::uint64_t IndexerScorer::sram_bytes(const LoweringContext& c, std::uint64_t max_q,
-                                        std::uint64_t max_n) {
-  return 2 * (max_n * c.model.index_key_bytes + c.model.index_n_heads * max_q * max_n * kFp32) +
-         4 * 512;
+                                        std::uint64_t max_n, std::size_t slots) {
+  return slots * (max_n * c.model.index_key_bytes + c.model.index_n_heads * max_q * max_n * kFp32 +
+                  2 * 512);
 }
 
 IndexerScorer::Keys IndexerScorer::acquire(std::uint64_t b, std::uint64_t key_table,
@@ -215,7 +244,8 @@ IndexerScorer::Keys IndexerScorer::acquire(std::uint64_t b, std::uint64_t key_ta
   Ids d = deps;
   d.push_back(m_keys.last_reader[k.slot]);
   const std::uint64_t kb = m_c.model.index_key_bytes;
-  load_rows(m_c, kTagIndexerScores, key_table + begin * kb, k.addr, end - begin, kb, d, k.ready);
+  load_rows(m_c, kTagIndexerScores, key_table + begin * kb, k.addr, end - begin, kb, d, k.ready,
+            m_load_pieces);
   return k;
 }
 
@@ -229,8 +259,12 @@ std::uint64_t IndexerScorer::score(Keys& keys, std::uint64_t key_offset, std::ui
   deps.insert(deps.end(), q_deps.begin(), q_deps.end());
   deps.push_back(m_logits.last_reader[ls]);
   std::uint64_t kaddr = keys.addr + key_offset * m_c.model.index_key_bytes;
-  std::uint64_t mm = m_c.tb.matmul(kTagIndexerScores, heads * q, n, m_c.model.index_head_dim,
-                                   DType::kFp8, q_addr, kaddr, logits, deps);
+  // Stream the longer operand (it fills the array's rows), keep the shorter one stationary.
+  const std::uint64_t di = m_c.model.index_head_dim;
+  std::uint64_t mm = n >= heads * q ? m_c.tb.matmul(kTagIndexerScores, n, heads * q, di,
+                                                    DType::kFp8, kaddr, q_addr, logits, deps)
+                                    : m_c.tb.matmul(kTagIndexerScores, heads * q, n, di,
+                                                    DType::kFp8, q_addr, kaddr, logits, deps);
   if (keys.slot != ~std::size_t{0}) m_keys.last_reader[keys.slot] = mm;
   std::uint64_t elems = heads * q * n;
   std::uint64_t relu = m_c.tb.vpu(kTagIndexerScores, Op::kVpuRelu, elems, logits, logits, {mm});

@@ -66,12 +66,17 @@ struct LoweringContext {
 std::uint64_t fit_tile(std::uint64_t budget, std::uint64_t per_token, std::uint64_t fixed,
                        std::uint64_t target, std::uint64_t align, std::string_view what);
 
-/// Linear load of `rows` contiguous rows, split into dma_pieces pieces; appends their ids.
+/// Linear load of `rows` contiguous rows, split into dma_pieces pieces (at most `max_pieces`);
+/// appends their ids. A stream of many tiles in flight does better with whole-tile loads
+/// (max_pieces = 1): the engines then take successive tiles and their latency ramps stagger,
+/// instead of all engines starting and draining one tile together.
 void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
-               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out);
+               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+               std::uint64_t max_pieces = ~std::uint64_t{0});
 /// Linear store, split the same way; appends ids.
 void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
-                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out);
+                std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+                std::uint64_t max_pieces = ~std::uint64_t{0});
 
 /// Gathers rows [sel_begin, sel_end) of a top-`sel_total` selection out of a table of `span`
 /// rows at `table`. Indices come out of top-k sorted, so that slice of the selection lies in the
@@ -101,11 +106,13 @@ struct BufferRing {
   }
 };
 
-/// Flash attention over key/value tiles with online softmax, software-pipelined by one tile:
-/// the MXU issues in order, so qk of tile i+1 is emitted before pv of tile i and the MXU works
-/// on it while the VPU runs tile i's softmax. Per tile: qk matmul, softmax, pv matmul, and a
-/// fused rescale-and-accumulate (acc = acc*alpha + o_tile) into the tile's accumulator rows.
-/// Scores and partial outputs live in two slots each, reused two tiles later.
+/// Flash attention over key/value tiles with online softmax, software-pipelined by `skew`
+/// tiles: the MXU issues in order, so qk of tile i+skew is emitted before pv of tile i and the
+/// MXUs work on it while the VPU runs tile i's softmax. Per tile: qk matmul, softmax, pv
+/// matmul, and a fused rescale-and-accumulate (acc = acc*alpha + o_tile) into the tile's
+/// accumulator rows. Scores and partial outputs live in `slots` slots each, reused `slots`
+/// tiles later. Consecutive pushes may belong to different accumulators (independent chains,
+/// e.g. query blocks), which is what lets several MXUs work at once.
 class FlashPipeline {
  public:
   struct Tile {
@@ -116,14 +123,16 @@ class FlashPipeline {
   };
 
   FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,
-                std::uint64_t max_n);
+                std::uint64_t max_n, std::size_t slots = 2, std::size_t skew = 1);
   /// Static SRAM bytes for given maxima (to size tiles before constructing).
-  static std::uint64_t sram_bytes(std::uint64_t d_v, std::uint64_t max_m, std::uint64_t max_n);
+  static std::uint64_t sram_bytes(std::uint64_t d_v, std::uint64_t max_m, std::uint64_t max_n,
+                                  std::size_t slots = 2);
 
   std::size_t push(Tile t);
   /// Emits everything up to and including pv of push `i`.
   void ensure_emitted(std::size_t i);
   std::uint64_t pv_id(std::size_t i) const { return m_pv[i]; }
+  std::size_t size() const { return m_tiles.size(); }
   /// Emits everything up to and including the accumulate of push `i`; returns its id.
   std::uint64_t ensure_merged(std::size_t i);
   /// Emits all pending work; returns the last accumulate's id (kNoId if nothing was pushed).
@@ -135,7 +144,8 @@ class FlashPipeline {
 
   TraceBuilder& m_tb;
   std::uint64_t m_d_qk, m_d_v;
-  std::uint64_t m_scores[2], m_partial[2];
+  std::size_t m_slots, m_skew;
+  std::vector<std::uint64_t> m_scores, m_partial;
   std::vector<Tile> m_tiles;
   Ids m_qk, m_pv, m_merge;
   std::size_t m_pv_done = 0, m_merge_done = 0;
@@ -145,9 +155,22 @@ class FlashPipeline {
 /// tile that read it. Returns the dependency to put on the load.
 std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot);
 
-/// Lightning-indexer scoring: fp8 logits matmul (indexer heads x queries) . keys, ReLU, per-head
-/// weight multiply, sum over heads. Keys come from pinned SRAM or stream through a 2-slot ring;
-/// logits through a 2-slot ring.
+/// Split-KV combine (flash-decoding): `parts` partial results, each `rows` x `d_v` fp32
+/// accumulators with their own running row max and row sum (at `stats`, 2 x rows fp32 per part),
+/// laid out `part_stride` bytes apart from `acc`, are merged into part 0's accumulator on the VPU:
+/// global row max (max over parts x rows), correction factors exp(m_p - m) (parts x rows),
+/// rescale of every part's accumulator and row sum (parts x rows x (d_v + 1)), and the sum over
+/// parts ((parts - 1) x rows x (d_v + 1)). Returns the last op's id (deps when parts == 1).
+std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint64_t rows,
+                               std::uint64_t d_v, std::uint64_t acc, std::uint64_t stats,
+                               const Ids& deps);
+
+/// Lightning-indexer scoring: fp8 logits, ReLU, per-head weight multiply, sum over heads. The
+/// logits matmul streams the longer of keys and (heads x queries) through the MXU and keeps the
+/// other stationary: in decode logits^T = K (keys x d_I) . Q^T (d_I x heads*queries), one weight
+/// fold per key tile whose m = keys fill the array's rows, instead of 64 query rows streaming
+/// against every 128-key fold. Keys come from pinned SRAM or stream through a ring of `slots`
+/// slots (enough for loads to run ahead of all MXUs); logits through the same number of slots.
 class IndexerScorer {
  public:
   struct Keys {
@@ -156,9 +179,10 @@ class IndexerScorer {
     std::size_t slot = ~std::size_t{0};  ///< ring slot, or none when pinned
   };
 
-  IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n);
+  IndexerScorer(LoweringContext& c, std::uint64_t max_q, std::uint64_t max_n,
+                std::size_t slots = 2);
   static std::uint64_t sram_bytes(const LoweringContext& c, std::uint64_t max_q,
-                                  std::uint64_t max_n);
+                                  std::uint64_t max_n, std::size_t slots = 2);
   /// Keys of sequence b, positions [begin, end): from pinned SRAM if end <= R, else streamed
   /// (a block straddling R is streamed whole).
   Keys acquire(std::uint64_t b, std::uint64_t key_table, std::uint64_t begin, std::uint64_t end,
@@ -173,6 +197,11 @@ class IndexerScorer {
   LoweringContext& m_c;
   BufferRing m_keys;
   BufferRing m_logits;
+  std::uint64_t m_load_pieces = ~std::uint64_t{0};
+
+ public:
+  /// DMA pieces per streamed key tile (see load_rows).
+  void set_load_pieces(std::uint64_t n) { m_load_pieces = n; }
 };
 
 /// Calls fn(begin, end) for tiles of at most `tile` positions over [begin, end), never crossing

@@ -19,6 +19,7 @@
 // are concatenated along n (128 heads x sum of their selections), so FLOPs equal
 // 278,528 * S exactly.
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,8 +36,15 @@ constexpr std::uint64_t kDiagRows = 8;
 // fill) while keeping the scores tile small enough for large query tiles.
 constexpr std::uint64_t kKeyTileFolds = 8;
 constexpr std::uint64_t kIndexerKeyTileFolds = 16;
+// Dense MQA: every KV tile is pushed once per query sub-block (mxu.count of them), so its tiles
+// are longer, keeping T = 4k at L = 128k under 150k instructions.
+constexpr std::uint64_t kMqaKeyTileFolds = 32;
 // Staging for the new tokens' cache rows (they are produced on chip a tile at a time).
 constexpr std::uint64_t kAppendRows = 1024;
+
+std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
+  return (a + b - 1) / b;
+}
 
 std::uint64_t align_down(std::uint64_t x, std::uint64_t a) {
   return x >= a ? x / a * a : x;
@@ -73,128 +81,61 @@ std::uint64_t fence(LoweringContext& c, std::string_view tag, const Ids& ids, st
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dense attention (MQA over the latent cache, or MHA over expanded rows).
+// Dense attention, MQA mode over the latent cache.
+//
+// A query tile (Tq tokens x 128 heads) is split into P = mxu.count sub-blocks, each its own
+// online-softmax chain with its own accumulator rows; for every KV tile the sub-blocks are
+// pushed in turn, so the in-order MXU queue holds P independent matmuls (one chain per tile
+// would keep at most two arrays busy).
 
-struct DenseShape {
-  std::uint64_t d_qk, d_v, q_tok, o_tok, slot_row, src_row;
-};
-
-void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
+void mqa_prefill(LoweringContext& c, const Geometry& g) {
   TraceBuilder& tb = c.tb;
   const ModelConfig& md = c.model;
   const std::uint64_t cols = c.hw.mxu.cols;
-  const std::uint64_t exp_cols = g.h * (md.qk_nope_head_dim + md.v_head_dim);  // wkv_b outputs
-  // Expanded row: per-head K_nope and V in bf16, plus the shared bf16 k_pe.
-  const std::uint64_t exp_row = exp_cols * kBf16 + md.qk_rope_head_dim * kBf16;
-  DenseShape s;
-  if (mha) {
-    s.d_qk = md.mha_qk_dim();
-    s.d_v = md.v_head_dim;
-    s.slot_row = exp_row;
-    s.src_row = exp_row;
-  } else {
-    s.d_qk = md.mqa_qk_dim();
-    s.d_v = md.mqa_v_dim();
-    s.slot_row = std::max(g.row, s.d_qk * kBf16);
-    s.src_row = g.row;
-  }
-  s.q_tok = g.h * s.d_qk * kBf16;
-  s.o_tok = g.h * s.d_v * kBf16;
+  const std::uint64_t d_qk = md.mqa_qk_dim(), d_v = md.mqa_v_dim();
+  const std::uint64_t slot_row = std::max(g.row, d_qk * kBf16);
+  const std::uint64_t q_tok = g.h * d_qk * kBf16, o_tok = g.h * d_v * kBf16;
+  const std::uint64_t parts = std::max<std::uint64_t>(1, c.hw.mxu.count);
+  const std::size_t slots = parts + 1;  // one per array, one being softmaxed
 
   const std::uint64_t kv_cache = tb.hbm_region("mla_cache", g.B * g.L * g.row);
-  const std::uint64_t q_hbm = tb.hbm_region("q", g.B * g.T * s.q_tok);
-  const std::uint64_t o_hbm = tb.hbm_region("o", g.B * g.T * s.o_tok);
-  const std::uint64_t expanded = mha ? tb.hbm_region("expanded_kv", g.B * g.L * exp_row) : 0;
-  const std::uint64_t wkv_b_bytes = md.kv_lora_rank * exp_cols;  // fp8 weights
-  const std::uint64_t wkv_b_hbm = mha ? tb.hbm_region("wkv_b", wkv_b_bytes) : 0;
+  const std::uint64_t q_hbm = tb.hbm_region("q", g.B * g.T * q_tok);
+  const std::uint64_t o_hbm = tb.hbm_region("o", g.B * g.T * o_tok);
   const std::uint64_t stage = alloc_append_stage(c, g);
-  const std::uint64_t base = tb.sram_mark();
 
-  // Query and key tiles (the same for every sequence).
+  // Query and key tiles (the same for every sequence). Per query: Q and accumulators in both
+  // sets, and its share of the pipeline's score and partial slots (a push is a sub-block).
   const std::uint64_t free = tb.sram_free();
-  const std::uint64_t tk = fit_tile(free / 2, 2 * s.slot_row, 0,
-                                    std::min(g.L, kKeyTileFolds * cols), cols, "prefill KV");
+  const std::uint64_t tk = fit_tile(free / 2, 2 * slot_row, 0,
+                                    std::min(g.L, kMqaKeyTileFolds * cols), cols, "prefill KV");
   const std::uint64_t per_query =
-      2 * s.q_tok + 2 * g.h * s.d_v * kFp32 + FlashPipeline::sram_bytes(s.d_v, g.h, tk) - 4 * 512;
-  std::uint64_t tq = fit_tile(free - 2 * tk * s.slot_row, per_query, 16 * 512, std::min(g.T, tk),
-                              kDiagRows, "prefill query");
+      2 * q_tok + 2 * g.h * d_v * kFp32 + ceil_div(slots * g.h * (tk + d_v) * kFp32, parts);
+  std::uint64_t tq = fit_tile(free - 2 * tk * slot_row, per_query, (slots + 8) * 2 * 512,
+                              std::min(g.T, tk), kDiagRows, "prefill query");
   tq = align_down(tq, kDiagRows);
+  const std::uint64_t sub = std::max(kDiagRows, align_down(ceil_div(tq, parts), kDiagRows));
   tb.meta("tile.prefill_key_tokens", std::to_string(tk));
   tb.meta("tile.prefill_query_tokens", std::to_string(tq));
 
-  std::uint64_t td = 0, weights_read = 0;
   std::uint64_t sum_visible = 0;  // sum over query tiles of P0 + q1 (keys each tile reads)
   for (std::uint64_t b = 0; b < g.B; ++b) {
     const Ids append = append_chunk(c, g, stage, b, kv_cache, 0, false);
-    std::uint64_t src_table = kv_cache + b * g.L * g.row;
-    // Tiles of keys whose rows are ready in HBM: latent rows after the append, expanded rows
-    // after their decompression.
-    std::vector<Ids> decomp_stores;  // per decompression tile
-    std::uint64_t decomp_fence = kNoId;
-    if (mha) {
-      // Decompression pass: every visible latent row once through wkv_b.
-      std::uint64_t mark = tb.sram_mark();
-      std::uint64_t w = tb.sram_alloc(wkv_b_bytes, "wkv_b weights");
-      Ids w_ready;
-      load_rows(c, kTagAttnProj, wkv_b_hbm, w, 1, wkv_b_bytes, {}, w_ready);
-      weights_read += wkv_b_bytes;
-      const std::uint64_t in_row = std::max(g.row, md.kv_lora_rank * kBf16);
-      const std::uint64_t out_row = exp_cols * kFp32;  // fp32 accumulators before rounding
-      td = fit_tile(tb.sram_free(), 2 * (in_row + out_row), 4 * 512,
-                    std::min(g.L, kKeyTileFolds * cols), cols, "decompression");
-      BufferRing in(tb, 2, td * in_row, "latent rows"), out(tb, 2, td * out_row, "expanded rows");
-      Ids out_readers[2];  // the stores that last read each output slot
-      for_each_tile(0, g.L, 0, td, [&](std::uint64_t a, std::uint64_t e) {
-        std::size_t si = in.take(), so = out.take();
-        Ids deps = {in.last_reader[si]};
-        if (e > g.P0) deps.insert(deps.end(), append.begin(), append.end());
-        Ids ready;
-        load_rows(c, kTagAttnLoad, src_table + a * g.row, in.addr[si], e - a, g.row, deps, ready);
-        ready.insert(ready.end(), w_ready.begin(), w_ready.end());
-        ready.insert(ready.end(), out_readers[so].begin(), out_readers[so].end());
-        // V3.2 runs its linear layers as FP8 GEMMs (fp8 weights, activations quantised per
-        // 128-block), wkv_b included.
-        std::uint64_t mm = tb.matmul(kTagAttnProj, e - a, exp_cols, md.kv_lora_rank, DType::kFp8,
-                                     in.addr[si], w, out.addr[so], ready);
-        in.last_reader[si] = mm;
-        out_readers[so].clear();
-        store_rows(c, kTagAttnProj, out.addr[so], expanded + (b * g.L + a) * exp_row, e - a,
-                   exp_row, {mm}, out_readers[so]);
-        decomp_stores.push_back(out_readers[so]);
-      });
-      // The attention below reuses this SRAM: its writers wait for the whole pass (one fence
-      // stands for all its stores; nothing else is queued on the VPU at this point).
-      Ids all;
-      for (const Ids& ids : decomp_stores)
-        all.insert(all.end(), ids.begin(), ids.end());
-      decomp_fence = fence(c, kTagAttnProj, all, base);
-      tb.sram_release(mark);
-      src_table = expanded + b * g.L * exp_row;
-    }
-    auto key_ready = [&](std::uint64_t a, std::uint64_t e, Ids& deps) {
-      if (mha) {
-        for (std::uint64_t t = a / td; t * td < e; ++t)
-          deps.insert(deps.end(), decomp_stores[t].begin(), decomp_stores[t].end());
-      } else if (e > g.P0) {
-        deps.insert(deps.end(), append.begin(), append.end());
-      }
-    };
+    const std::uint64_t src_table = kv_cache + b * g.L * g.row;
 
     std::uint64_t mark = tb.sram_mark();
-    FlashPipeline pipe(tb, s.d_qk, s.d_v, g.h * tq, tk);
-    BufferRing kv(tb, 2, tk * s.slot_row, "prefill KV");
+    FlashPipeline pipe(tb, d_qk, d_v, g.h * sub, tk, slots, slots - 2);
+    BufferRing kv(tb, 2, tk * slot_row, "prefill KV");
     std::uint64_t q_buf[2], acc_buf[2];
-    Ids release[2] = {{decomp_fence}, {decomp_fence}};
+    Ids release[2];
     for (int i = 0; i < 2; ++i) {
-      q_buf[i] = tb.sram_alloc(tq * s.q_tok, "prefill query");
-      acc_buf[i] = tb.sram_alloc(tq * g.h * s.d_v * kFp32, "prefill accumulator");
+      q_buf[i] = tb.sram_alloc(tq * q_tok, "prefill query");
+      acc_buf[i] = tb.sram_alloc(tq * g.h * d_v * kFp32, "prefill accumulator");
     }
     auto load_kv = [&](std::uint64_t a, std::uint64_t e, Ids& ready) {
       std::size_t slot;
-      Ids deps = {take_flash_slot(kv, pipe, slot), decomp_fence};
-      key_ready(a, e, deps);
-      load_rows(c, kTagAttnLoad, src_table + a * s.src_row, kv.addr[slot], e - a, s.src_row, deps,
-                ready);
+      Ids deps = {take_flash_slot(kv, pipe, slot)};
+      if (e > g.P0) deps.insert(deps.end(), append.begin(), append.end());
+      load_rows(c, kTagAttnLoad, src_table + a * g.row, kv.addr[slot], e - a, g.row, deps, ready);
       return slot;
     };
 
@@ -204,41 +145,257 @@ void dense_prefill(LoweringContext& c, const Geometry& g, bool mha) {
       sum_visible += g.P0 + q1;
       Ids q_deps = release[set];
       q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
-      Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + q0) * s.q_tok, q_buf[set],
-                             nq * s.q_tok, q_deps)};
+      Ids q_ready = {
+          tb.load(kTagAttnLoad, q_hbm + (b * g.T + q0) * q_tok, q_buf[set], nq * q_tok, q_deps)};
+      auto push = [&](std::size_t slot, std::uint64_t r0, std::uint64_t r1, std::uint64_t n,
+                      const Ids& ready) {
+        kv.last_push[slot] = pipe.push({g.h * (r1 - r0), n, q_buf[set] + r0 * q_tok, kv.addr[slot],
+                                        acc_buf[set] + r0 * g.h * d_v * kFp32, ready});
+      };
       // Keys before the first query: visible to every query of the tile.
       for_each_tile(0, g.P0 + q0, 0, tk, [&](std::uint64_t a, std::uint64_t e) {
         Ids ready = q_ready;
         std::size_t slot = load_kv(a, e, ready);
-        kv.last_push[slot] =
-            pipe.push({g.h * nq, e - a, q_buf[set], kv.addr[slot], acc_buf[set], ready});
+        for (std::uint64_t r0 = 0; r0 < nq; r0 += sub)
+          push(slot, r0, std::min(nq, r0 + sub), e - a, ready);
       });
       // The diagonal block, causal in sub-blocks.
       Ids ready = q_ready;
       std::size_t slot = load_kv(g.P0 + q0, g.P0 + q1, ready);
       for (std::uint64_t r0 = 0; r0 < nq; r0 += kDiagRows) {
         std::uint64_t r1 = std::min(nq, r0 + kDiagRows);
-        kv.last_push[slot] =
-            pipe.push({g.h * (r1 - r0), r1, q_buf[set] + r0 * s.q_tok, kv.addr[slot],
-                       acc_buf[set] + r0 * g.h * s.d_v * kFp32, ready});
+        push(slot, r0, r1, r1, ready);
       }
       std::uint64_t merged = pipe.flush();
-      std::uint64_t norm = tb.vpu(kTagAttnSoftmax, Op::kVpuScale, nq * g.h * s.d_v, acc_buf[set],
+      std::uint64_t norm = tb.vpu(kTagAttnSoftmax, Op::kVpuScale, nq * g.h * d_v, acc_buf[set],
                                   acc_buf[set], {merged});
       release[set].clear();
-      store_rows(c, kTagAttnPv, acc_buf[set], o_hbm + (b * g.T + q0) * s.o_tok, nq, s.o_tok, {norm},
+      store_rows(c, kTagAttnPv, acc_buf[set], o_hbm + (b * g.T + q0) * o_tok, nq, o_tok, {norm},
                  release[set]);
     }
     tb.sram_release(mark);
   }
 
   WorkloadClosedForm& cf = *c.closed_form;
-  cf.hbm_read_bytes += g.B * g.T * s.q_tok + s.src_row * sum_visible;  // Q, keys per query tile
-  cf.hbm_write_bytes += g.B * g.T * (g.row + s.o_tok);                 // appended rows, O
-  if (mha) {
-    cf.hbm_read_bytes += weights_read + g.B * g.L * g.row;  // wkv_b, every latent once
-    cf.hbm_write_bytes += g.B * g.L * exp_row;              // expanded rows
+  cf.hbm_read_bytes += g.B * g.T * q_tok + g.row * sum_visible;  // Q, keys per query tile
+  cf.hbm_write_bytes += g.B * g.T * (g.row + o_tok);             // appended rows, O
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense MHA (V3.1 practice), head-blocked flash attention.
+//
+// Expanded K/V are 65,536 B per token (128 heads x [K_nope; V] bf16) plus the shared 128-B
+// k_pe: far too big to keep, and re-read by every query tile if the loop is query-major. So the
+// loop is head-major: for a group of G heads, the whole chunk's queries (T x G x 192 bf16) and
+// accumulators (T x G x 128 fp32, plus row max and sum) stay in SRAM while that group's K/V
+// stream past once. The decompression writes each group's slice contiguously (head-major), and
+// k_pe once beside it; every group reads its slice and k_pe once:
+//   expanded reads = (L) x (H x 512 + (H / G) x 128)   instead of (T / Tq) x (L) x 65,664.
+// G is the largest divisor of H whose queries and accumulators fit beside the streaming
+// buffers. If not even G = 1 fits the whole chunk, the chunk is cut into query super-tiles of
+// Ts tokens, each re-streaming the keys it sees (the closed form sums what is read).
+//
+// Inside a group, query blocks of Tq tokens (m = G x Tq score rows per push; heads batched into
+// m, which costs the same folds as G separate head matmuls when Tq >= R) are independent
+// online-softmax chains; for each key tile every visible block is pushed in turn, so the
+// in-order MXU queue always holds matmuls of different chains and all arrays work. Blocks on
+// the diagonal run in sub-blocks of kMhaDiagRows queries over the keys up to their last query.
+
+// Score rows per push (G heads x Tq queries): large pushes keep the trace small (T = 4k at
+// L = 128k stays well under 150k instructions) at 16 MiB of fp32 scores per 1024-key tile.
+constexpr std::uint64_t kMhaPushRowFolds = 32;
+// Diagonal sub-blocks: masked waste (kMhaDiagRows - 1) / 2 pairs per query (0.4% of the pairs
+// of a 4k chunk from position 0).
+constexpr std::uint64_t kMhaDiagRows = 16;
+// KV slots per stream: loads run a tile ahead of the tile whose pushes are in flight.
+constexpr std::size_t kMhaKvSlots = 3;
+
+struct MhaPlan {
+  std::uint64_t G = 1, tq = 1, tk = 1, ts = 1;
+  std::size_t slots = 2;
+};
+
+void mha_prefill(LoweringContext& c, const Geometry& g) {
+  TraceBuilder& tb = c.tb;
+  const ModelConfig& md = c.model;
+  const std::uint64_t cols = c.hw.mxu.cols, rows = c.hw.mxu.rows;
+  const std::uint64_t H = g.h, dn = md.qk_nope_head_dim, dr = md.qk_rope_head_dim;
+  const std::uint64_t dv = md.v_head_dim, dqk = md.mha_qk_dim(), lora = md.kv_lora_rank;
+  const std::uint64_t head_kv = (dn + dv) * kBf16;  // one head's K_nope and V of one token
+  const std::uint64_t kpe_row = dr * kBf16;         // the shared rope key of one token
+  const std::uint64_t q_head = dqk * kBf16, o_head = dv * kBf16;
+  const std::uint64_t exp_cols = H * (dn + dv);       // wkv_b outputs
+  const std::uint64_t wkv_b_bytes = lora * exp_cols;  // fp8 weights
+
+  // HBM. Q, O and the expanded K/V are head-group-major: [b][group][token][G heads].
+  const std::uint64_t kv_cache = tb.hbm_region("mla_cache", g.B * g.L * g.row);
+  const std::uint64_t q_hbm = tb.hbm_region("q", g.B * g.T * H * q_head);
+  const std::uint64_t o_hbm = tb.hbm_region("o", g.B * g.T * H * o_head);
+  const std::uint64_t expanded = tb.hbm_region("expanded_kv", g.B * g.L * H * head_kv);
+  const std::uint64_t kpe_hbm = tb.hbm_region("expanded_kpe", g.B * g.L * kpe_row);
+  const std::uint64_t wkv_b_hbm = tb.hbm_region("wkv_b", wkv_b_bytes);
+  const std::uint64_t stage = alloc_append_stage(c, g);
+  // Streamed tiles go to half the DMA engines each, so two are in flight and their latency
+  // ramps stagger (as in decode).
+  const std::uint64_t stream_pieces = std::max<std::uint64_t>(1, c.hw.dma.engines / 2);
+
+  // Plan: the largest head group whose whole chunk fits beside pushes of the target size; if
+  // none does, G = 1 with smaller pushes; if still not, query super-tiles.
+  const std::uint64_t free = tb.sram_free();
+  MhaPlan plan;
+  plan.tk = std::min(g.L, kKeyTileFolds * cols);
+  // Score slots: one per array plus one being softmaxed on the VPU; pv's trail their qk's by
+  // mxu.count - 1 pushes so the VPU (the bottleneck at d_qk = 192: 6 passes per score against
+  // 320 MACs) always finds a finished qk to work on.
+  plan.slots = c.hw.mxu.count + 1;
+  std::uint64_t fixed = 0, per_token = 0;
+  auto size = [&](std::uint64_t G, std::uint64_t tq) {
+    plan.G = G;
+    plan.tq = tq;
+    fixed = FlashPipeline::sram_bytes(dv, G * tq, plan.tk, plan.slots) +
+            kMhaKvSlots * (plan.tk * (G * head_kv + kpe_row) + 2 * 512) + 8 * 512;
+    per_token = G * (q_head + dv * kFp32 + 2 * kFp32);
+    return free > fixed && (free - fixed) / per_token >= g.T;
+  };
+  bool fits = false;
+  for (std::uint64_t G = H; G >= 1 && !fits; --G) {
+    if (H % G != 0) continue;
+    fits = size(G, std::min(g.T, std::max(kMhaDiagRows,
+                                          align_down(kMhaPushRowFolds * rows / G, kMhaDiagRows))));
   }
+  for (std::uint64_t tq = plan.tq / 2; !fits && tq >= kMhaDiagRows; tq /= 2)
+    fits = size(1, tq);
+  plan.ts = fit_tile(free, per_token, fixed, g.T, plan.tq, "prefill query");
+  plan.tq = std::min(plan.tq, plan.ts);
+  const std::uint64_t G = plan.G, groups = H / G;
+  const std::uint64_t kv_tok = G * head_kv + kpe_row;
+  tb.meta("tile.mha_head_group", std::to_string(G));
+  tb.meta("tile.prefill_key_tokens", std::to_string(plan.tk));
+  tb.meta("tile.prefill_query_tokens", std::to_string(plan.ts));
+  tb.meta("tile.mha_query_block", std::to_string(plan.tq));
+
+  std::uint64_t weights_read = 0, expanded_read = 0;
+  Ids prev_release;  // the previous sequence's last O stores (SRAM reuse)
+  for (std::uint64_t b = 0; b < g.B; ++b) {
+    const Ids append = append_chunk(c, g, stage, b, kv_cache, 0, false);
+    const std::uint64_t latent_b = kv_cache + b * g.L * g.row;
+    const std::uint64_t exp_b = expanded + b * g.L * H * head_kv,
+                        kpe_b = kpe_hbm + b * g.L * kpe_row;
+
+    // Decompression: every visible latent row once through wkv_b (fp8 GEMM, as V3.2 runs its
+    // linear layers), one matmul per head group so each group's slice is stored contiguously.
+    std::uint64_t decomp_fence = kNoId;
+    {
+      std::uint64_t mark = tb.sram_mark();
+      std::uint64_t w = tb.sram_alloc(wkv_b_bytes, "wkv_b weights");
+      Ids w_ready;
+      load_rows(c, kTagAttnProj, wkv_b_hbm, w, 1, wkv_b_bytes, prev_release, w_ready);
+      weights_read += wkv_b_bytes;
+      const std::uint64_t in_row = std::max(g.row, lora * kBf16);
+      const std::uint64_t out_row = G * (dn + dv) * kFp32;  // fp32 accumulators of one group
+      const std::size_t out_slots = plan.slots + 1;         // one per array, one draining to HBM
+      const std::uint64_t td = fit_tile(tb.sram_free(), 2 * in_row + out_slots * out_row,
+                                        (2 + out_slots) * 512, plan.tk, cols, "decompression");
+      BufferRing in(tb, 2, td * in_row, "latent rows");
+      BufferRing out(tb, out_slots, td * out_row, "expanded rows");
+      std::vector<Ids> out_readers(out_slots);  // the stores that last read each output slot
+      Ids in_readers[2];                        // the k_pe store and matmuls of each input slot
+      Ids all;
+      for_each_tile(0, g.L, 0, td, [&](std::uint64_t a, std::uint64_t e) {
+        std::size_t si = in.take();
+        Ids deps = in_readers[si];
+        in_readers[si].clear();
+        if (e > g.P0) deps.insert(deps.end(), append.begin(), append.end());
+        Ids ready;
+        load_rows(c, kTagAttnLoad, latent_b + a * g.row, in.addr[si], e - a, g.row, deps, ready);
+        // k_pe is stored once, beside the groups' slices.
+        store_rows(c, kTagAttnProj, in.addr[si], kpe_b + a * kpe_row, e - a, kpe_row, ready,
+                   in_readers[si]);
+        all.insert(all.end(), in_readers[si].begin(), in_readers[si].end());
+        ready.insert(ready.end(), w_ready.begin(), w_ready.end());
+        for (std::uint64_t gi = 0; gi < groups; ++gi) {
+          std::size_t so = out.take();
+          Ids mdeps = ready;
+          mdeps.insert(mdeps.end(), out_readers[so].begin(), out_readers[so].end());
+          std::uint64_t mm = tb.matmul(kTagAttnProj, e - a, G * (dn + dv), lora, DType::kFp8,
+                                       in.addr[si], w + gi * G * (dn + dv), out.addr[so], mdeps);
+          in_readers[si].push_back(mm);
+          out_readers[so].clear();
+          store_rows(c, kTagAttnProj, out.addr[so], exp_b + (gi * g.L + a) * G * head_kv, e - a,
+                     G * head_kv, {mm}, out_readers[so], stream_pieces);
+          all.insert(all.end(), out_readers[so].begin(), out_readers[so].end());
+        }
+      });
+      // The attention below reuses this SRAM and reads these rows: one fence for all stores.
+      decomp_fence = fence(c, kTagAttnProj, all, stage);
+      tb.sram_release(mark);
+    }
+
+    // Attention, one head group (and query super-tile) at a time.
+    std::uint64_t mark = tb.sram_mark();
+    FlashPipeline pipe(tb, dqk, dv, G * plan.tq, plan.tk, plan.slots, plan.slots - 2);
+    BufferRing kv(tb, kMhaKvSlots, plan.tk * kv_tok, "prefill KV");
+    const std::uint64_t q_buf = tb.sram_alloc(plan.ts * G * q_head, "prefill query");
+    const std::uint64_t acc_buf =
+        tb.sram_alloc(plan.ts * G * (dv + 2) * kFp32, "prefill accumulator");
+    Ids release = {decomp_fence};
+    for (std::uint64_t gi = 0; gi < groups; ++gi) {
+      const std::uint64_t exp_g = exp_b + gi * g.L * G * head_kv;
+      for (std::uint64_t s0 = 0; s0 < g.T; s0 += plan.ts) {
+        const std::uint64_t s1 = std::min(g.T, s0 + plan.ts);
+        Ids q_deps = release;
+        q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
+        Ids q_ready;
+        load_rows(c, kTagAttnLoad, q_hbm + ((b * groups + gi) * g.T + s0) * G * q_head, q_buf,
+                  s1 - s0, G * q_head, q_deps, q_ready);
+        // Keys [0, P0 + s1), tiles aligned to the chunk start so diagonal tiles line up.
+        for_each_tile(0, g.P0 + s1, g.P0, plan.tk, [&](std::uint64_t a, std::uint64_t e) {
+          std::size_t slot;
+          Ids deps = {take_flash_slot(kv, pipe, slot), decomp_fence};
+          Ids ready = q_ready;
+          load_rows(c, kTagAttnLoad, exp_g + a * G * head_kv, kv.addr[slot], e - a, G * head_kv,
+                    deps, ready, stream_pieces);
+          ready.push_back(tb.load(kTagAttnLoad, kpe_b + a * kpe_row,
+                                  kv.addr[slot] + (e - a) * G * head_kv, (e - a) * kpe_row, deps));
+          expanded_read += (e - a) * kv_tok;
+          auto push = [&](std::uint64_t r0, std::uint64_t r1, std::uint64_t n) {
+            kv.last_push[slot] =
+                pipe.push({G * (r1 - r0), n, q_buf + (r0 - s0) * G * q_head, kv.addr[slot],
+                           acc_buf + (r0 - s0) * G * dv * kFp32, ready});
+          };
+          for (std::uint64_t q0 = s0; q0 < s1; q0 += plan.tq) {
+            const std::uint64_t q1 = std::min(s1, q0 + plan.tq);
+            if (a >= g.P0 + q1) continue;  // every key after the block's last query
+            if (e <= g.P0 + q0 + 1) {      // every key visible to every query of the block
+              push(q0, q1, e - a);
+              continue;
+            }
+            for (std::uint64_t r0 = q0; r0 < q1; r0 += kMhaDiagRows) {
+              const std::uint64_t r1 = std::min(q1, r0 + kMhaDiagRows);
+              const std::uint64_t last = std::min(e, g.P0 + r1);  // keys up to the last query
+              if (last > a) push(r0, r1, last - a);
+            }
+          }
+        });
+        std::uint64_t merged = pipe.flush();
+        std::uint64_t norm =
+            tb.vpu(kTagAttnSoftmax, Op::kVpuScale, (s1 - s0) * G * dv, acc_buf, acc_buf, {merged});
+        release.clear();
+        store_rows(c, kTagAttnPv, acc_buf, o_hbm + ((b * groups + gi) * g.T + s0) * G * o_head,
+                   s1 - s0, G * o_head, {norm}, release);
+        c.o_stores.insert(c.o_stores.end(), release.begin(), release.end());
+      }
+    }
+    prev_release = release;
+    tb.sram_release(mark);
+  }
+
+  WorkloadClosedForm& cf = *c.closed_form;
+  // Q once, the streamed K/V slices and k_pe per group (and super-tile), wkv_b per sequence,
+  // every latent row once.
+  cf.hbm_read_bytes += g.B * g.T * H * q_head + expanded_read + weights_read + g.B * g.L * g.row;
+  // Appended latent rows, O, the expanded slices and k_pe.
+  cf.hbm_write_bytes += g.B * g.T * (g.row + H * o_head) + g.B * g.L * (H * head_kv + kpe_row);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,12 +426,19 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       2 * (q_tok + g.h * dv * kFp32 + k_max * slot_row) + 2 * g.h * k_max * kFp32;
   const std::uint64_t tqa = fit_tile(free / 2, per_query_attn, 2 * g.h * dv * kFp32 + 8 * 512,
                                      std::min<std::uint64_t>(g.T, 16), 1, "sparse attention");
-  const std::uint64_t tki = fit_tile(
-      free / 4, 2 * g.kb, 0, std::min(g.L, kIndexerKeyTileFolds * cols), cols, "indexer key");
+  // Indexer key and logits slots. The VPU's ReLU / weight / head-sum (3 x 64 passes per pair)
+  // bounds the indexer, not the logits matmuls; more slots would shrink the query tile (logits
+  // slots are per query) and re-read the keys more: mxu.count + 1 slots gave 5% less time for
+  // 18% more HBM reads at T = 4k, L = 64k, so two it is.
+  const std::size_t idx_slots = 2;
+  const std::uint64_t tki =
+      fit_tile(free / 4, idx_slots * g.kb, 0, std::min(g.L, kIndexerKeyTileFolds * cols), cols,
+               "indexer key");
   const std::uint64_t per_query_idx =
-      2 * (qi_tok + w_tok + g.L * kFp32 + k_max * kFp32) + 2 * g.hi * tki * kFp32;
-  std::uint64_t tqi = fit_tile(free - free / 2 - 2 * tki * g.kb, per_query_idx, 12 * 512,
-                               std::min(g.T, tki), kDiagRows, "indexer query");
+      2 * (qi_tok + w_tok + g.L * kFp32 + k_max * kFp32) + idx_slots * g.hi * tki * kFp32;
+  std::uint64_t tqi =
+      fit_tile(free - free / 2 - idx_slots * tki * g.kb, per_query_idx, (idx_slots + 4) * 2 * 512,
+               std::min(g.T, tki), kDiagRows, "indexer query");
   tqi = align_down(tqi, kDiagRows);
   tb.meta("tile.attn_query_tokens", std::to_string(tqa));
   tb.meta("tile.indexer_key_tokens", std::to_string(tki));
@@ -293,7 +457,7 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     st.w = tb.sram_alloc(tqi * w_tok, "indexer weights");
     st.idx = tb.sram_alloc(tqi * k_max * kFp32, "top-k indices");
   }
-  IndexerScorer scorer(c, tqi, tki);
+  IndexerScorer scorer(c, tqi, tki, idx_slots);
   FlashPipeline pipe(tb, dqk, dv, g.h, tqa * k_max);
   BufferRing kv(tb, 2, tqa * k_max * slot_row, "selected rows");
   std::uint64_t q_buf[2], acc_buf[2];
@@ -321,6 +485,13 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     c.o_stores.insert(c.o_stores.end(), arelease[pd.set].begin(), arelease[pd.set].end());
   };
 
+  std::function<void()> deferred;  // the previous indexer tile's sparse attention
+  auto run_deferred = [&] {
+    if (!deferred) return;
+    auto f = std::move(deferred);
+    deferred = nullptr;
+    f();
+  };
   std::uint64_t tile_index = 0;
   for (std::uint64_t b = 0; b < g.B; ++b) {
     const Ids append = append_chunk(c, g, stage, b, kv_cache, key_cache, true);
@@ -354,39 +525,48 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       std::uint64_t topk =
           tb.topk(kTagIndexerTopk, nq, row_len, std::min(g.k, row_len), st.scores, st.idx, sums);
 
-      // Sparse MLA for this tile's queries, in groups of tqa.
-      st.release.clear();
-      for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
-        const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
-        Ids q_deps = arelease[set];
-        q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
-        Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
-                               (a1 - a0) * q_tok, q_deps)};
-        std::size_t slot;
-        Ids deps = {take_flash_slot(kv, pipe, slot), topk};
-        deps.insert(deps.end(), append.begin(), append.end());
-        Ids ready = q_ready;
-        std::uint64_t rows = 0;
-        for (std::uint64_t i = a0; i < a1; ++i) {
-          const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
-          std::size_t before = ready.size();
-          gather_selection(c, kv_b, visible, r, 0, r, kv.addr[slot] + rows * g.row, 1, deps, ready);
-          st.release.insert(st.release.end(), ready.begin() + before, ready.end());
-          rows += r;
+      // Sparse MLA for this tile's queries, in groups of tqa. Emitted after the next tile's
+      // indexer: in trace order it would otherwise put this tile's gathers (waiting for top-k)
+      // ahead of the next tile's key loads in the in-order DMA queue, and its matmuls ahead of
+      // the next tile's logits in the MXU queue, serialising indexer and attention.
+      run_deferred();
+      deferred = [&, b, q0, q1, topk, append, kv_b, si = tile_index % 2] {
+        IdxSet& st = isets[si];
+        st.release.clear();
+        for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
+          const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
+          Ids q_deps = arelease[set];
+          q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
+          Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
+                                 (a1 - a0) * q_tok, q_deps)};
+          std::size_t slot;
+          Ids deps = {take_flash_slot(kv, pipe, slot), topk};
+          deps.insert(deps.end(), append.begin(), append.end());
+          Ids ready = q_ready;
+          std::uint64_t rows = 0;
+          for (std::uint64_t i = a0; i < a1; ++i) {
+            const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
+            std::size_t before = ready.size();
+            gather_selection(c, kv_b, visible, r, 0, r, kv.addr[slot] + rows * g.row, 1, deps,
+                             ready);
+            st.release.insert(st.release.end(), ready.begin() + before, ready.end());
+            rows += r;
+          }
+          selected += rows;
+          std::size_t push = pipe.push({g.h, rows, q_buf[set], kv.addr[slot], acc_buf[set], ready});
+          kv.last_push[slot] = push;
+          // Finish the previous group now that this one's qk is in flight.
+          if (!pending.empty()) {
+            finish(pending.back());
+            pending.pop_back();
+          }
+          pending.push_back({push, set, a1 - a0, o_hbm + (b * g.T + a0) * o_tok});
         }
-        selected += rows;
-        std::size_t push = pipe.push({g.h, rows, q_buf[set], kv.addr[slot], acc_buf[set], ready});
-        kv.last_push[slot] = push;
-        // Finish the previous group now that this one's qk is in flight.
-        if (!pending.empty()) {
-          finish(pending.back());
-          pending.pop_back();
-        }
-        pending.push_back({push, set, a1 - a0, o_hbm + (b * g.T + a0) * o_tok});
-      }
-      // (The indexer set is free once these gathers have consumed its indices.)
+        // (The indexer set is free once these gathers have consumed its indices.)
+      };
     }
   }
+  run_deferred();
   for (const Pending& pd : pending)
     finish(pd);
 
@@ -414,9 +594,9 @@ void lower_prefill(LoweringContext& c) {
              md.index_head_dim,
              p.topk};
   if (prefill_uses_mha(p))
-    dense_prefill(c, g, true);
+    mha_prefill(c, g);
   else if (p.attention == Attention::kDense)
-    dense_prefill(c, g, false);
+    mqa_prefill(c, g);
   else
     dsa_prefill(c, g);
 }
