@@ -524,10 +524,11 @@ int run_sweep(const SweepOptions& opts) {
     if (finished > 0)
       eta = format_duration(elapsed / static_cast<double>(finished) *
                             static_cast<double>(tasks.size() - finished));
-    std::string line = fmt::format(
-        "\rsweep: {}/{} done, {} running, {} failed{}  elapsed {}  ETA {}", finished, tasks.size(),
-        running.size(), failed, skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
-        format_duration(elapsed), eta);
+    std::string line =
+        fmt::format("\rsweep: {}/{} runs done, {} running, {} failed{}  elapsed {}  ETA {}",
+                    finished, tasks.size(), running.size(), failed,
+                    skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
+                    format_duration(elapsed), eta);
     std::fputs((line + "\x1b[K").c_str(), stderr);
     std::fflush(stderr);
   };
@@ -580,9 +581,10 @@ int run_sweep(const SweepOptions& opts) {
       } catch (const std::exception& e) {
         record(*r.task, nullptr, e.what());
       }
-      draw(true);
     }
+    bool changed = still.size() != running.size();
     running = std::move(still);
+    draw(changed);
   }
 
   if (g_stop_signal) {
