@@ -1,10 +1,12 @@
 #include "sim/driver.h"
 
 #include <fmt/format.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -64,15 +66,30 @@ const std::vector<std::string>& workload_flag_names() {
   return names;
 }
 
-Json run_in_child(const std::function<Json()>& body) {
+ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
   int fds[2];
   if (::pipe(fds) != 0) throw SimError(std::string("pipe failed: ") + std::strerror(errno));
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
-  if (pid < 0) throw SimError(std::string("fork failed: ") + std::strerror(errno));
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw SimError(std::string("fork failed: ") + std::strerror(errno));
+  }
   if (pid == 0) {
     ::close(fds[0]);
+    if (own_group) {
+      // The parent alone decides on Ctrl-C (it must finish its CSV row first), so the child
+      // leaves the terminal's process group and instead dies with the parent, even a SIGKILLed
+      // one, rather than simulate on for nobody.
+      ::setpgid(0, 0);
+      ::signal(SIGINT, SIG_DFL);
+      ::signal(SIGTERM, SIG_DFL);
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
+    }
     Json out;
     int code = 0;
     try {
@@ -93,8 +110,10 @@ Json run_in_child(const std::function<Json()>& body) {
     ::_exit(code);
   }
   ::close(fds[1]);
-  std::string text = read_all(fds[0]);
-  ::close(fds[0]);
+  return {pid, fds[0]};
+}
+
+Json finish_child(pid_t pid, const std::string& text) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -112,6 +131,13 @@ Json run_in_child(const std::function<Json()>& body) {
     throw SimError(msg);
   }
   return j;
+}
+
+Json run_in_child(const std::function<Json()>& body) {
+  ChildProcess c = start_child(body, false);
+  std::string text = read_all(c.fd);
+  ::close(c.fd);
+  return finish_child(c.pid, text);
 }
 
 namespace {

@@ -2,6 +2,8 @@
 /// Runs simulations for the CLI: one variant per child process (SystemC elaborates once per
 /// process), results returned as report JSON through a pipe.
 
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 #include <utility>
@@ -23,6 +25,21 @@ struct PointSpec {
   std::size_t timeline_limit = 0;
   std::string timeline_path;  ///< empty: no timeline
 };
+
+/// A forked simulation whose JSON result arrives on `fd` (read it to EOF, then finish_child).
+struct ChildProcess {
+  pid_t pid;
+  int fd;
+};
+
+/// Forks a child that runs `body` and writes its JSON (or its error) to a pipe; returns at once,
+/// so a sweep can keep several children running. With `own_group` the child leaves the
+/// terminal's process group (the parent handles Ctrl-C) and dies when the parent dies.
+ChildProcess start_child(const std::function<Json()>& body, bool own_group);
+
+/// Reaps the child and decodes what it wrote: its report, or its error rethrown as the same
+/// type (UserError, SimError) with the child's message.
+Json finish_child(pid_t pid, const std::string& text);
 
 /// Runs `body` in a forked child and returns the JSON it produced. Errors in the child come
 /// back as the same exception type (UserError, SimError) with the child's message.

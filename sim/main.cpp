@@ -12,6 +12,7 @@
 #include "sim/driver.h"
 #include "sim/report.h"
 #include "sim/selftest.h"
+#include "sim/sweep.h"
 
 namespace {
 
@@ -24,7 +25,7 @@ struct WorkloadFlagValues {
   bool short_prefill_mha = false;
 };
 
-void add_workload_flags(CLI::App* app, WorkloadFlagValues& w) {
+void add_workload_flags(CLI::App* app, WorkloadFlagValues& w, bool lists = false) {
   struct Flag {
     const char* name;
     const char* help;
@@ -51,7 +52,7 @@ void add_workload_flags(CLI::App* app, WorkloadFlagValues& w) {
     std::string name = f.name;
     app->add_option_function<std::string>(
            "--" + name, [&w, name](const std::string& v) { w.values[name] = v; }, f.help)
-        ->type_name("VALUE");
+        ->type_name(lists ? "LIST" : "VALUE");
   }
   app->add_flag("--short-prefill-mha", w.short_prefill_mha,
                 "DSA prefill of short chunks in masked MHA mode, as DeepSeek does below 2k tokens");
@@ -148,6 +149,64 @@ int run_cli(int argc, char** argv) {
   add_hw(trun);
   add_output(trun);
 
+  // sweep
+  WorkloadFlagValues sweep_flags;
+  SweepOptions sweep_opts;
+  sweep_opts.hw = kDefaultPreset;
+  CLI::App* sweep = app.add_subcommand(
+      "sweep",
+      "Simulate the product of lists of flag values, one child process per simulated variant, "
+      "appending one CSV row per variant as it finishes");
+  sweep->footer(
+      "Every workload flag, --attention, --hw and each --set value may be a LIST: a,b,c or\n"
+      "start:stop:xF (geometric: 4k:128k:x2 = 4k,8k,16k,32k,64k,128k), or a mix (1k,4k:16k:x2);\n"
+      "--set sram.capacity_mib=64,128 is a list of values for that key. The grid is the product\n"
+      "of all lists. With --attention both a point gives two rows, dense and dsa.\n"
+      "CSV columns: point.key (canonical parameters of the point), point.attention (the variant),\n"
+      "status (ok | error), error (message), then the report's columns (as run --format csv).\n"
+      "Grid order: --hw, each --set, the workload flags as listed above, --attention (the last\n"
+      "varies fastest); the longest simulations start first, rows are written as they finish.\n"
+      "--shard I/N takes grid points i (0-based) with i % N == I-1;\n"
+      "concatenate shard CSVs with: cat part1.csv > all.csv; for f in part[2-9]*.csv; do\n"
+      "tail -n +2 $f >> all.csv; done. Progress goes to stderr when it is a terminal.\n"
+      "Exit codes: 0 all points ok, 1 some point failed (its row says why), 2 usage error,\n"
+      "130 interrupted (SIGINT/SIGTERM: children killed, finished rows kept; rerun with "
+      "--resume).");
+  sweep->add_option("--hw", sweep_opts.hw, "LIST of hardware presets or TOML files")
+      ->capture_default_str()
+      ->type_name("LIST");
+  sweep
+      ->add_option("--set", sweep_opts.sets,
+                   "override a config key with a LIST of values: section.key=LIST (repeatable; "
+                   "each --set is one dimension of the grid)")
+      ->type_name("K=LIST")
+      ->allow_extra_args(false);
+  add_workload_flags(sweep, sweep_flags, true);
+  sweep
+      ->add_option("--attention", sweep_opts.attention,
+                   "LIST of dense | dsa | both (both: two rows per point)")
+      ->capture_default_str()
+      ->type_name("LIST");
+  sweep
+      ->add_option("-j,--jobs", sweep_opts.jobs,
+                   "simulations running at once, each in its own process (default: the number "
+                   "of cores)")
+      ->type_name("N");
+  sweep
+      ->add_option("--shard", sweep_opts.shard,
+                   "run only grid points i with i % N == I-1 (I = 1..N), e.g. "
+                   "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT")
+      ->type_name("I/N");
+  sweep->add_flag("--resume", sweep_opts.resume,
+                  "continue FILE.csv: skip points already in it (matched by point.key and "
+                  "point.attention, including error rows), drop a trailing partial row");
+  sweep->add_flag("-q,--quiet", sweep_opts.quiet, "no progress line on stderr");
+  sweep
+      ->add_option("-o,--output", sweep_opts.output,
+                   "CSV file to append rows to; must not exist unless --resume")
+      ->required()
+      ->type_name("FILE.csv");
+
   // hw list / show
   CLI::App* hwc = app.add_subcommand("hw", "Hardware presets and configuration");
   hwc->require_subcommand(1);
@@ -184,6 +243,13 @@ int run_cli(int argc, char** argv) {
     spec.timeline_path = timeline;
     spec.timeline_limit = timeline_limit;
     emit(run_point(spec), format, output);
+  } else if (*sweep) {
+    for (const auto& name : workload_flag_names()) {
+      auto it = sweep_flags.values.find(name);
+      if (it != sweep_flags.values.end()) sweep_opts.flag_lists.emplace_back(name, it->second);
+    }
+    sweep_opts.short_prefill_mha = sweep_flags.short_prefill_mha;
+    return run_sweep(sweep_opts);
   } else if (*gen) {
     PointSpec spec;
     spec.hw = hw;

@@ -1,0 +1,624 @@
+#include "sim/sweep.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "sim/config.h"
+#include "sim/units.h"
+
+namespace tpusim {
+namespace {
+
+// Workload flags whose values are sizes: canonicalised to decimal ("4k" -> "4096") so that a
+// point's key does not depend on how it was typed, which --resume relies on.
+bool is_size_flag(const std::string& flag) {
+  static const std::set<std::string> sizes = {"--seq", "--topk",   "--batch", "--chunk",
+                                              "--mtp", "--layers", "--seed"};
+  return sizes.count(flag) != 0;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    auto pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos == std::string::npos ? std::string::npos : pos - start));
+    if (pos == std::string::npos) return out;
+    start = pos + 1;
+  }
+}
+
+std::vector<std::string> expand_range(const std::vector<std::string>& parts,
+                                      const std::string& item, const std::string& flag) {
+  const std::string usage = "start:stop:xF, e.g. 4k:128k:x2";
+  if (parts[2].size() < 2 || parts[2][0] != 'x')
+    throw UserError(fmt::format("{}: '{}' is not a range ({})", flag, item, usage));
+  std::uint64_t start = parse_size(parts[0], flag);
+  std::uint64_t stop = parse_size(parts[1], flag);
+  double factor = 0;
+  std::size_t used = 0;
+  try {
+    factor = std::stod(parts[2].substr(1), &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != parts[2].size() - 1 || !(factor > 1.0) || !std::isfinite(factor))
+    throw UserError(
+        fmt::format("{}: '{}': the factor must be a number > 1 ({})", flag, item, usage));
+  if (start == 0 || stop < start)
+    throw UserError(fmt::format("{}: '{}': need 0 < start <= stop ({})", flag, item, usage));
+  std::vector<std::string> out;
+  // Exact integer steps for integer factors; rounding (never stalling) for fractional ones.
+  for (std::uint64_t v = start; v <= stop;) {
+    out.push_back(std::to_string(v));
+    if (out.size() > 100000)
+      throw UserError(fmt::format("{}: '{}' expands to too many values", flag, item));
+    auto next = static_cast<std::uint64_t>(std::llround(static_cast<double>(v) * factor));
+    if (next <= v) next = v + 1;
+    v = next;
+  }
+  return out;
+}
+
+// ---- CSV lines ----------------------------------------------------------------------------
+
+// Splits one CSV line as csv_escape writes it (quotes around fields with , or ").
+std::vector<std::string> parse_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cur += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cur += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::string join_csv(const std::vector<std::string>& fields) {
+  std::string line;
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    line += (i ? "," : "") + csv_escape(fields[i]);
+  return line;
+}
+
+// Rows must stay single lines (resume reads the file line by line), so messages lose newlines.
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  return s;
+}
+
+void write_all_fd(int fd, const std::string& s, const std::string& path) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n > 0)
+      off += static_cast<std::size_t>(n);
+    else if (n < 0 && errno != EINTR)
+      throw UserError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  }
+}
+
+// ---- signals ------------------------------------------------------------------------------
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
+
+// Installs the Ctrl-C/SIGTERM handlers for the sweep's lifetime. No SA_RESTART: the signal must
+// interrupt poll() so the parent stops promptly.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    ::sigaction(SIGINT, &sa, &m_old_int);
+    ::sigaction(SIGTERM, &sa, &m_old_term);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &m_old_int, nullptr);
+    ::sigaction(SIGTERM, &m_old_term, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction m_old_int {};
+  struct sigaction m_old_term {};
+};
+
+// ---- the output file ----------------------------------------------------------------------
+
+/// The sweep CSV: header once, then rows appended with one write() each and synced, so a killed
+/// sweep leaves whole rows (and --resume drops a trailing partial one if the OS left one).
+class SweepCsv {
+ public:
+  explicit SweepCsv(std::string path) : m_path(std::move(path)) {}
+  ~SweepCsv() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  SweepCsv(const SweepCsv&) = delete;
+  SweepCsv& operator=(const SweepCsv&) = delete;
+
+  /// Opens a fresh file (refusing to clobber existing results) or, with `resume`, reads the
+  /// finished rows of an existing one. Returns the ids ("key|variant") already present.
+  std::set<std::string> open(bool resume) {
+    std::set<std::string> done;
+    struct stat st {};
+    bool exists = ::stat(m_path.c_str(), &st) == 0 && st.st_size > 0;
+    if (exists && !resume)
+      throw UserError(fmt::format(
+          "-o: '{}' already exists; pass --resume to continue that sweep, or remove it", m_path));
+    if (exists) done = read_existing();
+    m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (m_fd < 0)
+      throw UserError(fmt::format("-o: cannot open '{}': {}", m_path, std::strerror(errno)));
+    return done;
+  }
+
+  /// Appends a finished row. Rows wait in memory until the first report fixes the columns.
+  void add(const std::vector<std::string>& point_fields, const Json* report) {
+    if (report && m_report_columns.empty()) set_report_columns(standard_csv_columns(*report));
+    std::vector<std::string> fields = point_fields;
+    Row row{fields, report ? csv_row(*report, m_report_columns) : std::string()};
+    if (!m_header_written && m_report_columns.empty()) {
+      m_pending.push_back(row);
+      return;
+    }
+    write_rows({row});
+  }
+
+  /// Writes what is still held back (only error rows: no report ever came), header included.
+  void finish() {
+    if (!m_pending.empty() || !m_header_written) write_rows({});
+  }
+
+ private:
+  struct Row {
+    std::vector<std::string> point;
+    std::string report;  // csv_row text of the report columns, empty for an error
+  };
+
+  std::string line_of(const Row& r) const {
+    std::string line = join_csv(r.point);
+    if (!m_report_columns.empty()) {
+      line += ',';
+      line += r.report.empty() ? std::string(m_report_columns.size() - 1, ',') : r.report;
+    }
+    return line + "\n";
+  }
+
+  std::string header() const {
+    std::vector<std::string> cols = sweep_point_columns();
+    cols.insert(cols.end(), m_report_columns.begin(), m_report_columns.end());
+    return join_csv(cols) + "\n";
+  }
+
+  void write_rows(const std::vector<Row>& rows) {
+    std::string text;
+    if (!m_header_written) text += header();
+    for (const auto& r : m_pending)
+      text += line_of(r);
+    m_pending.clear();
+    for (const auto& r : rows)
+      text += line_of(r);
+    write_all_fd(m_fd, text, m_path);
+    ::fdatasync(m_fd);
+    m_header_written = true;
+  }
+
+  void set_report_columns(std::vector<std::string> cols) {
+    m_report_columns = std::move(cols);
+    if (!m_header_written) return;
+    // A resumed file whose points had all failed has no report columns yet: rewrite it once
+    // (atomically) with the full header, its error rows padded.
+    std::ifstream in(m_path);
+    std::string line, text = header();
+    std::getline(in, line);
+    while (std::getline(in, line))
+      text += line + std::string(m_report_columns.size(), ',') + "\n";
+    in.close();
+    write_file_atomic(m_path, text);
+    ::close(m_fd);
+    m_fd = ::open(m_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (m_fd < 0)
+      throw UserError(fmt::format("-o: cannot reopen '{}': {}", m_path, std::strerror(errno)));
+  }
+
+  std::set<std::string> read_existing() {
+    std::string text;
+    {
+      std::ifstream in(m_path, std::ios::binary);
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    }
+    // A crash in the middle of a write can leave a partial last line: drop it, its point reruns.
+    if (!text.empty() && text.back() != '\n') {
+      auto keep = text.rfind('\n');
+      keep = keep == std::string::npos ? 0 : keep + 1;
+      if (::truncate(m_path.c_str(), static_cast<off_t>(keep)) != 0)
+        throw UserError(
+            fmt::format("--resume: cannot truncate the partial last row of '{}'", m_path));
+      text.resize(keep);
+    }
+    std::set<std::string> done;
+    std::istringstream lines(text);
+    std::string line;
+    if (!std::getline(lines, line)) return done;
+    auto cols = parse_csv_line(line);
+    const auto& want = sweep_point_columns();
+    if (cols.size() < want.size() || !std::equal(want.begin(), want.end(), cols.begin()))
+      throw UserError(
+          fmt::format("--resume: '{}' is not a tpusim sweep CSV (its header does not "
+                      "start with {})",
+                      m_path, join_csv(want)));
+    m_report_columns.assign(cols.begin() + static_cast<long>(want.size()), cols.end());
+    m_header_written = true;
+    while (std::getline(lines, line)) {
+      if (line.empty()) continue;
+      auto f = parse_csv_line(line);
+      if (f.size() >= 2) done.insert(f[0] + "|" + f[1]);
+    }
+    return done;
+  }
+
+  std::string m_path;
+  int m_fd = -1;
+  bool m_header_written = false;
+  std::vector<std::string> m_report_columns;
+  std::vector<Row> m_pending;
+};
+
+// ---- progress -----------------------------------------------------------------------------
+
+std::string format_duration(double s) {
+  auto t = static_cast<long>(std::llround(s));
+  if (t >= 3600) return fmt::format("{}h{:02}m{:02}s", t / 3600, t / 60 % 60, t % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+// ---- scheduling ---------------------------------------------------------------------------
+
+/// One simulated variant of a point: a child process and a CSV row.
+struct Task {
+  const SweepPoint* point;
+  std::string variant;  // dense | dsa
+  double cost;
+};
+
+std::string flag_value(const FlagList& flags, const std::string& name, const std::string& dflt) {
+  for (const auto& [k, v] : flags)
+    if (k == name) return v;
+  return dflt;
+}
+
+// A rough relative cost, only to start the longest simulations first (so that -j N does not end
+// with one core busy on a 128k prefill while the others idle).
+double estimated_cost(const PointSpec& spec, const std::string& variant) {
+  auto num = [&](const std::string& name, const std::string& dflt) {
+    try {
+      return static_cast<double>(parse_size(flag_value(spec.flags, name, dflt), name));
+    } catch (const UserError&) {
+      return 0.0;
+    }
+  };
+  double seq = num("seq", "32k");
+  if (flag_value(spec.flags, "phase", "decode") == "prefill")
+    return seq * num("chunk", "4k") * (variant == "dense" ? 4.0 : 1.0);
+  return seq * num("batch", "1") * num("mtp", "1");
+}
+
+struct Running {
+  pid_t pid;
+  int fd;
+  const Task* task;
+  std::string text;
+};
+
+}  // namespace
+
+const std::vector<std::string>& sweep_point_columns() {
+  static const std::vector<std::string> cols = {"point.key", "point.attention", "status", "error"};
+  return cols;
+}
+
+std::vector<std::string> expand_list(const std::string& text, const std::string& flag) {
+  if (text.empty()) throw UserError(flag + ": empty list");
+  std::vector<std::string> out;
+  for (const auto& item : split(text, ',')) {
+    if (item.empty())
+      throw UserError(
+          fmt::format("{}: empty item in list '{}' (lists are a,b,c or "
+                      "start:stop:xF)",
+                      flag, text));
+    auto parts = split(item, ':');
+    // Colons also appear in values (--pattern recent:4096), so only three parts ending in xF, or
+    // any colon in a size, make a range.
+    bool range = parts.size() == 3 && (is_size_flag(flag) || parts[2].rfind('x', 0) == 0);
+    if (range) {
+      auto v = expand_range(parts, item, flag);
+      out.insert(out.end(), v.begin(), v.end());
+    } else if (is_size_flag(flag)) {
+      out.push_back(std::to_string(parse_size(item, flag)));
+    } else {
+      out.push_back(item);
+    }
+  }
+  return out;
+}
+
+std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
+  auto slash = text.find('/');
+  auto bad = [&] {
+    return UserError(fmt::format("--shard: '{}' is not I/N with 1 <= I <= N (e.g. 1/4)", text));
+  };
+  if (slash == std::string::npos) throw bad();
+  std::string a = text.substr(0, slash), b = text.substr(slash + 1);
+  auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!digits(a) || !digits(b)) throw bad();
+  std::size_t i = std::stoul(a), n = std::stoul(b);
+  if (n == 0 || i == 0 || i > n) throw bad();
+  return {i, n};
+}
+
+std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
+  // Each dimension: a name for the key and its values. The last dimension varies fastest.
+  struct Dim {
+    std::string name;  // "hw", "set:K" or a workload flag
+    std::vector<std::string> values;
+  };
+  std::vector<Dim> dims;
+  dims.push_back({"hw", expand_list(opts.hw, "--hw")});
+  for (const auto& s : opts.sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw UserError(fmt::format("--set: '{}' is not section.key=LIST", s));
+    std::string key = s.substr(0, eq);
+    dims.push_back({"set:" + key, expand_list(s.substr(eq + 1), "--set " + key)});
+  }
+  for (const auto& name : workload_flag_names()) {
+    for (const auto& [k, v] : opts.flag_lists)
+      if (k == name) dims.push_back({name, expand_list(v, "--" + name)});
+  }
+  auto attentions = expand_list(opts.attention, "--attention");
+  for (const auto& a : attentions)
+    if (a != "dense" && a != "dsa" && a != "both")
+      throw UserError(fmt::format("--attention: '{}' is not one of dense, dsa, both", a));
+  dims.push_back({"attention", attentions});
+
+  std::vector<SweepPoint> grid;
+  std::vector<std::size_t> idx(dims.size(), 0);
+  std::set<std::string> seen;
+  for (;;) {
+    SweepPoint p;
+    std::vector<std::string> key;
+    for (std::size_t d = 0; d < dims.size(); ++d) {
+      const std::string& name = dims[d].name;
+      const std::string& v = dims[d].values[idx[d]];
+      if (name == "hw") {
+        p.spec.hw = v;
+      } else if (name.rfind("set:", 0) == 0) {
+        p.spec.sets.push_back(name.substr(4) + "=" + v);
+      } else if (name == "attention") {
+        p.spec.attention = v;
+        continue;  // the variant is its own CSV column
+      } else {
+        p.spec.flags.emplace_back(name, v);
+      }
+      key.push_back(name + "=" + v);
+    }
+    if (opts.short_prefill_mha) {
+      p.spec.flags.emplace_back("short-prefill-mha", "true");
+      key.push_back("short-prefill-mha=true");
+    }
+    std::string joined;
+    for (const auto& k : key)
+      joined += (joined.empty() ? "" : " ") + k;
+    p.key = joined;
+    // A value listed twice is one point, not two rows for the same parameters.
+    if (seen.insert(p.key + "|" + p.spec.attention).second) grid.push_back(std::move(p));
+    std::size_t d = dims.size();
+    while (d > 0) {
+      --d;
+      if (++idx[d] < dims[d].values.size()) break;
+      idx[d] = 0;
+      if (d == 0) return grid;
+    }
+    if (dims.empty()) return grid;
+  }
+}
+
+int run_sweep(const SweepOptions& opts) {
+  if (opts.output.empty()) throw UserError("-o: the sweep needs an output CSV file");
+  std::vector<SweepPoint> grid = sweep_grid(opts);
+  std::size_t shard_i = 1, shard_n = 1;
+  if (!opts.shard.empty()) std::tie(shard_i, shard_n) = parse_shard(opts.shard);
+
+  SweepCsv csv(opts.output);
+  std::set<std::string> done = csv.open(opts.resume);
+
+  // Tasks of this shard not yet in the file; a "both" point is two tasks (two rows).
+  std::vector<Task> tasks;
+  std::size_t skipped = 0;
+  std::set<std::string> queued;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    if (i % shard_n != shard_i - 1) continue;
+    const SweepPoint& p = grid[i];
+    std::vector<std::string> variants = p.spec.attention == "both"
+                                            ? std::vector<std::string>{"dense", "dsa"}
+                                            : std::vector<std::string>{p.spec.attention};
+    for (const auto& v : variants) {
+      std::string id = p.key + "|" + v;
+      if (done.count(id)) {
+        ++skipped;
+        continue;
+      }
+      if (!queued.insert(id).second) continue;  // --attention dense,both: dense once
+      tasks.push_back({&p, v, estimated_cost(p.spec, v)});
+    }
+  }
+  std::stable_sort(tasks.begin(), tasks.end(),
+                   [](const Task& a, const Task& b) { return a.cost > b.cost; });
+
+  unsigned jobs = opts.jobs;
+  if (jobs == 0) {
+    long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = n > 0 ? static_cast<unsigned>(n) : 1;
+  }
+  const bool progress = !opts.quiet && ::isatty(STDERR_FILENO);
+
+  StopSignals signals;
+  std::vector<Running> running;
+  std::size_t next = 0, finished = 0, failed = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last_draw = t0 - std::chrono::seconds(10);
+  auto draw = [&](bool force) {
+    if (!progress) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_draw < std::chrono::milliseconds(500)) return;
+    last_draw = now;
+    double elapsed = std::chrono::duration<double>(now - t0).count();
+    std::string eta = "?";
+    if (finished > 0)
+      eta = format_duration(elapsed / static_cast<double>(finished) *
+                            static_cast<double>(tasks.size() - finished));
+    std::string line =
+        fmt::format("\rsweep: {}/{} runs done, {} running, {} failed{}  elapsed {}  ETA {}",
+                    finished, tasks.size(), running.size(), failed,
+                    skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
+                    format_duration(elapsed), eta);
+    std::fputs((line + "\x1b[K").c_str(), stderr);
+    std::fflush(stderr);
+  };
+
+  auto record = [&](const Task& t, const Json* report, const std::string& error) {
+    csv.add({t.point->key, t.variant, report ? "ok" : "error", one_line(error)}, report);
+    ++finished;
+    if (!report) ++failed;
+  };
+
+  while ((next < tasks.size() || !running.empty()) && !g_stop_signal) {
+    while (running.size() < jobs && next < tasks.size()) {
+      const Task& t = tasks[next++];
+      const PointSpec& spec = t.point->spec;
+      const std::string variant = t.variant;
+      try {
+        ChildProcess c =
+            start_child([&spec, variant] { return simulate_point_variant(spec, variant); }, true);
+        running.push_back({c.pid, c.fd, &t, {}});
+      } catch (const SimError& e) {
+        record(t, nullptr, e.what());
+      }
+    }
+    draw(false);
+    std::vector<pollfd> fds;
+    for (const auto& r : running)
+      fds.push_back({r.fd, POLLIN, 0});
+    int n = ::poll(fds.data(), fds.size(), 250);
+    if (n < 0 && errno != EINTR)
+      throw SimError(std::string("poll failed: ") + std::strerror(errno));
+    if (n <= 0 || g_stop_signal) continue;
+    std::vector<Running> still;
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      Running& r = running[i];
+      if (fds[i].revents == 0) {
+        still.push_back(std::move(r));
+        continue;
+      }
+      char buf[65536];
+      ssize_t got = ::read(r.fd, buf, sizeof buf);
+      if (got > 0 || (got < 0 && errno == EINTR)) {
+        if (got > 0) r.text.append(buf, static_cast<std::size_t>(got));
+        still.push_back(std::move(r));
+        continue;
+      }
+      ::close(r.fd);
+      try {
+        Json report = finish_child(r.pid, r.text);
+        record(*r.task, &report, "");
+      } catch (const std::exception& e) {
+        record(*r.task, nullptr, e.what());
+      }
+    }
+    bool changed = still.size() != running.size();
+    running = std::move(still);
+    draw(changed);
+  }
+
+  if (g_stop_signal) {
+    // Rows are written whole between polls, so nothing is half done: stop the children and
+    // leave the file ready for --resume.
+    for (const auto& r : running) {
+      ::kill(r.pid, SIGKILL);
+      ::close(r.fd);
+    }
+    for (const auto& r : running)
+      while (::waitpid(r.pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+  }
+  csv.finish();
+  if (progress) {
+    draw(true);
+    std::fputs("\n", stderr);
+  }
+  if (g_stop_signal) {
+    std::fprintf(stderr,
+                 "tpusim: sweep interrupted (%s): %zu of %zu runs written to %s; continue with "
+                 "--resume\n",
+                 g_stop_signal == SIGINT ? "SIGINT" : "SIGTERM", finished, tasks.size(),
+                 opts.output.c_str());
+    return 130;
+  }
+  if (failed) {
+    std::fprintf(stderr,
+                 "tpusim: sweep: %zu of %zu runs failed (status=error rows in %s, message in "
+                 "the error column)\n",
+                 failed, tasks.size(), opts.output.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace tpusim

@@ -1,0 +1,51 @@
+#pragma once
+/// `tpusim sweep` (DESIGN.md section 9): a grid of points, each simulated variant in its own
+/// child process, one CSV row per variant appended and flushed as soon as it finishes, with
+/// --resume and --shard so a sweep survives kills and spreads over machines.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/driver.h"
+
+namespace tpusim {
+
+/// The sweep flags as typed: every value may be a list (`a,b,c` or `start:stop:xF`).
+struct SweepOptions {
+  FlagList flag_lists;             ///< workload flag -> list text, only flags the user gave
+  bool short_prefill_mha = false;  ///< a plain flag, not a list
+  std::string attention = "both";  ///< list of dense | dsa | both
+  std::string hw = "tpu-v5e";      ///< list of presets or TOML files
+  std::vector<std::string> sets;   ///< each `K=LIST`: a list of values for one key
+  unsigned jobs = 0;               ///< child processes at a time; 0 = number of cores
+  std::string shard;               ///< "I/N" (1-based), empty = every point
+  bool resume = false;
+  bool quiet = false;
+  std::string output;  ///< the CSV file
+};
+
+/// One point of the grid: a hardware config and one value of every workload flag.
+struct SweepPoint {
+  PointSpec spec;   ///< attention is dense, dsa or both
+  std::string key;  ///< canonical `name=value` string of the parameters (without attention)
+};
+
+/// Expands a list value of `flag`: `a,b,c`, `start:stop:xF` (geometric, start and stop are
+/// sizes with k/m suffixes, F > 1) or a mix (`1,4k:16k:x2`). Throws UserError naming the flag.
+std::vector<std::string> expand_list(const std::string& text, const std::string& flag);
+
+/// Parses `--shard I/N` into (I, N), 1 <= I <= N. Throws UserError naming the flag.
+std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
+
+/// The whole grid (the product of every list) in a fixed order, before sharding and resume.
+std::vector<SweepPoint> sweep_grid(const SweepOptions& opts);
+
+/// Runs the sweep; returns the exit code (0, 1 if any point failed, 130 if interrupted).
+int run_sweep(const SweepOptions& opts);
+
+/// The columns a sweep CSV has before the report's columns (identification of the row).
+const std::vector<std::string>& sweep_point_columns();
+
+}  // namespace tpusim
