@@ -16,6 +16,7 @@
 #include "sim/units.h"
 #include "traces/reader.h"
 #include "traces/writer.h"
+#include "workloads/model_config.h"
 #include "workloads/workload.h"
 
 namespace tpusim {
@@ -183,7 +184,7 @@ WorkloadParams params_from_flags(const FlagList& flags, const std::string& atten
   return p;
 }
 
-Json workload_json(const WorkloadParams& p, const GeneratedTrace& g) {
+Json workload_json(const WorkloadParams& p, std::uint64_t layers) {
   Json w;
   w["model"] = p.model;
   w["phase"] = std::string(to_string(p.phase));
@@ -197,10 +198,14 @@ Json workload_json(const WorkloadParams& p, const GeneratedTrace& g) {
   w["dense_mode"] = std::string(to_string(p.dense_mode));
   w["kv_format"] = std::string(to_string(p.kv_format));
   w["scope"] = std::string(to_string(p.scope));
-  const std::string* layers = g.meta.find("layers");
-  w["layers"] = layers ? std::stoull(*layers) : p.layers;
+  w["layers"] = layers;
   w["pattern"] = pattern_to_string(p.pattern);
   return w;
+}
+
+std::uint64_t layers_of(const WorkloadParams& p, const GeneratedTrace& g) {
+  const std::string* layers = g.meta.find("layers");
+  return layers ? std::stoull(*layers) : p.layers;
 }
 
 Json indexer_json(const IndexerResidency& r) {
@@ -230,12 +235,17 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   SimOptions opts;
   opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
   RunResult r = simulate(hw, src, g.tags, opts);
-  Json report = make_report(r, workload_json(p, g), indexer_json(g.indexer),
+  Json report = make_report(r, workload_json(p, layers_of(p, g)), indexer_json(g.indexer),
                             std::max(g.sram_peak_bytes, sram_peak(g.instructions)));
   if (!spec.timeline_path.empty())
     write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                       timeline_json(r, attention));
   return report;
+}
+
+Json workload_json_of(const PointSpec& spec, const std::string& attention) {
+  WorkloadParams p = params_from_flags(spec.flags, attention);
+  return workload_json(p, p.layers ? p.layers : load_model_config(p.model).n_layers);
 }
 
 Json run_point(const PointSpec& spec) {
@@ -312,7 +322,7 @@ void generate_trace_file(const PointSpec& spec, const std::string& path) {
   std::ostringstream os;
   TraceWriter w(os);
   TraceMeta meta = g.meta;
-  Json wj = workload_json(p, g);
+  Json wj = workload_json(p, layers_of(p, g));
   // Meta lines carry the workload so that `trace run` reports it like `run` does.
   meta.entries.clear();
   for (auto it = wj.begin(); it != wj.end(); ++it)

@@ -49,6 +49,9 @@ Json run_in_child(const std::function<Json()>& body);
 /// Must run in a process that has not elaborated SystemC yet (use run_in_child).
 Json simulate_point_variant(const PointSpec& spec, const std::string& attention);
 
+/// The "workload" object a report of `spec` simulated as `attention` has, without simulating.
+Json workload_json_of(const PointSpec& spec, const std::string& attention);
+
 /// Runs a point (one or both variants, each in its own child process): a report, or a
 /// comparison when attention is "both".
 Json run_point(const PointSpec& spec);
