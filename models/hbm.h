@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/divisor.h"
 #include "sim/common.h"
 
 namespace tpusim {
@@ -55,6 +56,8 @@ class HbmTiming {
 
  private:
   HbmConfig m_cfg;
+  std::uint64_t m_capacity;  ///< capacity_bytes(), computed once (it goes through a double)
+  Divisor m_granule, m_channels, m_row_bytes, m_burst, m_banks;
   Tick m_burst_ticks;                     ///< data-bus time of one burst on one channel
   Tick m_latency_ticks;                   ///< idle latency
   Tick m_row_miss_ticks;                  ///< precharge + activate

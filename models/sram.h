@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/divisor.h"
 #include "sim/common.h"
 
 namespace tpusim {
@@ -54,6 +55,8 @@ class SramTiming {
 
  private:
   SramConfig m_cfg;
+  std::uint64_t m_capacity;  ///< capacity_bytes(), computed once (it goes through a double)
+  Divisor m_granule, m_banks, m_per_cycle;
   std::vector<Cycle> m_bank_free;              ///< per bank: first cycle it is free
   std::vector<std::uint64_t> m_scratch_bytes;  ///< per-bank byte counts of the current access
   SramStats m_stats;
