@@ -73,6 +73,10 @@ void DmaConfig::validate() const {
   if (max_outstanding == 0) throw ConfigError("dma.max_outstanding must be > 0 (got 0)");
   if (request_bytes == 0) throw ConfigError("dma.request_bytes must be > 0 (got 0)");
   if (group_requests == 0) throw ConfigError("dma.group_requests must be > 0 (got 0)");
+  // Each engine is a SystemC module and keeps max_outstanding + group_requests slots.
+  require_at_most("dma.engines", engines, 1024);
+  require_at_most("dma.max_outstanding", max_outstanding, 1 << 20);
+  require_at_most("dma.group_requests", group_requests, 1 << 20);
 }
 
 // Patterns (every one yields exactly min(rows, span) distinct indices < span):

@@ -53,6 +53,19 @@ void HbmConfig::validate() const {
   require_non_negative("hbm.latency_ns", latency_ns);
   require_non_negative("hbm.row_miss_ns", row_miss_ns);
   require_positive("hbm.capacity_gib", capacity_gib);
+  // Per-bank tables are allocated from these, and burst and latency times are ticks in 64 bits.
+  require_at_most("hbm.channels", channels, 4096);
+  require_at_most("hbm.banks_per_channel", banks_per_channel, 4096);
+  require_at_most("hbm.channels * hbm.banks_per_channel",
+                  static_cast<double>(channels) * banks_per_channel, 1 << 20);
+  require_at_least("hbm.bandwidth_gbs", bandwidth_gbs, 1);
+  require_at_most("hbm.burst_bytes", burst_bytes, 1 << 16);
+  require_at_most("hbm.row_bytes", row_bytes, 1 << 24);
+  require_at_most("hbm.interleave_bytes", interleave_bytes, 1 << 30);
+  require_at_most("hbm.bandwidth_gbs", bandwidth_gbs, 1e9);
+  require_at_most("hbm.latency_ns", latency_ns, 1e9);
+  require_at_most("hbm.row_miss_ns", row_miss_ns, 1e9);
+  require_at_most("hbm.capacity_gib", capacity_gib, 1 << 20);
 }
 
 HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)

@@ -22,7 +22,9 @@ struct HbmConfig {
   double capacity_gib = 16;              ///< hbm.capacity_gib: addresses beyond are errors
 
   std::uint64_t capacity_bytes() const {
-    return static_cast<std::uint64_t>(capacity_gib * 1024.0 * 1024.0 * 1024.0);
+    // Saturating, like SramConfig::capacity_bytes (a double out of range is undefined to cast).
+    const double b = capacity_gib * 1024.0 * 1024.0 * 1024.0;
+    return b >= 0x1p64 ? ~std::uint64_t{0} : b > 0 ? static_cast<std::uint64_t>(b) : 0;
   }
   void validate() const;
 };

@@ -18,6 +18,9 @@ void SramConfig::validate() const {
   if (!std::isfinite(capacity_mib) || capacity_mib <= 0)
     throw ConfigError(fmt::format("sram.capacity_mib must be > 0 (got {})", capacity_mib));
   if (banks == 0) throw ConfigError("sram.banks must be > 0 (got 0)");
+  // Per-bank tables are allocated from these; 1 TiB of SRAM is far beyond any chip.
+  require_at_most("sram.capacity_mib", capacity_mib, 1 << 20);
+  require_at_most("sram.banks", banks, 1 << 16);
   if (bank_bytes_per_cycle == 0) throw ConfigError("sram.bank_bytes_per_cycle must be > 0 (got 0)");
   if (!is_pow2(interleave_bytes))
     throw ConfigError(

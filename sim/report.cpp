@@ -15,7 +15,16 @@ namespace tpusim {
 namespace {
 
 Json typed_value(const std::string& v) {
-  if (v.size() >= 2 && v.front() == '"') return v.substr(1, v.size() - 2);
+  if (v.size() >= 2 && v.front() == '"') {
+    // A TOML basic string from config_entries: undo its \" and \\ escapes (names hold no
+    // control characters, so there are no others).
+    std::string s;
+    for (std::size_t i = 1; i + 1 < v.size(); ++i) {
+      if (v[i] == '\\' && i + 2 < v.size()) ++i;
+      s += v[i];
+    }
+    return s;
+  }
   if (v == "true") return true;
   if (v == "false") return false;
   if (v.find_first_of(".eE") != std::string::npos) return std::stod(v);
