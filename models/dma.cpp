@@ -147,10 +147,7 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
 }
 
 DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram)
-    : m_cfg(cfg), m_hbm(hbm), m_sram(sram) {
-  m_slot_free.reserve(cfg.max_outstanding);
-  m_pending.reserve(static_cast<std::size_t>(cfg.max_outstanding) + cfg.group_requests);
-}
+    : m_cfg(cfg), m_hbm(hbm), m_sram(sram) {}
 
 void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   SIM_CHECK("dma", m_in == nullptr,
@@ -167,7 +164,9 @@ void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   m_pending.clear();
   m_pending_last = now;
   // Slots are all free at `now`: the previous instruction completed no later than that.
-  m_slot_free.assign(m_cfg.max_outstanding, cycles_to_ticks(now));
+  m_slot_free.clear();
+  for (std::uint32_t i = 0; i < m_cfg.max_outstanding; ++i)
+    m_slot_free.push(cycles_to_ticks(now));
   ++m_stats.instructions;
 
   if (in.op == Op::kDmaGather) {
@@ -194,11 +193,9 @@ void DmaEngineTiming::drain(Cycle now) {
   // SRAM writes of loaded data happen when their data has arrived; they are applied here, in
   // arrival order, once simulated time has reached them. Reserving SRAM banks far in the
   // future (at issue) would block the other units' earlier accesses to the same banks.
-  const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
   while (!m_pending.empty() && m_pending.front().ready <= now) {
-    std::pop_heap(m_pending.begin(), m_pending.end(), later);
-    const PendingWrite w = m_pending.back();
-    m_pending.pop_back();
+    const PendingWrite w = m_pending.front();
+    m_pending.pop_front();
     const Cycle done = m_sram.access(w.ready, w.sram_addr, w.bytes, true);
     m_last_done = std::max(m_last_done, cycles_to_ticks(done));
   }
@@ -210,8 +207,6 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
   drain(now);
 
   const Tick now_ticks = cycles_to_ticks(now);
-  const auto later_slot = std::greater<Tick>();
-  const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
   if (m_row < m_num_rows) {
     // The group may reach into the future (each request waits for a slot), but it must start
     // now: jumping ahead to a far slot-free time before the other engines have caught up
@@ -249,8 +244,8 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
       const std::uint64_t sram_addr = sram_base + m_sram_cursor;
 
       // Take the earliest-free slot; the request issues when both it and the engine are ready.
-      std::pop_heap(m_slot_free.begin(), m_slot_free.end(), later_slot);
-      const Tick issue = std::max(now_ticks, m_slot_free.back());
+      const Tick issue = std::max(now_ticks, m_slot_free.front());
+      m_slot_free.pop_front();
       Tick slot_done = 0;
       if (in.op == Op::kDmaStore) {
         const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
@@ -262,13 +257,11 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
         slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
         m_stats.read_bytes += len;
         const Cycle ready = ticks_to_cycles_ceil(slot_done);
-        m_pending.push_back(PendingWrite{ready, sram_addr, len});
-        std::push_heap(m_pending.begin(), m_pending.end(), later);
+        m_pending.push(PendingWrite{ready, sram_addr, len});
         m_pending_last = std::max(m_pending_last, ready);
         m_last_done = std::max(m_last_done, slot_done);
       }
-      m_slot_free.back() = slot_done;
-      std::push_heap(m_slot_free.begin(), m_slot_free.end(), later_slot);
+      m_slot_free.push(slot_done);
       ++m_stats.requests;
       ++issued;
       last_issue = issue;

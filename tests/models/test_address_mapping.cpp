@@ -3,10 +3,13 @@
 // one-bank HBM must terminate (its XOR bank permutation once looped forever dividing by 1).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "models/divisor.h"
 #include "models/hbm.h"
+#include "models/sorted_queue.h"
 #include "models/sram.h"
 
 using namespace tpusim;
@@ -60,4 +63,35 @@ TEST_CASE("SRAM bank walk with a non-power-of-two bank count matches a reference
   // A small access (<= banks granules) right after starts on bank 50 again, which is busy
   // until 2 (it had two granules), so it waits: 2 + 1.
   CHECK(sram.access(0, 64 * 50, 64, false) == 3);
+}
+
+TEST_CASE("SortedQueue pops in key order, equal keys in arrival order", "[models][dma]") {
+  struct Item {
+    std::uint64_t key, seq;
+  };
+  struct KeyOf {
+    std::uint64_t operator()(const Item& i) const { return i.key; }
+  };
+  SortedQueue<Item, KeyOf> q;
+  // A pseudo-random, mostly increasing stream (like request completions), interleaved with pops,
+  // checked against a brute-force stable sort of what is inside.
+  std::vector<Item> ref;
+  std::uint64_t x = 12345, seq = 0;
+  for (int step = 0; step < 5000; ++step) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const std::uint64_t key = static_cast<std::uint64_t>(step) / 3 + (x >> 60);
+    q.push({key, seq});
+    ref.push_back({key, seq});
+    ++seq;
+    if ((x >> 33) % 3 == 0) {
+      auto it = std::min_element(ref.begin(), ref.end(), [](const Item& a, const Item& b) {
+        return a.key < b.key || (a.key == b.key && a.seq < b.seq);
+      });
+      REQUIRE(q.front().key == it->key);
+      REQUIRE(q.front().seq == it->seq);
+      q.pop_front();
+      ref.erase(it);
+    }
+    REQUIRE(q.size() == ref.size());
+  }
 }
