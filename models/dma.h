@@ -106,9 +106,11 @@ class DmaUnit : public sc_core::sc_module {
 
  private:
   void run();
+  void serve();  ///< the instruction loop run() guards
   DmaEngineTiming m_timing;
   int m_instance;
   InstructionPort& m_port;
+  std::uint64_t m_max_zero_time_steps;
 };
 
 }  // namespace tpusim

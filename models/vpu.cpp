@@ -135,6 +135,18 @@ VpuUnit::VpuUnit(sc_core::sc_module_name name, UnitKind kind, const VpuConfig& v
 }
 
 void VpuUnit::run() {
+  // Errors leave through the port (see InstructionPort::fail); SystemC's own unwinding of a
+  // killed thread must pass through untouched.
+  try {
+    serve();
+  } catch (const sc_core::sc_unwind_exception&) {
+    throw;
+  } catch (...) {
+    m_port.fail(std::current_exception());
+  }
+}
+
+void VpuUnit::serve() {
   for (;;) {
     const Instruction* in = m_port.acquire(m_kind);
     if (in == nullptr) return;

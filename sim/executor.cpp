@@ -117,6 +117,11 @@ void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle 
   wake_ready_kinds();
 }
 
+void Executor::fail(std::exception_ptr error) {
+  if (!m_error) m_error = error;
+  sc_core::sc_stop();
+}
+
 void Executor::wake_ready_kinds() {
   for (int k = 0; k < kUnitKinds; ++k) {
     if (m_waiting[static_cast<std::size_t>(k)] == 0) continue;

@@ -90,6 +90,10 @@ class Executor : public sc_core::sc_module, public InstructionPort {
   Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
   const Instruction* acquire(UnitKind kind) override;
   void retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) override;
+  /// Keeps the first error and stops the simulation (sc_stop).
+  void fail(std::exception_ptr error) override;
+  /// The first error a unit reported, or null.
+  std::exception_ptr error() const { return m_error; }
 
  private:
   void wake_ready_kinds();
@@ -97,6 +101,7 @@ class Executor : public sc_core::sc_module, public InstructionPort {
   RetireHook m_hook;
   std::array<sc_core::sc_event, kUnitKinds> m_ready;
   std::array<int, kUnitKinds> m_waiting{};
+  std::exception_ptr m_error;
 };
 
 }  // namespace tpusim

@@ -140,6 +140,7 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
                 });
   Chip chip("chip", hw, exec);
   sc_core::sc_start();
+  if (exec.error()) std::rethrow_exception(exec.error());
   if (!board.all_done())
     throw SimError(fmt::format(
         "simulation stopped at cycle {} with work left (deadlock); {} instructions finished; "
