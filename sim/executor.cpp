@@ -97,6 +97,7 @@ const Instruction* Executor::acquire(UnitKind kind) {
   for (;;) {
     if (const Instruction* in = m_board.ready_head(kind)) {
       m_board.take(kind);
+      m_in_flight.emplace_back(in, now_cycles());
       // Another idle unit of this kind may take the next one in the same cycle.
       if (m_waiting[k] > 0) m_ready[k].notify(sc_core::SC_ZERO_TIME);
       return in;
@@ -112,7 +113,17 @@ const Instruction* Executor::acquire(UnitKind kind) {
 }
 
 void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) {
-  if (m_hook) m_hook(*in, kind, instance, start, end);
+  Cycle horizon = now_cycles();
+  for (std::size_t i = 0; i < m_in_flight.size();) {
+    if (m_in_flight[i].first == in) {
+      m_in_flight[i] = m_in_flight.back();
+      m_in_flight.pop_back();
+      continue;
+    }
+    horizon = std::min(horizon, m_in_flight[i].second);
+    ++i;
+  }
+  if (m_hook) m_hook(*in, kind, instance, start, end, horizon);
   m_board.finish(in);
   wake_ready_kinds();
 }

@@ -79,8 +79,10 @@ class Scoreboard {
 };
 
 /// Called at every retirement (stats, timeline). `instance` indexes units of one kind.
-using RetireHook =
-    std::function<void(const Instruction&, UnitKind kind, int instance, Cycle start, Cycle end)>;
+/// `horizon`: every instruction that retires later starts at or after it (the earliest start
+/// among those still running, or now), so bookkeeping older than it can be folded away.
+using RetireHook = std::function<void(const Instruction&, UnitKind kind, int instance, Cycle start,
+                                      Cycle end, Cycle horizon)>;
 
 /// The SystemC face of the scoreboard: unit threads block in acquire() until their kind's head
 /// is ready. Only kinds whose head became ready (or that ran out) are woken, so an idle unit
@@ -102,6 +104,8 @@ class Executor : public sc_core::sc_module, public InstructionPort {
   std::array<sc_core::sc_event, kUnitKinds> m_ready;
   std::array<int, kUnitKinds> m_waiting{};
   std::exception_ptr m_error;
+  /// Instructions taken and not yet retired, with their start cycle (at most one per unit).
+  std::vector<std::pair<const Instruction*, Cycle>> m_in_flight;
 };
 
 }  // namespace tpusim
