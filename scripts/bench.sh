@@ -2,15 +2,20 @@
 # Builds tpusim (Release) and prints one table: wall time, peak RSS and simulated instructions
 # per second of whole CLI runs (tests/bench/RESULTS.md has the targets and past numbers).
 #   scripts/bench.sh            every row
-#   BENCH_ROWS="decode-dense gemm" scripts/bench.sh     selected rows
+#   BENCH_ROWS="decode-dense gemm-trace" scripts/bench.sh     selected rows
+#   TPUSIM_BIN=/old/build/tpusim scripts/bench.sh             another binary, no build (before/after)
 # Peak RSS comes from /usr/bin/time -v (Debian package `time`); it covers the forked
 # simulation processes too (wait4 reports the largest descendant).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${TPUSIM_BUILD_DIR:-$root/build}
-"$root/scripts/setup.sh"
-TPUSIM_BUILD_DIR=$build "$root/scripts/build.sh" >&2
-bin=$build/tpusim
+if [ -n "${TPUSIM_BIN:-}" ]; then
+  bin=$TPUSIM_BIN
+else
+  "$root/scripts/setup.sh"
+  TPUSIM_BUILD_DIR=$build "$root/scripts/build.sh" >&2
+  bin=$build/tpusim
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export SC_COPYRIGHT_MESSAGE=DISABLE

@@ -128,7 +128,8 @@ TEST_CASE("cli: a malformed trace exits 2 naming file:line", "[cli][robust]") {
   CHECK(r.out.empty());
 
   // Binary garbage: still one line on stderr, with the position.
-  write_text(trace, std::string("tpusim-trace 1\n\x01\xff\xfe garbage\n", 30));
+  static const char kGarbage[] = "tpusim-trace 1\n\x01\xff\0\xfe garbage\n";
+  write_text(trace, std::string(kGarbage, sizeof kGarbage - 1));
   const Run g = run_tpusim({"trace", "run", trace});
   CHECK(g.exit_code == 2);
   CHECK_THAT(g.err, Catch::Contains(trace + ":2:"));
