@@ -164,9 +164,7 @@ void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   m_pending.clear();
   m_pending_last = now;
   // Slots are all free at `now`: the previous instruction completed no later than that.
-  m_slot_free.clear();
-  for (std::uint32_t i = 0; i < m_cfg.max_outstanding; ++i)
-    m_slot_free.push(cycles_to_ticks(now));
+  m_slot_free.fill(m_cfg.max_outstanding, cycles_to_ticks(now));
   ++m_stats.instructions;
 
   if (in.op == Op::kDmaGather) {

@@ -19,6 +19,13 @@ class SortedQueue {
   bool empty() const { return m_head == m_tail; }
   std::size_t size() const { return m_tail - m_head; }
   void clear() { m_head = m_tail = 0; }
+  /// Replaces the contents with `n` copies of `x` (all equal, so already sorted).
+  void fill(std::size_t n, const T& x) {
+    if (m_buf.size() < n) m_buf.resize(n);
+    std::fill(m_buf.begin(), m_buf.begin() + static_cast<std::ptrdiff_t>(n), x);
+    m_head = 0;
+    m_tail = n;
+  }
   /// The element with the smallest key (the earliest inserted among equals).
   const T& front() const { return m_buf[m_head]; }
   void pop_front() {

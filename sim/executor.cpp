@@ -29,6 +29,9 @@ void Scoreboard::refill() {
 bool Scoreboard::dep_done(std::uint64_t dep) const {
   // Everything older than the window's front has retired, hence finished.
   if (m_slots.empty() || dep < m_slots.front().in.id) return true;
+  // IDs are usually consecutive, so the slot is at dep - front: check there before searching.
+  const std::uint64_t guess = dep - m_slots.front().in.id;
+  if (guess < m_slots.size() && m_slots[guess].in.id == dep) return m_slots[guess].done;
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), dep,
                              [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
   // A dependency the validated stream does not contain cannot be waited for.
@@ -52,11 +55,22 @@ void Scoreboard::take(UnitKind kind) {
 }
 
 void Scoreboard::finish(const Instruction* in) {
+  const std::uint64_t guess = in->id - m_slots.front().in.id;
+  if (guess < m_slots.size() && &m_slots[guess].in == in) {
+    m_slots[guess].done = true;
+    ++m_finished;
+    retire_front();
+    return;
+  }
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), in->id,
                              [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
   SIM_CHECK("executor", it != m_slots.end() && &it->in == in, "finished an unknown instruction");
   it->done = true;
   ++m_finished;
+  retire_front();
+}
+
+void Scoreboard::retire_front() {
   while (!m_slots.empty() && m_slots.front().done)
     m_slots.pop_front();
   refill();

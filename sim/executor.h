@@ -67,6 +67,7 @@ class Scoreboard {
     bool done = false;
   };
   void refill();
+  void retire_front();
   bool dep_done(std::uint64_t dep) const;
 
   InstructionSource& m_source;
