@@ -73,6 +73,10 @@ void DmaConfig::validate() const {
   if (max_outstanding == 0) throw ConfigError("dma.max_outstanding must be > 0 (got 0)");
   if (request_bytes == 0) throw ConfigError("dma.request_bytes must be > 0 (got 0)");
   if (group_requests == 0) throw ConfigError("dma.group_requests must be > 0 (got 0)");
+  // Each engine is a SystemC module and keeps max_outstanding + group_requests slots.
+  require_at_most("dma.engines", engines, 1024);
+  require_at_most("dma.max_outstanding", max_outstanding, 1 << 20);
+  require_at_most("dma.group_requests", group_requests, 1 << 20);
 }
 
 // Patterns (every one yields exactly min(rows, span) distinct indices < span):
@@ -143,10 +147,7 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
 }
 
 DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram)
-    : m_cfg(cfg), m_hbm(hbm), m_sram(sram) {
-  m_slot_free.reserve(cfg.max_outstanding);
-  m_pending.reserve(static_cast<std::size_t>(cfg.max_outstanding) + cfg.group_requests);
-}
+    : m_cfg(cfg), m_hbm(hbm), m_sram(sram) {}
 
 void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   SIM_CHECK("dma", m_in == nullptr,
@@ -163,7 +164,7 @@ void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   m_pending.clear();
   m_pending_last = now;
   // Slots are all free at `now`: the previous instruction completed no later than that.
-  m_slot_free.assign(m_cfg.max_outstanding, cycles_to_ticks(now));
+  m_slot_free.fill(m_cfg.max_outstanding, cycles_to_ticks(now));
   ++m_stats.instructions;
 
   if (in.op == Op::kDmaGather) {
@@ -190,11 +191,9 @@ void DmaEngineTiming::drain(Cycle now) {
   // SRAM writes of loaded data happen when their data has arrived; they are applied here, in
   // arrival order, once simulated time has reached them. Reserving SRAM banks far in the
   // future (at issue) would block the other units' earlier accesses to the same banks.
-  const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
   while (!m_pending.empty() && m_pending.front().ready <= now) {
-    std::pop_heap(m_pending.begin(), m_pending.end(), later);
-    const PendingWrite w = m_pending.back();
-    m_pending.pop_back();
+    const PendingWrite w = m_pending.front();
+    m_pending.pop_front();
     const Cycle done = m_sram.access(w.ready, w.sram_addr, w.bytes, true);
     m_last_done = std::max(m_last_done, cycles_to_ticks(done));
   }
@@ -206,8 +205,6 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
   drain(now);
 
   const Tick now_ticks = cycles_to_ticks(now);
-  const auto later_slot = std::greater<Tick>();
-  const auto later = [](const PendingWrite& a, const PendingWrite& b) { return a.ready > b.ready; };
   if (m_row < m_num_rows) {
     // The group may reach into the future (each request waits for a slot), but it must start
     // now: jumping ahead to a far slot-free time before the other engines have caught up
@@ -245,8 +242,8 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
       const std::uint64_t sram_addr = sram_base + m_sram_cursor;
 
       // Take the earliest-free slot; the request issues when both it and the engine are ready.
-      std::pop_heap(m_slot_free.begin(), m_slot_free.end(), later_slot);
-      const Tick issue = std::max(now_ticks, m_slot_free.back());
+      const Tick issue = std::max(now_ticks, m_slot_free.front());
+      m_slot_free.pop_front();
       Tick slot_done = 0;
       if (in.op == Op::kDmaStore) {
         const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
@@ -258,13 +255,11 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
         slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
         m_stats.read_bytes += len;
         const Cycle ready = ticks_to_cycles_ceil(slot_done);
-        m_pending.push_back(PendingWrite{ready, sram_addr, len});
-        std::push_heap(m_pending.begin(), m_pending.end(), later);
+        m_pending.push(PendingWrite{ready, sram_addr, len});
         m_pending_last = std::max(m_pending_last, ready);
         m_last_done = std::max(m_last_done, slot_done);
       }
-      m_slot_free.back() = slot_done;
-      std::push_heap(m_slot_free.begin(), m_slot_free.end(), later_slot);
+      m_slot_free.push(slot_done);
       ++m_stats.requests;
       ++issued;
       last_issue = issue;
@@ -293,24 +288,49 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
 
 DmaUnit::DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instance,
                  InstructionPort& port, HbmTiming& hbm, SramTiming& sram)
-    : sc_core::sc_module(name), m_timing(cfg, hbm, sram), m_instance(instance), m_port(port) {
+    : sc_core::sc_module(name),
+      m_timing(cfg, hbm, sram),
+      m_instance(instance),
+      m_port(port),
+      m_max_zero_time_steps(std::uint64_t{cfg.max_outstanding} + 16) {
   SC_THREAD(run);
 }
 
 void DmaUnit::run() {
+  // Errors leave through the port (see InstructionPort::fail); SystemC's own unwinding of a
+  // killed thread must pass through untouched.
+  try {
+    serve();
+  } catch (const sc_core::sc_unwind_exception&) {
+    throw;
+  } catch (...) {
+    m_port.fail(std::current_exception());
+  }
+}
+
+void DmaUnit::serve() {
   for (;;) {
     const Instruction* in = m_port.acquire(UnitKind::kDma);
     if (in == nullptr) return;
     const Cycle t0 = now_cycles();
     m_timing.begin(*in, t0);
     Cycle resume_at = t0;
+    // Livelock guard: every zero-time step issues a group into a free slot, so at most
+    // max_outstanding of them can follow each other before a slot frees in the future.
+    std::uint64_t zero_time_steps = 0;
     while (m_timing.step(now_cycles(), resume_at)) {
       // A group that issued without waiting yields for one delta cycle, so other engines
       // stepping at the same cycle take their turn (no simulated time passes).
-      if (resume_at <= now_cycles())
+      if (resume_at <= now_cycles()) {
+        SIM_CHECK("dma", ++zero_time_steps <= m_max_zero_time_steps,
+                  fmt::format("instruction {} made no progress in simulated time for {} steps "
+                              "at cycle {} (livelock)",
+                              in->id, zero_time_steps - 1, now_cycles()));
         sc_core::wait(sc_core::SC_ZERO_TIME);
-      else
+      } else {
+        zero_time_steps = 0;
         wait_until_cycle(resume_at);
+      }
     }
     wait_until_cycle(resume_at);
     m_port.retire(in, UnitKind::kDma, m_instance, t0, resume_at);

@@ -8,6 +8,7 @@
 #include <systemc>
 
 #include "models/hbm.h"
+#include "models/sorted_queue.h"
 #include "models/sram.h"
 #include "models/unit_port.h"
 #include "sim/common.h"
@@ -68,6 +69,12 @@ class DmaEngineTiming {
     std::uint64_t bytes;
   };
   void drain(Cycle now);
+  struct TickKey {
+    Tick operator()(Tick t) const { return t; }
+  };
+  struct ReadyKey {
+    Cycle operator()(const PendingWrite& w) const { return w.ready; }
+  };
 
   DmaConfig m_cfg;
   HbmTiming& m_hbm;
@@ -75,18 +82,18 @@ class DmaEngineTiming {
   DmaStats m_stats;
   // Current transfer state (no allocation per request).
   const Instruction* m_in = nullptr;
-  std::vector<std::uint64_t> m_rows;    ///< gather row indices
-  std::vector<Tick> m_slot_free;        ///< completion tick of each outstanding slot
-  std::uint64_t m_row = 0;              ///< next row (2-D and gather)
-  std::uint64_t m_row_offset = 0;       ///< bytes already issued within the current row
-  std::uint64_t m_sram_cursor = 0;      ///< next SRAM byte offset
-  Tick m_last_done = 0;                 ///< latest completion so far
-  std::uint64_t m_num_rows = 0;         ///< rows of the transfer (linear: 1)
-  std::uint64_t m_row_len = 0;          ///< bytes per row
-  std::uint64_t m_last_row_len = 0;     ///< bytes of the last row (takes any remainder)
-  std::vector<PendingWrite> m_pending;  ///< min-heap on ready
-  Cycle m_pending_last = 0;             ///< latest ready among pending writes
-  Cycle m_begin_cycle = 0;              ///< for busy_cycles
+  std::vector<std::uint64_t> m_rows;              ///< gather row indices
+  SortedQueue<Tick, TickKey> m_slot_free;         ///< completion tick of each outstanding slot
+  std::uint64_t m_row = 0;                        ///< next row (2-D and gather)
+  std::uint64_t m_row_offset = 0;                 ///< bytes already issued within the current row
+  std::uint64_t m_sram_cursor = 0;                ///< next SRAM byte offset
+  Tick m_last_done = 0;                           ///< latest completion so far
+  std::uint64_t m_num_rows = 0;                   ///< rows of the transfer (linear: 1)
+  std::uint64_t m_row_len = 0;                    ///< bytes per row
+  std::uint64_t m_last_row_len = 0;               ///< bytes of the last row (takes any remainder)
+  SortedQueue<PendingWrite, ReadyKey> m_pending;  ///< by ready, then issue order
+  Cycle m_pending_last = 0;                       ///< latest ready among pending writes
+  Cycle m_begin_cycle = 0;                        ///< for busy_cycles
 };
 
 /// One DMA engine as a SystemC module.
@@ -99,9 +106,11 @@ class DmaUnit : public sc_core::sc_module {
 
  private:
   void run();
+  void serve();  ///< the instruction loop run() guards
   DmaEngineTiming m_timing;
   int m_instance;
   InstructionPort& m_port;
+  std::uint64_t m_max_zero_time_steps;
 };
 
 }  // namespace tpusim

@@ -53,10 +53,29 @@ void HbmConfig::validate() const {
   require_non_negative("hbm.latency_ns", latency_ns);
   require_non_negative("hbm.row_miss_ns", row_miss_ns);
   require_positive("hbm.capacity_gib", capacity_gib);
+  // Per-bank tables are allocated from these, and burst and latency times are ticks in 64 bits.
+  require_at_most("hbm.channels", channels, 4096);
+  require_at_most("hbm.banks_per_channel", banks_per_channel, 4096);
+  require_at_most("hbm.channels * hbm.banks_per_channel",
+                  static_cast<double>(channels) * banks_per_channel, 1 << 20);
+  require_at_least("hbm.bandwidth_gbs", bandwidth_gbs, 1);
+  require_at_most("hbm.burst_bytes", burst_bytes, 1 << 16);
+  require_at_most("hbm.row_bytes", row_bytes, 1 << 24);
+  require_at_most("hbm.interleave_bytes", interleave_bytes, 1 << 30);
+  require_at_most("hbm.bandwidth_gbs", bandwidth_gbs, 1e9);
+  require_at_most("hbm.latency_ns", latency_ns, 1e9);
+  require_at_most("hbm.row_miss_ns", row_miss_ns, 1e9);
+  require_at_most("hbm.capacity_gib", capacity_gib, 1 << 20);
 }
 
 HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
     : m_cfg(cfg),
+      m_capacity(cfg.capacity_bytes()),
+      m_granule(cfg.interleave_bytes),
+      m_channels(cfg.channels),
+      m_row_bytes(cfg.row_bytes),
+      m_burst(cfg.burst_bytes),
+      m_banks(cfg.banks_per_channel),
       m_bus_free(cfg.channels, 0),
       m_bank_free(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel, 0),
       m_open_row(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel, kClosedRow) {
@@ -77,11 +96,20 @@ namespace {
 // rotate over all banks, but streams a multiple of banks*row_bytes apart (several DMA engines
 // each copying one slice of a large tensor) land on different banks instead of evicting each
 // other's open row on every request.
-std::uint64_t bank_of_row(std::uint64_t row, std::uint64_t banks) {
+std::uint64_t bank_of_row(std::uint64_t row, const Divisor& banks) {
+  // One bank has only digit 0 (and dividing by 1 would never reach 0 below).
+  if (banks.value() == 1) return 0;
   std::uint64_t h = 0;
-  for (std::uint64_t r = row; r != 0; r /= banks)
-    h ^= r % banks;
-  return h % banks;
+  if (banks.pow2()) {
+    // Digits are bit fields; their XOR is already below `banks`.
+    const std::uint64_t mask = banks.value() - 1;
+    for (std::uint64_t r = row; r != 0; r >>= banks.shift())
+      h ^= r & mask;
+    return h;
+  }
+  for (std::uint64_t r = row; r != 0; r /= banks.value())
+    h ^= r % banks.value();
+  return h % banks.value();
 }
 
 }  // namespace
@@ -90,34 +118,32 @@ Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool
   ++m_stats.requests;
   (write ? m_stats.write_bytes : m_stats.read_bytes) += bytes;
   if (bytes == 0) return issue;
-  const std::uint64_t capacity = m_cfg.capacity_bytes();
+  const std::uint64_t capacity = m_capacity;
   SIM_CHECK(
       "hbm", addr <= capacity && bytes <= capacity - addr,
       fmt::format("request [{}, {}) is outside the {} B capacity", addr, addr + bytes, capacity));
 
-  const std::uint64_t granule = m_cfg.interleave_bytes;
-  const std::uint64_t channels = m_cfg.channels;
-  const std::uint64_t row_bytes = m_cfg.row_bytes;
-  const std::uint64_t burst = m_cfg.burst_bytes;
-  const std::uint64_t banks = m_cfg.banks_per_channel;
+  const std::uint64_t granule = m_granule.value();
+  const std::uint64_t row_bytes = m_row_bytes.value();
+  const std::uint64_t banks = m_banks.value();
   const std::uint64_t end = addr + bytes;
   Tick last_bus_end = issue;
 
   // Split the request into segments that stay within one channel granule and one DRAM row;
   // each segment is a run of back-to-back bursts on one channel bus from one bank.
   for (std::uint64_t a = addr; a < end;) {
-    const std::uint64_t g = a / granule;
-    const std::uint64_t channel = g % channels;
+    const std::uint64_t g = m_granule.div(a);
+    const std::uint64_t channel = m_channels.mod(g);
     // Channel-local address: the channel's granules packed one after another.
-    const std::uint64_t granule_base = (g / channels) * granule;
-    const std::uint64_t local = granule_base + (a - g * granule);
-    const std::uint64_t row = local / row_bytes;
+    const std::uint64_t granule_base = m_channels.div(g) * granule;
+    const std::uint64_t local = granule_base + m_granule.mod(a);
+    const std::uint64_t row = m_row_bytes.div(local);
     const std::uint64_t local_end = std::min(granule_base + granule, (row + 1) * row_bytes);
     const std::uint64_t seg = std::min(end - a, local_end - local);
     // Whole bursts cross the bus even when the request covers only part of one.
-    const std::uint64_t n_bursts = (local + seg - 1) / burst - local / burst + 1;
+    const std::uint64_t n_bursts = m_burst.div(local + seg - 1) - m_burst.div(local) + 1;
 
-    const std::size_t bank = static_cast<std::size_t>(channel * banks + bank_of_row(row, banks));
+    const std::size_t bank = static_cast<std::size_t>(channel * banks + bank_of_row(row, m_banks));
     Tick ready = std::max(issue, m_bank_free[bank]);
     if (m_open_row[bank] == row) {
       m_stats.row_hits += n_bursts;

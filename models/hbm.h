@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/divisor.h"
 #include "sim/common.h"
 
 namespace tpusim {
@@ -21,7 +22,9 @@ struct HbmConfig {
   double capacity_gib = 16;              ///< hbm.capacity_gib: addresses beyond are errors
 
   std::uint64_t capacity_bytes() const {
-    return static_cast<std::uint64_t>(capacity_gib * 1024.0 * 1024.0 * 1024.0);
+    // Saturating, like SramConfig::capacity_bytes (a double out of range is undefined to cast).
+    const double b = capacity_gib * 1024.0 * 1024.0 * 1024.0;
+    return b >= 0x1p64 ? ~std::uint64_t{0} : b > 0 ? static_cast<std::uint64_t>(b) : 0;
   }
   void validate() const;
 };
@@ -55,6 +58,8 @@ class HbmTiming {
 
  private:
   HbmConfig m_cfg;
+  std::uint64_t m_capacity;  ///< capacity_bytes(), computed once (it goes through a double)
+  Divisor m_granule, m_channels, m_row_bytes, m_burst, m_banks;
   Tick m_burst_ticks;                     ///< data-bus time of one burst on one channel
   Tick m_latency_ticks;                   ///< idle latency
   Tick m_row_miss_ticks;                  ///< precharge + activate

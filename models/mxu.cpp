@@ -30,6 +30,12 @@ void MxuConfig::validate() const {
   if (cols == 0) throw ConfigError("mxu.cols must be > 0 (got 0)");
   if (!std::isfinite(fp8_rate) || fp8_rate <= 0)
     throw ConfigError(fmt::format("mxu.fp8_rate must be > 0 (got {})", fp8_rate));
+  // Every array is a SystemC module; cycle laws multiply these, so bound them generously.
+  require_at_most("mxu.count", count, 1024);
+  require_at_most("mxu.rows", rows, 1 << 16);
+  require_at_most("mxu.cols", cols, 1 << 16);
+  require_at_least("mxu.fp8_rate", fp8_rate, 1.0 / 1024);
+  require_at_most("mxu.fp8_rate", fp8_rate, 1024);
 }
 
 std::uint64_t SystolicTiming::folds(std::uint64_t m, std::uint64_t n, std::uint64_t k) const {
@@ -66,12 +72,18 @@ Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, 
   if (dtype == DType::kFp8)
     stream = static_cast<std::uint64_t>(std::ceil(static_cast<double>(stream) / m_cfg.fp8_rate));
   stream = std::max<std::uint64_t>(stream, 1);
+  // Traces bound m, n, k only through SRAM capacity, so a huge chip could make the products
+  // wrap; saturate instead, and let the simulated-time guard reject the result.
+  std::uint64_t t = 0;
   if (m_cfg.timing == MxuTimingMode::kScaleSim) {
     const std::uint64_t per_fold = ws ? 2 * r + c + stream - 2 : r + c + stream - 2;
-    return f * per_fold - 1;
+    if (__builtin_mul_overflow(f, per_fold, &t)) return kMaxSimCycles;
+    return t - 1;
   }
   const std::uint64_t preload = ws ? r : 0;
-  return preload + (f - 1) * std::max(stream, r) + stream + (r + c - 2);
+  if (__builtin_mul_overflow(f - 1, std::max(stream, r), &t) || t > kMaxSimCycles)
+    return kMaxSimCycles;
+  return std::min<std::uint64_t>(kMaxSimCycles, preload + t + stream + (r + c - 2));
 }
 
 // A is streamed once per column fold (each fold sees all of A's rows against C columns of B).
@@ -104,6 +116,18 @@ MxuUnit::MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instanc
 }
 
 void MxuUnit::run() {
+  // Errors leave through the port (see InstructionPort::fail); SystemC's own unwinding of a
+  // killed thread must pass through untouched.
+  try {
+    serve();
+  } catch (const sc_core::sc_unwind_exception&) {
+    throw;
+  } catch (...) {
+    m_port.fail(std::current_exception());
+  }
+}
+
+void MxuUnit::serve() {
   for (;;) {
     const Instruction* in = m_port.acquire(UnitKind::kMxu);
     if (in == nullptr) return;

@@ -72,6 +72,7 @@ class MxuUnit : public sc_core::sc_module {
 
  private:
   void run();
+  void serve();  ///< the instruction loop run() guards
   SystolicTiming m_timing;
   int m_instance;
   InstructionPort& m_port;

@@ -18,6 +18,9 @@ void SramConfig::validate() const {
   if (!std::isfinite(capacity_mib) || capacity_mib <= 0)
     throw ConfigError(fmt::format("sram.capacity_mib must be > 0 (got {})", capacity_mib));
   if (banks == 0) throw ConfigError("sram.banks must be > 0 (got 0)");
+  // Per-bank tables are allocated from these; 1 TiB of SRAM is far beyond any chip.
+  require_at_most("sram.capacity_mib", capacity_mib, 1 << 20);
+  require_at_most("sram.banks", banks, 1 << 16);
   if (bank_bytes_per_cycle == 0) throw ConfigError("sram.bank_bytes_per_cycle must be > 0 (got 0)");
   if (!is_pow2(interleave_bytes))
     throw ConfigError(
@@ -36,7 +39,13 @@ void SramConfig::validate() const {
 }
 
 SramTiming::SramTiming(const SramConfig& cfg)
-    : m_cfg(cfg), m_bank_free(cfg.banks, 0), m_scratch_bytes(cfg.banks, 0) {}
+    : m_cfg(cfg),
+      m_capacity(cfg.capacity_bytes()),
+      m_granule(cfg.interleave_bytes),
+      m_banks(cfg.banks),
+      m_per_cycle(cfg.bank_bytes_per_cycle),
+      m_bank_free(cfg.banks, 0),
+      m_scratch_bytes(cfg.banks, 0) {}
 
 Cycle SramTiming::access(Cycle start, std::uint64_t addr, std::uint64_t bytes, bool write) {
   return access_repeat(start, addr, bytes, 1, write);
@@ -45,7 +54,7 @@ Cycle SramTiming::access(Cycle start, std::uint64_t addr, std::uint64_t bytes, b
 Cycle SramTiming::access_repeat(Cycle start, std::uint64_t addr, std::uint64_t bytes,
                                 std::uint64_t repeat, bool write) {
   if (bytes == 0 || repeat == 0) return start;
-  const std::uint64_t capacity = m_cfg.capacity_bytes();
+  const std::uint64_t capacity = m_capacity;
   SIM_CHECK("sram", addr <= capacity && bytes <= capacity - addr,
             fmt::format("access [{}, {}) at cycle {} is outside the {} B capacity", addr,
                         addr + bytes, start, capacity));
@@ -56,13 +65,13 @@ Cycle SramTiming::access_repeat(Cycle start, std::uint64_t addr, std::uint64_t b
   const std::uint64_t banks = m_cfg.banks;
   const std::uint64_t per_cycle = m_cfg.bank_bytes_per_cycle;
   const std::uint64_t end = addr + bytes;
-  const std::uint64_t first_g = addr / granule;
-  const std::uint64_t last_g = (end - 1) / granule;
+  const std::uint64_t first_g = m_granule.div(addr);
+  const std::uint64_t last_g = m_granule.div(end - 1);
   const std::uint64_t touched = last_g - first_g + 1;
   Cycle done = start;
 
   auto serve = [&](std::uint64_t bank, std::uint64_t bank_bytes) {
-    const Cycle busy = (bank_bytes * repeat + per_cycle - 1) / per_cycle;
+    const Cycle busy = m_per_cycle.div(bank_bytes * repeat + per_cycle - 1);
     const Cycle begin = std::max(start, m_bank_free[bank]);
     m_stats.conflict_cycles += begin - start;
     m_bank_free[bank] = begin + busy;
@@ -71,11 +80,14 @@ Cycle SramTiming::access_repeat(Cycle start, std::uint64_t addr, std::uint64_t b
 
   if (touched <= banks) {
     // Small access: every granule lands on its own bank, so no per-bank sum is needed and the
-    // cost is proportional to the access, not to the bank count.
+    // cost is proportional to the access, not to the bank count. The bank advances by one per
+    // granule, so only the first needs a division.
+    std::uint64_t bank = m_banks.mod(first_g);
     for (std::uint64_t g = first_g; g <= last_g; ++g) {
       const std::uint64_t lo = std::max(addr, g * granule);
       const std::uint64_t hi = std::min(end, (g + 1) * granule);
-      serve(g % banks, hi - lo);
+      serve(bank, hi - lo);
+      if (++bank == banks) bank = 0;
     }
     return done;
   }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/divisor.h"
 #include "sim/common.h"
 
 namespace tpusim {
@@ -16,7 +17,10 @@ struct SramConfig {
   double residency_mib = 64;  ///< sram.residency_mib: budget for pinned indexer keys (workloads)
 
   std::uint64_t capacity_bytes() const {
-    return static_cast<std::uint64_t>(capacity_mib * 1024.0 * 1024.0);
+    // Saturating: validate() may not have bounded capacity_mib yet (casting an out-of-range
+    // double is undefined behaviour).
+    const double b = capacity_mib * 1024.0 * 1024.0;
+    return b >= 0x1p64 ? ~std::uint64_t{0} : b > 0 ? static_cast<std::uint64_t>(b) : 0;
   }
   std::uint64_t peak_bytes_per_cycle() const {
     return static_cast<std::uint64_t>(banks) * bank_bytes_per_cycle;
@@ -54,6 +58,8 @@ class SramTiming {
 
  private:
   SramConfig m_cfg;
+  std::uint64_t m_capacity;  ///< capacity_bytes(), computed once (it goes through a double)
+  Divisor m_granule, m_banks, m_per_cycle;
   std::vector<Cycle> m_bank_free;              ///< per bank: first cycle it is free
   std::vector<std::uint64_t> m_scratch_bytes;  ///< per-bank byte counts of the current access
   SramStats m_stats;

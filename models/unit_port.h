@@ -2,6 +2,8 @@
 /// The narrow interface between the executor and a unit module (cf. ONNXim's can_issue/issue):
 /// a unit thread asks for its next instruction and reports when it is done.
 
+#include <exception>
+
 #include "sim/common.h"
 #include "traces/isa.h"
 
@@ -17,6 +19,11 @@ class InstructionPort {
   /// Reports that `in` ran on instance `instance` of its kind from cycle `start` to `end`.
   virtual void retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
                       Cycle end) = 0;
+  /// A unit's thread hit an error (a broken invariant, a runaway time). SystemC would turn an
+  /// exception leaving a thread into a generic report and lose its type and message layout, so
+  /// units hand it here instead; the executor stops the simulation and simulate() rethrows it.
+  /// The default rethrows at once (for ports outside a full simulation).
+  virtual void fail(std::exception_ptr error) { std::rethrow_exception(error); }
 };
 
 }  // namespace tpusim

@@ -60,11 +60,22 @@ void VpuConfig::validate() const {
       throw ConfigError(fmt::format("vpu.cost_{} must be > 0 (got {})", vpu_op_short_name(i), c));
   }
   if (topk_passes == 0) throw ConfigError("vpu.topk_passes must be > 0 (got 0)");
+  // Costs and latencies turn into cycle counts through doubles and SystemC time (ps in 64
+  // bits): bounds keep every instruction's duration far from overflow.
+  for (int i = 0; i < kVpuOpCount; ++i) {
+    if (i == vpu_op_index(Op::kVpuTopk)) continue;
+    const std::string key = "vpu.cost_" + std::string(vpu_op_short_name(i));
+    require_at_most(key.c_str(), cost[static_cast<std::size_t>(i)], 1 << 20);
+  }
+  require_at_most("vpu.topk_passes", topk_passes, 1024);
+  require_at_most("vpu.op_latency_cycles", static_cast<double>(op_latency_cycles), 1e9);
 }
 
 void TopkConfig::validate() const {
   if (!std::isfinite(elems_per_cycle) || elems_per_cycle <= 0)
     throw ConfigError(fmt::format("topk.elems_per_cycle must be > 0 (got {})", elems_per_cycle));
+  require_at_least("topk.elems_per_cycle", elems_per_cycle, 1.0 / 1024);
+  require_at_most("topk.latency_cycles", static_cast<double>(latency_cycles), 1e9);
 }
 
 Cycle VpuTiming::cycles(const Instruction& in) const {
@@ -124,6 +135,18 @@ VpuUnit::VpuUnit(sc_core::sc_module_name name, UnitKind kind, const VpuConfig& v
 }
 
 void VpuUnit::run() {
+  // Errors leave through the port (see InstructionPort::fail); SystemC's own unwinding of a
+  // killed thread must pass through untouched.
+  try {
+    serve();
+  } catch (const sc_core::sc_unwind_exception&) {
+    throw;
+  } catch (...) {
+    m_port.fail(std::current_exception());
+  }
+}
+
+void VpuUnit::serve() {
   for (;;) {
     const Instruction* in = m_port.acquire(m_kind);
     if (in == nullptr) return;

@@ -82,6 +82,7 @@ class VpuUnit : public sc_core::sc_module {
 
  private:
   void run();
+  void serve();  ///< the instruction loop run() guards
   UnitKind m_kind;
   VpuTiming m_vpu;
   TopkTiming m_topk;

@@ -3,7 +3,7 @@
 # when everything is already there.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsystemc-dev libfmt-dev libcli11-dev catch2
-      libtomlplusplus-dev nlohmann-json3-dev python3-matplotlib python3-pandas parallel)
+      libtomlplusplus-dev nlohmann-json3-dev python3-matplotlib python3-pandas parallel time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -85,10 +86,26 @@ KeyDesc bool_key(std::string key, std::string help, Ref ref) {
           }};
 }
 
+// A TOML basic string: `hw show` output must load back whatever the name holds.
+std::string toml_quote(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      q += '\\';
+      q += c;
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      q += fmt::format("\\u{:04X}", static_cast<unsigned>(static_cast<unsigned char>(c)));
+    } else {
+      q += c;
+    }
+  }
+  return q + "\"";
+}
+
 template <class Ref>
 KeyDesc string_key(std::string key, std::string help, Ref ref) {
   return {key, std::move(help),
-          [ref](const HwConfig& c) { return "\"" + ref(const_cast<HwConfig&>(c)) + "\""; },
+          [ref](const HwConfig& c) { return toml_quote(ref(const_cast<HwConfig&>(c))); },
           [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
             auto v = n.as_string();
             if (!v) type_error(where, key, "a string");
@@ -266,10 +283,24 @@ void require(bool ok, const std::string& msg) {
   if (!ok) throw ConfigError(msg);
 }
 
+// No control characters, and UTF-8 that JSON accepts: the name is printed in tables and reports.
+bool printable_utf8(const std::string& s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  try {
+    (void)nlohmann::json(s).dump();
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void ChipConfig::validate() const {
   require(!name.empty(), "chip.name must not be empty");
+  require(printable_utf8(name) && name.size() <= 256,
+          "chip.name must be printable UTF-8 text of at most 256 bytes");
   require(std::isfinite(clock_ghz) && clock_ghz > 0 && clock_ghz <= 100,
           fmt::format("chip.clock_ghz must be in (0, 100] (got {})", clock_ghz));
 }

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -91,21 +94,27 @@ ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
     }
-    Json out;
+    std::string text;
     int code = 0;
+    // Serialising is inside the try: a report that cannot be dumped must come back as an
+    // error, not kill the child with an uncaught exception.
+    auto error = [&](const char* what, int exit_code) {
+      code = exit_code;
+      text = Json{{"error", what}, {"exit", exit_code}}.dump(-1, ' ', false,
+                                                             Json::error_handler_t::replace);
+    };
     try {
-      out = body();
+      text = body().dump();
     } catch (const UserError& e) {
-      out = {{"error", e.what()}, {"exit", 2}};
-      code = 2;
+      error(e.what(), 2);
     } catch (const SimError& e) {
-      out = {{"error", e.what()}, {"exit", 1}};
-      code = 1;
+      error(e.what(), 1);
     } catch (const std::exception& e) {
-      out = {{"error", e.what()}, {"exit", 1}};
-      code = 1;
+      error(e.what(), 1);
+    } catch (...) {
+      error("unknown exception in the simulation process", 1);
     }
-    write_all(fds[1], out.dump());
+    write_all(fds[1], text);
     ::close(fds[1]);
     // Skip static destructors and SystemC's teardown: the parent owns all output.
     ::_exit(code);
@@ -274,6 +283,27 @@ std::uint64_t validate_trace_file(const std::string& path, const HwConfig& hw) {
   return hi;
 }
 
+// A meta value as it goes into the report: an integer when it is one (generated traces carry
+// seq, topk, ...), a float where allowed (the indexer's resident fraction), else the text.
+// Hand-written meta is free text, so a value that only looks numeric (too large, "1.2.3") stays a
+// string instead of failing the run.
+Json meta_json(const std::string& v, bool allow_float) {
+  if (v.empty()) return Json(v);
+  if (v.find_first_not_of("0123456789") == std::string::npos) {
+    std::uint64_t u = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), u);
+    if (ec == std::errc() && p == v.data() + v.size()) return Json(u);
+    return Json(v);
+  }
+  if (allow_float && v.find_first_not_of("0123456789.eE+-") == std::string::npos) {
+    char* end = nullptr;
+    errno = 0;
+    const double d = std::strtod(v.c_str(), &end);
+    if (errno == 0 && end == v.c_str() + v.size() && std::isfinite(d)) return Json(d);
+  }
+  return Json(v);
+}
+
 class ReaderSource : public InstructionSource {
  public:
   explicit ReaderSource(TraceReader& r) : m_r(r) {}
@@ -300,12 +330,10 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   Json idx = Json::object();
   for (const auto& [k, v] : reader.meta().entries) {
     if (k.rfind("indexer.", 0) == 0) {
-      idx[k.substr(8)] =
-          v.find('.') != std::string::npos ? Json(std::stod(v)) : Json(std::stoull(v));
+      idx[k.substr(8)] = meta_json(v, true);
       continue;
     }
-    bool numeric = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos;
-    w[k] = numeric ? Json(std::stoull(v)) : Json(v);
+    w[k] = meta_json(v, false);
   }
   w["trace"] = path;
   Json report = make_report(r, w, idx, peak);

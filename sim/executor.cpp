@@ -29,6 +29,9 @@ void Scoreboard::refill() {
 bool Scoreboard::dep_done(std::uint64_t dep) const {
   // Everything older than the window's front has retired, hence finished.
   if (m_slots.empty() || dep < m_slots.front().in.id) return true;
+  // IDs are usually consecutive, so the slot is at dep - front: check there before searching.
+  const std::uint64_t guess = dep - m_slots.front().in.id;
+  if (guess < m_slots.size() && m_slots[guess].in.id == dep) return m_slots[guess].done;
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), dep,
                              [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
   // A dependency the validated stream does not contain cannot be waited for.
@@ -52,11 +55,22 @@ void Scoreboard::take(UnitKind kind) {
 }
 
 void Scoreboard::finish(const Instruction* in) {
+  const std::uint64_t guess = in->id - m_slots.front().in.id;
+  if (guess < m_slots.size() && &m_slots[guess].in == in) {
+    m_slots[guess].done = true;
+    ++m_finished;
+    retire_front();
+    return;
+  }
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), in->id,
                              [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
   SIM_CHECK("executor", it != m_slots.end() && &it->in == in, "finished an unknown instruction");
   it->done = true;
   ++m_finished;
+  retire_front();
+}
+
+void Scoreboard::retire_front() {
   while (!m_slots.empty() && m_slots.front().done)
     m_slots.pop_front();
   refill();
@@ -97,6 +111,7 @@ const Instruction* Executor::acquire(UnitKind kind) {
   for (;;) {
     if (const Instruction* in = m_board.ready_head(kind)) {
       m_board.take(kind);
+      m_in_flight.emplace_back(in, now_cycles());
       // Another idle unit of this kind may take the next one in the same cycle.
       if (m_waiting[k] > 0) m_ready[k].notify(sc_core::SC_ZERO_TIME);
       return in;
@@ -112,9 +127,24 @@ const Instruction* Executor::acquire(UnitKind kind) {
 }
 
 void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) {
-  if (m_hook) m_hook(*in, kind, instance, start, end);
+  Cycle horizon = now_cycles();
+  for (std::size_t i = 0; i < m_in_flight.size();) {
+    if (m_in_flight[i].first == in) {
+      m_in_flight[i] = m_in_flight.back();
+      m_in_flight.pop_back();
+      continue;
+    }
+    horizon = std::min(horizon, m_in_flight[i].second);
+    ++i;
+  }
+  if (m_hook) m_hook(*in, kind, instance, start, end, horizon);
   m_board.finish(in);
   wake_ready_kinds();
+}
+
+void Executor::fail(std::exception_ptr error) {
+  if (!m_error) m_error = error;
+  sc_core::sc_stop();
 }
 
 void Executor::wake_ready_kinds() {

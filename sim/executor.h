@@ -67,6 +67,7 @@ class Scoreboard {
     bool done = false;
   };
   void refill();
+  void retire_front();
   bool dep_done(std::uint64_t dep) const;
 
   InstructionSource& m_source;
@@ -79,8 +80,10 @@ class Scoreboard {
 };
 
 /// Called at every retirement (stats, timeline). `instance` indexes units of one kind.
-using RetireHook =
-    std::function<void(const Instruction&, UnitKind kind, int instance, Cycle start, Cycle end)>;
+/// `horizon`: every instruction that retires later starts at or after it (the earliest start
+/// among those still running, or now), so bookkeeping older than it can be folded away.
+using RetireHook = std::function<void(const Instruction&, UnitKind kind, int instance, Cycle start,
+                                      Cycle end, Cycle horizon)>;
 
 /// The SystemC face of the scoreboard: unit threads block in acquire() until their kind's head
 /// is ready. Only kinds whose head became ready (or that ran out) are woken, so an idle unit
@@ -90,6 +93,10 @@ class Executor : public sc_core::sc_module, public InstructionPort {
   Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
   const Instruction* acquire(UnitKind kind) override;
   void retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) override;
+  /// Keeps the first error and stops the simulation (sc_stop).
+  void fail(std::exception_ptr error) override;
+  /// The first error a unit reported, or null.
+  std::exception_ptr error() const { return m_error; }
 
  private:
   void wake_ready_kinds();
@@ -97,6 +104,9 @@ class Executor : public sc_core::sc_module, public InstructionPort {
   RetireHook m_hook;
   std::array<sc_core::sc_event, kUnitKinds> m_ready;
   std::array<int, kUnitKinds> m_waiting{};
+  std::exception_ptr m_error;
+  /// Instructions taken and not yet retired, with their start cycle (at most one per unit).
+  std::vector<std::pair<const Instruction*, Cycle>> m_in_flight;
 };
 
 }  // namespace tpusim

@@ -1,10 +1,13 @@
 #include "sim/report.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -15,7 +18,16 @@ namespace tpusim {
 namespace {
 
 Json typed_value(const std::string& v) {
-  if (v.size() >= 2 && v.front() == '"') return v.substr(1, v.size() - 2);
+  if (v.size() >= 2 && v.front() == '"') {
+    // A TOML basic string from config_entries: undo its \" and \\ escapes (names hold no
+    // control characters, so there are no others).
+    std::string s;
+    for (std::size_t i = 1; i + 1 < v.size(); ++i) {
+      if (v[i] == '\\' && i + 2 < v.size()) ++i;
+      s += v[i];
+    }
+    return s;
+  }
   if (v == "true") return true;
   if (v == "false") return false;
   if (v.find_first_of(".eE") != std::string::npos) return std::stod(v);
@@ -434,23 +446,39 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
 void write_file_atomic(const std::string& path, const std::string& content) {
   if (path == "-") {
     std::cout << content << std::flush;
+    if (!std::cout) throw UserError("cannot write the report to stdout");
     return;
   }
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw UserError(fmt::format("cannot write '{}'", path));
-    f << content;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw UserError(fmt::format("cannot write '{}'", path));
+  // POSIX calls rather than an ofstream: every failure (open, a short write on a full disk,
+  // fsync, close) is seen and named, and the data is on disk before the rename makes it visible,
+  // so even a crash of the machine leaves the old file or the whole new one.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  auto fail = [&](const char* step, int err) {
+    ::unlink(tmp.c_str());
+    throw UserError(
+        fmt::format("cannot write '{}': {} failed: {}", path, step, std::strerror(err)));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw UserError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  std::size_t off = 0;
+  while (off < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      fail("write", err);
     }
+    off += static_cast<std::size_t>(n);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw UserError(fmt::format("cannot write '{}' (rename failed)", path));
+  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
+    // EINVAL/EROFS: the target does not support syncing (a pipe, /dev/null); nothing to lose.
+    const int err = errno;
+    ::close(fd);
+    fail("fsync", err);
   }
+  if (::close(fd) != 0) fail("close", errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
 }
 
 }  // namespace tpusim

@@ -18,9 +18,16 @@ inline sc_core::sc_time cycles_to_sc_time(Cycle c) {
   return sc_core::sc_time::from_value(c * 1000);
 }
 
-/// Advances the calling SystemC thread by `c` cycles (no-op for 0).
+/// Advances the calling SystemC thread by `c` cycles (no-op for 0). Going past kMaxSimCycles
+/// is a SimError: SystemC time would wrap and the run would never end sensibly.
 inline void wait_cycles(Cycle c) {
-  if (c > 0) sc_core::wait(cycles_to_sc_time(c));
+  if (c == 0) return;
+  const Cycle now = now_cycles();
+  if (c > kMaxSimCycles - now)
+    sim_check_failed("simulation", "now + duration <= kMaxSimCycles",
+                     "simulated time would pass 2^50 cycles (a runaway duration: check the "
+                     "config's rates and latencies and the trace's sizes)");
+  sc_core::wait(cycles_to_sc_time(c));
 }
 
 /// Advances the calling thread until absolute cycle `t` (no-op if already there).

@@ -135,11 +135,11 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
   res.stats = RunStats(opts.timeline_limit);
   Scoreboard board(source, hw.topk.enabled, opts.window);
   Executor exec("executor", board,
-                [&res](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e) {
-                  res.stats.on_retire(in, kind, instance, s, e);
-                });
+                [&res](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,
+                       Cycle horizon) { res.stats.on_retire(in, kind, instance, s, e, horizon); });
   Chip chip("chip", hw, exec);
   sc_core::sc_start();
+  if (exec.error()) std::rethrow_exception(exec.error());
   if (!board.all_done())
     throw SimError(fmt::format(
         "simulation stopped at cycle {} with work left (deadlock); {} instructions finished; "

@@ -5,14 +5,14 @@
 namespace tpusim {
 
 Cycle KernelStats::active_cycles() const {
-  Cycle total = 0;
+  Cycle total = closed_cycles;
   for (const auto& [s, e] : active)
     total += e - s;
   return total;
 }
 
-void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start,
-                         Cycle end) {
+void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
+                         Cycle horizon) {
   const Cycle dur = end - start;
   const std::uint64_t f = instruction_flops(in);
   const std::uint64_t b = hbm_bytes(in);
@@ -37,6 +37,11 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
       k.active.pop_back();
     }
     k.active.emplace_back(s, end);
+  }
+  // Merging needs back.second >= start, and every later start is >= horizon.
+  while (!k.active.empty() && k.active.front().second < horizon) {
+    k.closed_cycles += k.active.front().second - k.active.front().first;
+    k.active.pop_front();
   }
 
   if (m_timeline_limit > 0) {

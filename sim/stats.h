@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,11 @@ struct KernelStats {
   std::uint64_t dram_bytes = 0;  ///< HBM bytes its instructions declare
   std::uint64_t flops = 0;
   /// Union of its instructions' [start, end) intervals, merged as they retire. Retirements come
-  /// in time order (ends never decrease), so merging from the back is exact.
-  std::vector<std::pair<Cycle, Cycle>> active;
+  /// in time order (ends never decrease), so merging from the back is exact. Intervals that end
+  /// before every instruction still running started can never merge again; they are folded
+  /// into `closed_cycles`, so a streamed trace of millions of instructions keeps a few here.
+  std::deque<std::pair<Cycle, Cycle>> active;
+  Cycle closed_cycles = 0;
   Cycle active_cycles() const;
 };
 
@@ -45,7 +49,9 @@ struct TimelineEvent {
 class RunStats {
  public:
   explicit RunStats(std::size_t timeline_limit = 0) : m_timeline_limit(timeline_limit) {}
-  void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end);
+  /// `horizon`: no instruction retiring later started before it (0: unknown, fold nothing).
+  void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
+                 Cycle horizon = 0);
 
   Cycle last_end = 0;
   std::uint64_t instructions = 0;

@@ -314,6 +314,12 @@ void TraceReader::parse_meta(std::string_view rest) {
     std::string_view value = tok.substr(eq + 1);
     if (!valid_tag_name(key)) fail("meta: key " + quote(key) + " must match [A-Za-z0-9_.:-]+");
     if (m_meta.find(key)) fail("meta: duplicate key " + quote(key));
+    // Values reach JSON reports and the writer's canonical form: printable ASCII only, so a
+    // stray control or non-UTF-8 byte is reported here, with its line, not as a broken report.
+    for (char c : value)
+      if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e)
+        fail("meta: value of " + quote(key) +
+             " has a character that is not printable ASCII: " + quote(value));
     m_meta.entries.emplace_back(std::string(key), std::string(value));
   }
   if (!any) fail("meta line has no KEY=VALUE pairs");

@@ -1,0 +1,235 @@
+// End-to-end error handling through the tpusim binary (DESIGN.md section 10): malformed input
+// exits 2 with a message that says where, and output files are all-or-nothing.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/common.h"
+#include "sim/report.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string read_fd(int fd) {
+  std::string s;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+  return s;
+}
+
+/// Runs the tpusim binary with `args`; stdout and stderr captured (stdout to a file, so a large
+/// report cannot block the pipe while we read stderr).
+Run run_tpusim(const std::vector<std::string>& args) {
+  const fs::path out_file =
+      fs::temp_directory_path() / ("tpusim_cli_" + std::to_string(::getpid()));
+  int err_pipe[2];
+  REQUIRE(::pipe(err_pipe) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(err_pipe[0]);
+    ::dup2(err_pipe[1], 2);
+    const int fd = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(TPUSIM_BINARY));
+    for (const auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
+    ::execv(TPUSIM_BINARY, argv.data());
+    ::_exit(127);
+  }
+  ::close(err_pipe[1]);
+  Run r;
+  r.err = read_fd(err_pipe[0]);
+  ::close(err_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(out_file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.out = ss.str();
+  fs::remove(out_file);
+  return r;
+}
+
+/// A fresh scratch directory, removed at the end of the test.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    path = fs::temp_directory_path() / ("tpusim_robust_" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  /// Files in the directory other than `keep` (leftover temporaries).
+  std::vector<std::string> others(const std::string& keep) const {
+    std::vector<std::string> v;
+    for (const auto& e : fs::directory_iterator(path))
+      if (e.path().filename() != keep) v.push_back(e.path().filename().string());
+    return v;
+  }
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const char* const kGoodTrace =
+    "tpusim-trace 1\n"
+    "0 dma.load src=hbm:0 dst=sram:0 bytes=4096 tag=load\n"
+    "1 vpu.exp elems=1024 src=sram:0 dst=sram:4096 deps=0 tag=exp\n";
+
+}  // namespace
+
+TEST_CASE("cli: a malformed trace exits 2 naming file:line", "[cli][robust]") {
+  ScratchDir dir;
+  const std::string trace = dir.file("bad.trace");
+  write_text(trace, std::string(kGoodTrace) + "2 vpu.exp elems=-4 src=sram:0 dst=sram:0\n");
+  const Run r = run_tpusim({"trace", "run", trace});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(trace + ":4:") && Catch::Contains("negative"));
+  CHECK(r.out.empty());
+
+  // Binary garbage: still one line on stderr, with the position.
+  static const char kGarbage[] = "tpusim-trace 1\n\x01\xff\0\xfe garbage\n";
+  write_text(trace, std::string(kGarbage, sizeof kGarbage - 1));
+  const Run g = run_tpusim({"trace", "run", trace});
+  CHECK(g.exit_code == 2);
+  CHECK_THAT(g.err, Catch::Contains(trace + ":2:"));
+  CHECK(std::count(g.err.begin(), g.err.end(), '\n') == 1);
+}
+
+TEST_CASE("cli: a trace beyond the chip's SRAM exits 2 naming file:line", "[cli][robust]") {
+  ScratchDir dir;
+  const std::string trace = dir.file("big.trace");
+  write_text(trace, "tpusim-trace 1\n0 vpu.exp elems=1024 src=sram:0 dst=sram:0xffffffff\n");
+  const Run r = run_tpusim({"trace", "run", trace});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(trace + ":2:") && Catch::Contains("sram.capacity_mib"));
+}
+
+TEST_CASE("cli: a bad --set exits 2 naming the key", "[cli][robust]") {
+  const Run unknown = run_tpusim({"run", "--seq", "4k", "--set", "hbm.chanels=8"});
+  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(unknown.err, Catch::Contains("hbm.chanels"));
+  const Run range = run_tpusim({"run", "--seq", "4k", "--set", "sram.banks=100000000"});
+  CHECK(range.exit_code == 2);
+  CHECK_THAT(range.err, Catch::Contains("sram.banks"));
+  const Run type = run_tpusim({"hw", "show", "--set", "mxu.dataflow=diagonal"});
+  CHECK(type.exit_code == 2);
+  CHECK_THAT(type.err, Catch::Contains("mxu.dataflow"));
+}
+
+TEST_CASE("cli: an unknown flag or subcommand exits 2", "[cli][robust]") {
+  CHECK(run_tpusim({"run", "--sequence", "4k"}).exit_code == 2);
+  CHECK(run_tpusim({"frobnicate"}).exit_code == 2);
+  CHECK(run_tpusim({"run", "--seq", "lots"}).exit_code == 2);
+}
+
+TEST_CASE("cli: -o into a missing directory fails cleanly and leaves no file", "[cli][robust]") {
+  ScratchDir dir;
+  const std::string trace = dir.file("ok.trace");
+  write_text(trace, kGoodTrace);
+  const std::string out = dir.file("missing/report.json");
+  const Run r = run_tpusim({"trace", "run", trace, "--format", "json", "-o", out});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains(out));
+  CHECK_FALSE(fs::exists(out));
+  CHECK(dir.others("ok.trace").empty());
+}
+
+TEST_CASE("cli: every output file is written atomically (-o, --timeline, trace gen)",
+          "[cli][robust]") {
+  ScratchDir dir;
+  const std::string trace = dir.file("gen.trace");
+  const Run gen = run_tpusim({"trace", "gen", "--seq", "4k", "-o", trace});
+  REQUIRE(gen.exit_code == 0);
+  const Run run = run_tpusim({"trace", "run", trace, "--format", "json", "-o", dir.file("r.json"),
+                              "--timeline", dir.file("t.json")});
+  REQUIRE(run.exit_code == 0);
+  CHECK(read_text(dir.file("r.json")).find("\"tpusim_report\"") != std::string::npos);
+  CHECK(read_text(dir.file("t.json")).find("traceEvents") != std::string::npos);
+  // No temporaries left behind.
+  for (const auto& f : dir.others(""))
+    CHECK(f.find(".tmp.") == std::string::npos);
+}
+
+TEST_CASE("write_file_atomic: an interrupted write keeps the old file and leaves no partial one",
+          "[report][robust]") {
+  ScratchDir dir;
+  const std::string path = dir.file("report.json");
+  tpusim::write_file_atomic(path, "old contents\n");
+  // The file-size limit makes the kernel refuse the write part-way (as a full disk would); do
+  // it in a child so the limit does not outlive the case.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    try {
+      tpusim::write_file_atomic(path, std::string(1 << 20, 'x'));
+    } catch (const tpusim::UserError&) {
+      ::_exit(0);  // the expected clean error
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(read_text(path) == "old contents\n");
+  CHECK(dir.others("report.json").empty());
+}
+
+TEST_CASE("write_file_atomic: an unwritable target is a UserError naming the path",
+          "[report][robust]") {
+  ScratchDir dir;
+  // A regular file where a directory should be: fails even for root (unlike permissions).
+  write_text(dir.file("file"), "x");
+  const std::string path = dir.file("file/report.json");
+  CHECK_THROWS_MATCHES(
+      tpusim::write_file_atomic(path, "data"), tpusim::UserError,
+      Catch::Matchers::Message(std::string("cannot write '") + path + "': Not a directory"));
+  // Renaming over a directory fails after the data was written: the temporary is removed.
+  fs::create_directories(dir.file("adir"));
+  CHECK_THROWS_AS(tpusim::write_file_atomic(dir.file("adir"), "data"), tpusim::UserError);
+  CHECK(dir.others("file").size() == 1);  // only adir
+}
