@@ -1,5 +1,7 @@
 #include "workloads/trace_builder.h"
 
+#include "traces/reader.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -77,18 +79,41 @@ void TraceBuilder::check_sram(std::uint64_t addr, std::uint64_t bytes, const cha
 
 Instruction& TraceBuilder::emit(std::string_view tag, Op op,
                                 const std::vector<std::uint64_t>& deps) {
+  std::vector<std::uint64_t> d;
+  d.reserve(deps.size());
+  for (std::uint64_t id : deps) {
+    if (id == kNoId) continue;
+    SIM_CHECK("workloads", id < m_instructions.size(), "dependency on a later instruction");
+    d.push_back(id);
+  }
+  std::sort(d.begin(), d.end());
+  d.erase(std::unique(d.begin(), d.end()), d.end());
+  // A trace line names at most TraceReader::kMaxDeps dependencies. A wider join (the barrier
+  // after thousands of decompression stores) goes through a tree of one-element vector ops, as
+  // a kernel would wait on a semaphore per batch of copies; each costs the VPU's op latency.
+  while (d.size() > TraceReader::kMaxDeps) {
+    std::vector<std::uint64_t> joins;
+    for (std::size_t i = 0; i < d.size(); i += TraceReader::kMaxDeps) {
+      Instruction j;
+      j.id = m_instructions.size();
+      j.op = Op::kVpuScale;
+      j.tag = m_tags.intern(tag);
+      j.elems = 1;
+      j.src = {Space::kSram, 0};
+      j.dst = {Space::kSram, 0};
+      j.deps.assign(
+          d.begin() + static_cast<std::ptrdiff_t>(i),
+          d.begin() + static_cast<std::ptrdiff_t>(std::min(d.size(), i + TraceReader::kMaxDeps)));
+      joins.push_back(j.id);
+      m_instructions.push_back(std::move(j));
+    }
+    d = std::move(joins);
+  }
   Instruction in;
   in.id = m_instructions.size();
   in.op = op;
   in.tag = m_tags.intern(tag);
-  in.deps.reserve(deps.size());
-  for (std::uint64_t d : deps) {
-    if (d == kNoId) continue;
-    SIM_CHECK("workloads", d < in.id, "dependency on a later instruction");
-    in.deps.push_back(d);
-  }
-  std::sort(in.deps.begin(), in.deps.end());
-  in.deps.erase(std::unique(in.deps.begin(), in.deps.end()), in.deps.end());
+  in.deps = std::move(d);
   m_instructions.push_back(std::move(in));
   return m_instructions.back();
 }
