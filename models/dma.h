@@ -20,7 +20,7 @@ struct DmaConfig {
   std::uint32_t engines = 4;            ///< dma.engines
   std::uint32_t max_outstanding = 256;  ///< dma.max_outstanding: requests in flight per engine
   std::uint32_t request_bytes = 512;    ///< dma.request_bytes: largest single request
-  std::uint32_t group_requests = 16;    ///< dma.group_requests: requests issued per time step
+  std::uint32_t group_requests = 8;     ///< dma.group_requests: requests issued per time step
   bool gather_sort = true;              ///< dma.gather_sort: issue gathered rows in address order
   void validate() const;
 };
