@@ -168,6 +168,9 @@ def plot_kernels(df, phase, out, at_seq, dims):
                       + "".join(f"\n{d.split('.')[-1]}={row[d]}" for d in dims))
     tags = [t for t in KERNELS if f"kernel.{t}.cycles" in at.columns
             and at[f"kernel.{t}.cycles"].fillna(0).sum() > 0]
+    # Microseconds, or milliseconds once a step is longer than 10 ms.
+    step_us = max(float(b["cycles"]) / float(b["hw.chip.clock_ghz"]) / 1e3 for b in bars)
+    scale, unit = (1e3, "ms") if step_us > 1e4 else (1.0, "us")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     bottom = [0.0] * len(bars)
     cmap = plt.get_cmap("tab10")
@@ -175,15 +178,15 @@ def plot_kernels(df, phase, out, at_seq, dims):
         # Cycles to microseconds at the chip's clock.
         # A kernel the variant does not have is an empty cell (NaN), which would poison the stack.
         vals = [0.0 if pd.isna(b.get(f"kernel.{tag}.cycles")) else
-                float(b[f"kernel.{tag}.cycles"]) / float(b["hw.chip.clock_ghz"]) / 1e3
+                float(b[f"kernel.{tag}.cycles"]) / float(b["hw.chip.clock_ghz"]) / 1e3 / scale
                 for b in bars]
         ax.bar(range(len(bars)), vals, bottom=bottom, label=tag, color=cmap(i % 10))
         bottom = [x + y for x, y in zip(bottom, vals)]
-    totals = [float(b["cycles"]) / float(b["hw.chip.clock_ghz"]) / 1e3 for b in bars]
+    totals = [float(b["cycles"]) / float(b["hw.chip.clock_ghz"]) / 1e3 / scale for b in bars]
     ax.plot(range(len(bars)), totals, "k_", markersize=30, mew=2, label="step time")
     ax.set_xticks(range(len(bars)))
     ax.set_xticklabels(labels, fontsize=8)
-    ax.set_ylabel("time (us)")
+    ax.set_ylabel(f"time ({unit})")
     ax.set_title(f"{phase}: time per kernel at L = {count_label(seq)} (spans overlap)")
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3, axis="y")
