@@ -41,6 +41,13 @@ constexpr std::size_t kKvSlots = 3;
 // Indexer key tiles per sequence, and key/logits slots per MXU: a tile's fp8 matmul streams
 // Lt/2 rows against one stationary fold, several times longer than loading its 132-B keys, so
 // the loads must run several tiles ahead for all arrays to work at once.
+// With every key pinned the indexer is bound on chip, not by scheduling: per key the logits
+// matmul moves 256 B of SRAM (128 B of fp8 key in, 64 bf16 logits out) and relu, weight multiply
+// and head sum each read and write 64 fp32 (512 B), 1,792 B / 8 KiB per cycle = 28,672 cycles at
+// L = 128k on tpu-v5e, above the VPU lanes' 3 x 64 x L / 1024 = 24,576. The pinned indexer runs at
+// that bound after a one-tile ramp (the first 4096-key matmul, ~2.4k cycles, before the VPU can
+// start). Halving leading tiles (512, 512, 1024, 2048) let the VPU start earlier but then wait for
+// the first full tile: pin gained 0.6% at 128k and lost 1.3% at 32k, auto lost 4%.
 constexpr std::uint64_t kIndexerTiles = 32;
 constexpr std::size_t kIndexerSlotsPerMxu = 2;
 
@@ -50,6 +57,22 @@ std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
 
 std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
   return ceil_div(a, b) * b;
+}
+
+/// Calls fn(begin, end) for the indexer key tiles of [0, L): tiles of `tile` keys on a grid
+/// anchored at key 0, and a cut at R (the pinned/streamed boundary). Streamed tiles start on
+/// the grid, not at R: R x 132 B is generally not a multiple of the HBM burst or channel
+/// granule, and tiles anchored at R made every 512-B request of the whole key stream straddle
+/// one more burst and granule (DMA pieces took 2,984 instead of 2,356 cycles at L = 128k, so
+/// --residency auto was 11% slower than stream). Only the tile straddling R is shortened.
+template <typename Fn>
+void for_each_key_tile(std::uint64_t L, std::uint64_t R, std::uint64_t tile, Fn&& fn) {
+  for (std::uint64_t pos = 0; pos < L;) {
+    std::uint64_t stop = std::min(L, (pos / tile + 1) * tile);
+    if (pos < R && stop > R) stop = R;
+    fn(pos, stop);
+    pos = stop;
+  }
 }
 
 /// Per-sequence buffers; two sets alternate so sequence b+1's inputs load while b computes.
@@ -244,7 +267,7 @@ void lower_decode(LoweringContext& c) {
                       tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
       Ids sums;
       std::size_t idx_tiles = 0;
-      for_each_tile(0, L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
+      for_each_key_tile(L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
         if (++idx_tiles == idx_slots) run_pending();
         Ids deps;
         // A pinned new key is written into SRAM on chip; a streamed one is read back from HBM.
