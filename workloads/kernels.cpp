@@ -272,7 +272,10 @@ std::uint64_t IndexerScorer::score(Keys& keys, std::uint64_t key_offset, std::ui
   // (w_addr is tiny and broadcast per head; the op streams the logits.)
   (void)w_addr;
   std::uint64_t mul = m_c.tb.vpu(kTagIndexerScores, Op::kVpuMul, elems, logits, logits, {relu});
-  std::uint64_t sum = m_c.tb.vpu(kTagIndexerScores, Op::kVpuSum, elems, logits, out, {mul});
+  // The head sum reduces each (key, query) group of `heads` values to one score, so it writes
+  // n*q scores, not the whole logit matrix. With the keys streamed the groups are contiguous
+  // rows; in the other orientation it is a reduction across rows with the same traffic.
+  std::uint64_t sum = m_c.tb.vpu(kTagIndexerScores, Op::kVpuSum, elems, logits, out, {mul}, heads);
   m_logits.last_reader[ls] = sum;
   return sum;
 }

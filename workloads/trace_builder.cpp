@@ -174,13 +174,16 @@ std::uint64_t TraceBuilder::matmul(std::string_view tag, std::uint64_t m, std::u
 }
 
 std::uint64_t TraceBuilder::vpu(std::string_view tag, Op op, std::uint64_t elems, std::uint64_t src,
-                                std::uint64_t dst, const std::vector<std::uint64_t>& deps) {
+                                std::uint64_t dst, const std::vector<std::uint64_t>& deps,
+                                std::uint64_t row) {
   SIM_CHECK("workloads", is_vpu_op(op) && op != Op::kVpuTopk, "not an elementwise vpu op");
   SIM_CHECK("workloads", elems > 0, "empty vpu op");
   check_sram(src, 0, "vpu src");
   check_sram(dst, 0, "vpu dst");
   Instruction& in = emit(tag, op, deps);
+  SIM_CHECK("workloads", row == 0 || elems % row == 0, "vpu row length must divide elems");
   in.elems = elems;
+  in.n = row;
   in.src = {Space::kSram, src};
   in.dst = {Space::kSram, dst};
   return in.id;

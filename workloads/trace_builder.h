@@ -57,8 +57,11 @@ class TraceBuilder {
   std::uint64_t matmul(std::string_view tag, std::uint64_t m, std::uint64_t n, std::uint64_t k,
                        DType dtype, std::uint64_t a, std::uint64_t b, std::uint64_t c,
                        const std::vector<std::uint64_t>& deps);
+  /// `row` > 0 makes sum/max/softmax/rmsnorm a reduction over rows of `row` elements
+  /// (sum and max then write elems/row results).
   std::uint64_t vpu(std::string_view tag, Op op, std::uint64_t elems, std::uint64_t src,
-                    std::uint64_t dst, const std::vector<std::uint64_t>& deps);
+                    std::uint64_t dst, const std::vector<std::uint64_t>& deps,
+                    std::uint64_t row = 0);
   std::uint64_t topk(std::string_view tag, std::uint64_t rows, std::uint64_t n, std::uint64_t k,
                      std::uint64_t src, std::uint64_t dst, const std::vector<std::uint64_t>& deps);
 
