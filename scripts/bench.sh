@@ -29,7 +29,7 @@ rows=(
   "prefill-dense|5|run --phase prefill --chunk 4k --seq 128k --attention dense --format json"
   "prefill-dsa|5|run --phase prefill --chunk 4k --seq 128k --attention dsa --format json"
   "gemm-trace||trace run $tmp/gemm.trace --format json"
-  "sweep-j2||sweep --seq 8k:128k:x2 --topk 1024,2048 -j 2"
+  "sweep-j2|60|sweep --seq 4k:128k:x2 --topk 512,1024,2048,4096 --phase decode,prefill -j 2 -q"
 )
 rss_target_kb=$((500 * 1024))
 selected=${BENCH_ROWS:-}
