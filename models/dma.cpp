@@ -297,15 +297,7 @@ DmaUnit::DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instanc
 }
 
 void DmaUnit::run() {
-  // Errors leave through the port (see InstructionPort::fail); SystemC's own unwinding of a
-  // killed thread must pass through untouched.
-  try {
-    serve();
-  } catch (const sc_core::sc_unwind_exception&) {
-    throw;
-  } catch (...) {
-    m_port.fail(std::current_exception());
-  }
+  run_unit_thread(m_port, [this] { serve(); });
 }
 
 void DmaUnit::serve() {

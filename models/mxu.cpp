@@ -116,15 +116,7 @@ MxuUnit::MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instanc
 }
 
 void MxuUnit::run() {
-  // Errors leave through the port (see InstructionPort::fail); SystemC's own unwinding of a
-  // killed thread must pass through untouched.
-  try {
-    serve();
-  } catch (const sc_core::sc_unwind_exception&) {
-    throw;
-  } catch (...) {
-    m_port.fail(std::current_exception());
-  }
+  run_unit_thread(m_port, [this] { serve(); });
 }
 
 void MxuUnit::serve() {

@@ -4,6 +4,8 @@
 
 #include <exception>
 
+#include <systemc>
+
 #include "sim/common.h"
 #include "traces/isa.h"
 
@@ -25,5 +27,18 @@ class InstructionPort {
   /// The default rethrows at once (for ports outside a full simulation).
   virtual void fail(std::exception_ptr error) { std::rethrow_exception(error); }
 };
+
+/// Body of a unit's SC_THREAD: runs `serve` and hands any error to the port. SystemC's own
+/// unwinding of a killed thread must pass through untouched.
+template <class Serve>
+void run_unit_thread(InstructionPort& port, Serve&& serve) {
+  try {
+    serve();
+  } catch (const sc_core::sc_unwind_exception&) {
+    throw;
+  } catch (...) {
+    port.fail(std::current_exception());
+  }
+}
 
 }  // namespace tpusim

@@ -7,13 +7,15 @@ namespace tpusim {
 namespace {
 
 constexpr std::array<std::string_view, kOpCount> kOpNames = {
-    "dma.load",   "dma.store",  "dma.gather", "mxu.matmul", "vpu.relu",    "vpu.exp",
-    "vpu.scale",  "vpu.add",    "vpu.mul",    "vpu.max",    "vpu.sum",     "vpu.softmax",
+    "dma.load",    "dma.store", "dma.gather", "mxu.matmul", "vpu.relu", "vpu.exp",
+    "vpu.scale",   "vpu.add",   "vpu.mul",    "vpu.max",    "vpu.sum",  "vpu.softmax",
     "vpu.rmsnorm", "vpu.rope",  "vpu.cast",   "vpu.topk"};
 
 }  // namespace
 
-std::string_view op_name(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }
+std::string_view op_name(Op op) {
+  return kOpNames[static_cast<std::size_t>(op)];
+}
 
 bool parse_op(std::string_view name, Op& out) {
   for (std::size_t i = 0; i < kOpNames.size(); ++i) {
@@ -29,7 +31,9 @@ std::string_view vpu_op_short_name(int vpu_index) {
   return op_name(static_cast<Op>(vpu_index + static_cast<int>(Op::kVpuRelu))).substr(4);
 }
 
-std::string_view dtype_name(DType t) { return t == DType::kFp8 ? "fp8" : "bf16"; }
+std::string_view dtype_name(DType t) {
+  return t == DType::kFp8 ? "fp8" : "bf16";
+}
 
 std::string pattern_to_string(const GatherPattern& p) {
   switch (p.kind) {

@@ -34,10 +34,16 @@ enum class Op : std::uint8_t {
 constexpr int kOpCount = static_cast<int>(Op::kVpuTopk) + 1;
 constexpr int kVpuOpCount = static_cast<int>(Op::kVpuTopk) - static_cast<int>(Op::kVpuRelu) + 1;
 
-inline bool is_vpu_op(Op op) { return op >= Op::kVpuRelu; }
-inline bool is_dma_op(Op op) { return op <= Op::kDmaGather; }
+inline bool is_vpu_op(Op op) {
+  return op >= Op::kVpuRelu;
+}
+inline bool is_dma_op(Op op) {
+  return op <= Op::kDmaGather;
+}
 /// Index 0..kVpuOpCount-1 of a vector op (for per-op cost tables).
-inline int vpu_op_index(Op op) { return static_cast<int>(op) - static_cast<int>(Op::kVpuRelu); }
+inline int vpu_op_index(Op op) {
+  return static_cast<int>(op) - static_cast<int>(Op::kVpuRelu);
+}
 
 /// "dma.load", "vpu.softmax", ...
 std::string_view op_name(Op op);
