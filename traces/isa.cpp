@@ -115,6 +115,16 @@ std::uint64_t instruction_flops(const Instruction& in) {
   return 0;
 }
 
+bool is_name_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::uint16_t TagTable::intern(std::string_view name) {
   if (name.empty()) return 0;
   for (std::size_t i = 1; i < m_names.size(); ++i)

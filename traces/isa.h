@@ -127,6 +127,9 @@ std::uint64_t hbm_bytes(const Instruction& in);
 /// is not counted: vector ops report 0 FLOPs, matching reference/dsa.md assumption A2).
 std::uint64_t instruction_flops(const Instruction& in);
 
+/// True for a tag or meta key: one or more of [A-Za-z0-9_.:-] (reader and writer agree on it).
+bool is_name_token(std::string_view s);
+
 /// Interned tag names: index 0 is "" (untagged).
 class TagTable {
  public:

@@ -190,16 +190,6 @@ std::string int_error_message(std::string_view what, std::string_view text, IntE
   }
 }
 
-bool valid_tag_name(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool add_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
   return __builtin_add_overflow(a, b, &out);
 }
@@ -312,7 +302,7 @@ void TraceReader::parse_meta(std::string_view rest) {
     if (eq == std::string_view::npos) fail("meta: expected KEY=VALUE, got " + quote(tok));
     std::string_view key = tok.substr(0, eq);
     std::string_view value = tok.substr(eq + 1);
-    if (!valid_tag_name(key)) fail("meta: key " + quote(key) + " must match [A-Za-z0-9_.:-]+");
+    if (!is_name_token(key)) fail("meta: key " + quote(key) + " must match [A-Za-z0-9_.:-]+");
     if (m_meta.find(key)) fail("meta: duplicate key " + quote(key));
     // Values reach JSON reports and the writer's canonical form: printable ASCII only, so a
     // stray control or non-UTF-8 byte is reported here, with its line, not as a broken report.
@@ -595,7 +585,7 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
   }
   if (has(kTag)) {
     std::string_view t = vals[kTag];
-    if (!valid_tag_name(t)) fail("tag=" + quote(t) + " must match [A-Za-z0-9_.:-]+");
+    if (!is_name_token(t)) fail("tag=" + quote(t) + " must match [A-Za-z0-9_.:-]+");
     out.tag = intern_tag(t);
   }
 

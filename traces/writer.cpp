@@ -6,16 +6,6 @@
 namespace tpusim {
 namespace {
 
-bool valid_meta_key(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool valid_meta_value(std::string_view s) {
   for (char c : s)
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '#') return false;
@@ -48,7 +38,7 @@ void TraceWriter::put_addr(std::string_view key, const Address& a) {
 void TraceWriter::write_header(const TraceMeta& meta) {
   m_line.assign("tpusim-trace 1\n");
   for (const auto& [key, value] : meta.entries) {
-    if (!valid_meta_key(key)) throw std::invalid_argument("meta key '" + key + "' is not valid");
+    if (!is_name_token(key)) throw std::invalid_argument("meta key '" + key + "' is not valid");
     if (!valid_meta_value(value))
       throw std::invalid_argument("meta value '" + value + "' of '" + key +
                                   "' contains a space, a line break or '#'");

@@ -51,10 +51,6 @@ constexpr std::size_t kKvSlots = 3;
 constexpr std::uint64_t kIndexerTiles = 32;
 constexpr std::size_t kIndexerSlotsPerMxu = 2;
 
-std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
-  return (a + b - 1) / b;
-}
-
 std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
   return ceil_div(a, b) * b;
 }

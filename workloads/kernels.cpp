@@ -32,30 +32,36 @@ std::uint64_t fit_tile(std::uint64_t budget, std::uint64_t per_token, std::uint6
   return t;
 }
 
-void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
-               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
-               std::uint64_t max_pieces) {
+namespace {
+
+// Splits `rows` contiguous rows into dma_pieces pieces and emits one copy per piece.
+template <class EmitPiece>
+void split_rows(LoweringContext& c, std::uint64_t rows, std::uint64_t row_bytes,
+                std::uint64_t max_pieces, EmitPiece&& emit_piece) {
   std::uint64_t pieces =
       std::max<std::uint64_t>(1, std::min(max_pieces, c.dma_pieces(rows * row_bytes, rows)));
   for (std::uint64_t i = 0; i < pieces; ++i) {
     std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
-    if (r1 == r0) continue;
-    out.push_back(
-        c.tb.load(tag, hbm + r0 * row_bytes, sram + r0 * row_bytes, (r1 - r0) * row_bytes, deps));
+    if (r1 != r0) emit_piece(r0 * row_bytes, (r1 - r0) * row_bytes);
   }
+}
+
+}  // namespace
+
+void load_rows(LoweringContext& c, std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
+               std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
+               std::uint64_t max_pieces) {
+  split_rows(c, rows, row_bytes, max_pieces, [&](std::uint64_t off, std::uint64_t bytes) {
+    out.push_back(c.tb.load(tag, hbm + off, sram + off, bytes, deps));
+  });
 }
 
 void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
                 std::uint64_t rows, std::uint64_t row_bytes, const Ids& deps, Ids& out,
                 std::uint64_t max_pieces) {
-  std::uint64_t pieces =
-      std::max<std::uint64_t>(1, std::min(max_pieces, c.dma_pieces(rows * row_bytes, rows)));
-  for (std::uint64_t i = 0; i < pieces; ++i) {
-    std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
-    if (r1 == r0) continue;
-    out.push_back(
-        c.tb.store(tag, sram + r0 * row_bytes, hbm + r0 * row_bytes, (r1 - r0) * row_bytes, deps));
-  }
+  split_rows(c, rows, row_bytes, max_pieces, [&](std::uint64_t off, std::uint64_t bytes) {
+    out.push_back(c.tb.store(tag, sram + off, hbm + off, bytes, deps));
+  });
 }
 
 void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t span,

@@ -32,6 +32,10 @@ constexpr std::uint64_t kFp32 = 4;
 
 using Ids = std::vector<std::uint64_t>;
 
+inline std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
+  return (a + b - 1) / b;
+}
+
 /// Everything a lowering needs; one per generate_workload call.
 struct LoweringContext {
   LoweringContext(const WorkloadParams& params, const HwConfig& hw_cfg, const ModelConfig& m,

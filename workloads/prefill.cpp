@@ -42,10 +42,6 @@ constexpr std::uint64_t kMqaKeyTileFolds = 32;
 // Staging for the new tokens' cache rows (they are produced on chip a tile at a time).
 constexpr std::uint64_t kAppendRows = 1024;
 
-std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
-  return (a + b - 1) / b;
-}
-
 std::uint64_t align_down(std::uint64_t x, std::uint64_t a) {
   return x >= a ? x / a * a : x;
 }
