@@ -7,7 +7,9 @@
 
 #include <cstdlib>
 
-int sc_main(int argc, char* argv[]) { return Catch::Session().run(argc, argv); }
+int sc_main(int argc, char* argv[]) {
+  return Catch::Session().run(argc, argv);
+}
 
 // Our own main: the SystemC banner is printed before sc_main runs, and catch_discover_tests runs
 // this binary during the build, so the variable that silences it must be set first.
