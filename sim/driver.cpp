@@ -225,10 +225,15 @@ Json indexer_json(const IndexerResidency& r) {
   return j;
 }
 
-std::uint64_t sram_peak(const std::vector<Instruction>& v) {
-  std::uint64_t hi = 0;
-  for (const auto& in : v)
+// Checks every generated instruction against the chip (a lowering bug must not reach the
+// simulator) and returns the SRAM high-water mark, in one pass.
+std::uint64_t validate_generated(const GeneratedTrace& g, const HwConfig& hw,
+                                 const std::string& origin) {
+  std::uint64_t hi = g.sram_peak_bytes;
+  for (const auto& in : g.instructions) {
+    validate_instruction(in, hw, origin);
     hi = std::max(hi, sram_extent(in));
+  }
   return hi;
 }
 
@@ -238,14 +243,13 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, attention);
   GeneratedTrace g = generate_workload(p, hw);
-  for (const auto& in : g.instructions)
-    validate_instruction(in, hw, "generated " + attention);
+  const std::uint64_t sram_peak = validate_generated(g, hw, "generated " + attention);
   VectorSource src(g.instructions);
   SimOptions opts;
   opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
   RunResult r = simulate(hw, src, g.tags, opts);
-  Json report = make_report(r, workload_json(p, layers_of(p, g)), indexer_json(g.indexer),
-                            std::max(g.sram_peak_bytes, sram_peak(g.instructions)));
+  Json report =
+      make_report(r, workload_json(p, layers_of(p, g)), indexer_json(g.indexer), sram_peak);
   if (!spec.timeline_path.empty())
     write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                       timeline_json(r, attention));
@@ -345,8 +349,7 @@ void generate_trace_file(const PointSpec& spec, const std::string& path) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, spec.attention);
   GeneratedTrace g = generate_workload(p, hw);
-  for (const auto& in : g.instructions)
-    validate_instruction(in, hw, "generated trace");
+  validate_generated(g, hw, "generated trace");
   std::ostringstream os;
   TraceWriter w(os);
   TraceMeta meta = g.meta;

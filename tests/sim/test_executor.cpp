@@ -14,8 +14,9 @@ using namespace tpusim;
 
 namespace {
 
-// A 128x128x128 bf16 matmul reads 2 x 32 KiB and writes 32 KiB of SRAM: 96 KiB over 64 banks
-// of 32 B/cycle is 48 cycles, far below the array's ~400 cycles, so the array sets the time.
+// A 128x128x128 bf16 matmul reads 2 x 32 KiB and writes 32 KiB of SRAM: 96 KiB over the
+// preset's 128 banks of 64 B/cycle is 12 cycles, far below the array's 510 (pipelined WS:
+// R + S + R + C - 2 = 128 + 128 + 254), so the array sets the time.
 Instruction matmul(std::uint64_t id, std::uint64_t sram_base,
                    std::vector<std::uint64_t> deps = {}) {
   Instruction in;
@@ -30,8 +31,8 @@ Instruction matmul(std::uint64_t id, std::uint64_t sram_base,
   return in;
 }
 
-// exp over 64k elements: 256 KiB in and out of SRAM = 512 KiB / 2 KiB per cycle = 256 cycles
-// at most, below the VPU's 64k*cost/1024 cycles for any cost >= 4 (exp's default cost).
+// exp over 64k elements: 256 KiB in and out of SRAM = 512 KiB / 8 KiB per cycle = 64 cycles
+// at most, below the VPU's 64k*cost/1024 = 256 cycles at exp's default cost of 4.
 Instruction vexp(std::uint64_t id, std::uint64_t sram_base, std::vector<std::uint64_t> deps = {}) {
   Instruction in;
   in.id = id;
@@ -84,7 +85,7 @@ TEST_CASE("two MXUs run two independent matmuls at once", "[executor]") {
   HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=2"});
   const Cycle mxu = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
   // Both start at cycle 0 on separate arrays; their SRAM traffic (96 KiB each) fits in the
-  // first 96 cycles even when serialised on the banks, so neither is delayed.
+  // first 24 cycles even when serialised on the banks, so neither is delayed.
   CHECK(run(hw, {matmul(0, 0), matmul(1, 1 << 20)}) == mxu);
 }
 
