@@ -1,0 +1,66 @@
+// Refactors must not move a simulated number. These are the cycles and HBM bytes of the example
+// traces and of the default runs at L = 8k and 128k, taken from the binary built at commit
+// f7bf4c9 (before the issue-9 restructuring). A model change (a new law, a new lowering) updates
+// them in its own commit, naming the commit and the reason beside the new values.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_util.h"
+
+using tpusim_test::run_tpusim;
+using Json = nlohmann::json;
+
+namespace {
+
+struct Pinned {
+  std::uint64_t cycles, read_bytes, write_bytes;
+};
+
+void check(const Json& r, const Pinned& p) {
+  CHECK(r["cycles"].get<std::uint64_t>() == p.cycles);
+  CHECK(r["dram"]["read_bytes"].get<std::uint64_t>() == p.read_bytes);
+  CHECK(r["dram"]["write_bytes"].get<std::uint64_t>() == p.write_bytes);
+}
+
+void check_run(const std::string& flags, const Pinned& dense, const Pinned& dsa) {
+  auto r = run_tpusim("run " + flags + " --format json");
+  INFO(flags << "\n" << r.err);
+  REQUIRE(r.exit_code == 0);
+  const Json j = Json::parse(r.out);
+  check(j["dense"], dense);
+  check(j["dsa"], dsa);
+}
+
+}  // namespace
+
+TEST_CASE("pinned: example traces keep their cycles and bytes", "[pinned]") {
+  const std::pair<const char*, Pinned> cases[] = {
+      {"double_buffer.trace", {4517, 655360, 131072}},
+      {"gather_matmul.trace", {42492, 5447680, 131072}},
+      {"indexer.trace", {5733, 1581056, 0}},
+      {"strided_dma.trace", {1846, 36864, 16384}},
+  };
+  for (const auto& [name, p] : cases) {
+    auto r = run_tpusim(std::string("trace run ") + TPUSIM_SOURCE_DIR + "/traces/examples/" + name +
+                        " --format json");
+    INFO(name << "\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    check(Json::parse(r.out), p);
+  }
+}
+
+TEST_CASE("pinned: decode at 8k and 128k keeps its cycles and bytes", "[pinned]") {
+  check_run("--phase decode --seq 8k", {28823, 5521408, 131728}, {15648, 2580736, 131860});
+  check_run("--phase decode --seq 128k", {321956, 86130688, 131728}, {54897, 18800896, 131860});
+}
+
+TEST_CASE("pinned: prefill at 8k keeps its cycles and bytes", "[pinned]") {
+  check_run("--phase prefill --seq 8k", {37188632, 793903104, 674824192},
+            {60268051, 6202025824, 540098560});
+}
+
+TEST_CASE("pinned: prefill at 128k keeps its cycles and bytes", "[pinned]") {
+  check_run("--phase prefill --seq 128k", {442263850, 9430892544, 8743616512},
+            {178979642, 9054199456, 540098560});
+}
