@@ -6,28 +6,10 @@
 #include <functional>
 #include <unordered_set>
 
-#include "sim/sim_time.h"
+#include "base/splitmix64.h"
 
 namespace tpusim {
 namespace {
-
-/// splitmix64 (Steele, Lea, Flood 2014): tiny, fast and fully specified, so a seed gives the
-/// same rows on every platform and standard library (std distributions are not portable).
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t seed) : m_state(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, n) for n > 0; the modulo bias is below 2^-40 for the spans we draw from.
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
-
- private:
-  std::uint64_t m_state;
-};
 
 void shuffle(std::vector<std::uint64_t>& v, std::size_t from, SplitMix64& rng) {
   for (std::size_t i = v.size(); i > from + 1; --i) {
@@ -284,49 +266,6 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
   m_stats.busy_cycles += resume_at - m_begin_cycle;
   m_in = nullptr;
   return false;
-}
-
-DmaUnit::DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instance,
-                 InstructionPort& port, HbmTiming& hbm, SramTiming& sram)
-    : sc_core::sc_module(name),
-      m_timing(cfg, hbm, sram),
-      m_instance(instance),
-      m_port(port),
-      m_max_zero_time_steps(std::uint64_t{cfg.max_outstanding} + 16) {
-  SC_THREAD(run);
-}
-
-void DmaUnit::run() {
-  run_unit_thread(m_port, [this] { serve(); });
-}
-
-void DmaUnit::serve() {
-  for (;;) {
-    const Instruction* in = m_port.acquire(UnitKind::kDma);
-    if (in == nullptr) return;
-    const Cycle t0 = now_cycles();
-    m_timing.begin(*in, t0);
-    Cycle resume_at = t0;
-    // Livelock guard: every zero-time step issues a group into a free slot, so at most
-    // max_outstanding of them can follow each other before a slot frees in the future.
-    std::uint64_t zero_time_steps = 0;
-    while (m_timing.step(now_cycles(), resume_at)) {
-      // A group that issued without waiting yields for one delta cycle, so other engines
-      // stepping at the same cycle take their turn (no simulated time passes).
-      if (resume_at <= now_cycles()) {
-        SIM_CHECK("dma", ++zero_time_steps <= m_max_zero_time_steps,
-                  fmt::format("instruction {} made no progress in simulated time for {} steps "
-                              "at cycle {} (livelock)",
-                              in->id, zero_time_steps - 1, now_cycles()));
-        sc_core::wait(sc_core::SC_ZERO_TIME);
-      } else {
-        zero_time_steps = 0;
-        wait_until_cycle(resume_at);
-      }
-    }
-    wait_until_cycle(resume_at);
-    m_port.retire(in, UnitKind::kDma, m_instance, t0, resume_at);
-  }
 }
 
 }  // namespace tpusim

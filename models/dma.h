@@ -1,17 +1,16 @@
 #pragma once
 /// DMA engines: linear, 2-D strided and gather transfers between HBM and SRAM, with a bounded
-/// number of outstanding requests per engine. Time advances once per request group.
+/// number of outstanding requests per engine: the timing core (no SystemC); models/dma_unit.h
+/// wraps it in a SystemC module that advances time once per request group.
 
 #include <cstdint>
 #include <vector>
 
-#include <systemc>
-
+#include "base/cycle.h"
+#include "base/error.h"
 #include "models/hbm.h"
 #include "models/sorted_queue.h"
 #include "models/sram.h"
-#include "models/unit_port.h"
-#include "sim/common.h"
 #include "traces/isa.h"
 
 namespace tpusim {
@@ -94,23 +93,6 @@ class DmaEngineTiming {
   SortedQueue<PendingWrite, ReadyKey> m_pending;  ///< by ready, then issue order
   Cycle m_pending_last = 0;                       ///< latest ready among pending writes
   Cycle m_begin_cycle = 0;                        ///< for busy_cycles
-};
-
-/// One DMA engine as a SystemC module.
-class DmaUnit : public sc_core::sc_module {
- public:
-  SC_HAS_PROCESS(DmaUnit);
-  DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instance, InstructionPort& port,
-          HbmTiming& hbm, SramTiming& sram);
-  const DmaStats& stats() const { return m_timing.stats(); }
-
- private:
-  void run();
-  void serve();  ///< the instruction loop run() guards
-  DmaEngineTiming m_timing;
-  int m_instance;
-  InstructionPort& m_port;
-  std::uint64_t m_max_zero_time_steps;
 };
 
 }  // namespace tpusim

@@ -1,4 +1,5 @@
 #include "models/hbm.h"
+#include "base/math.h"
 
 #include <fmt/format.h>
 
@@ -8,10 +9,6 @@
 
 namespace tpusim {
 namespace {
-
-bool is_pow2(std::uint64_t v) {
-  return v != 0 && (v & (v - 1)) == 0;
-}
 
 void require_positive(const char* key, double v) {
   if (!std::isfinite(v) || v <= 0)

@@ -5,8 +5,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/cycle.h"
+#include "base/error.h"
 #include "models/divisor.h"
-#include "sim/common.h"
 
 namespace tpusim {
 

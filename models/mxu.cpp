@@ -5,25 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "sim/sim_time.h"
+#include "base/math.h"
 
 namespace tpusim {
-namespace {
-
-std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
-  return (a + b - 1) / b;
-}
-
-std::uint64_t element_bytes(DType t) {
-  return t == DType::kFp8 ? 1 : 2;
-}
-
-/// Output elements are written as bf16: the array accumulates in fp32 and rounds once on the way
-/// out, whatever the input type (fp8 matmuls feed bf16 activations downstream).
-constexpr std::uint64_t kOutputElementBytes = 2;
-
-}  // namespace
-
 void MxuConfig::validate() const {
   if (count == 0) throw ConfigError("mxu.count must be > 0 (got 0)");
   if (rows == 0) throw ConfigError("mxu.rows must be > 0 (got 0)");
@@ -92,13 +76,13 @@ Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, 
 // C is written once, as bf16.
 MatmulTraffic SystolicTiming::traffic(std::uint64_t m, std::uint64_t n, std::uint64_t k,
                                       DType dtype) const {
-  const std::uint64_t e = element_bytes(dtype);
+  const std::uint64_t e = dtype_bytes(dtype);
   const std::uint64_t col_folds = ceil_div(n, m_cfg.cols);
   MatmulTraffic t;
   t.a_bytes = m * k * e * col_folds;
   t.b_bytes = k * n * e;
   if (m_cfg.dataflow == Dataflow::kOutputStationary) t.b_bytes *= ceil_div(m, m_cfg.rows);
-  t.c_bytes = m * n * kOutputElementBytes;
+  t.c_bytes = m * n * kMatmulOutputBytes;
   return t;
 }
 
@@ -109,41 +93,25 @@ double SystolicTiming::utilization(std::uint64_t m, std::uint64_t n, std::uint64
   return macs / (static_cast<double>(m_cfg.rows) * m_cfg.cols * static_cast<double>(cycles));
 }
 
-MxuUnit::MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instance,
-                 InstructionPort& port, SramTiming& sram)
-    : sc_core::sc_module(name), m_timing(cfg), m_instance(instance), m_port(port), m_sram(sram) {
-  SC_THREAD(run);
-}
-
-void MxuUnit::run() {
-  run_unit_thread(m_port, [this] { serve(); });
-}
-
-void MxuUnit::serve() {
-  for (;;) {
-    const Instruction* in = m_port.acquire(UnitKind::kMxu);
-    if (in == nullptr) return;
-    const Cycle t0 = now_cycles();
-    const Cycle compute = m_timing.cycles(in->m, in->n, in->k, in->dtype);
-    const MatmulTraffic traffic = m_timing.traffic(in->m, in->n, in->k, in->dtype);
-    const std::uint64_t e = in->dtype == DType::kFp8 ? 1 : 2;
-    // All operand traffic is reserved at t0: the array cannot finish before SRAM has streamed
-    // A (once per column fold) and B to it and taken C back, whatever the order inside.
-    const std::uint64_t a_size = in->m * in->k * e;
-    const std::uint64_t b_size = in->k * in->n * e;
-    Cycle end = t0 + compute;
-    end = std::max(end, m_sram.access_repeat(t0, in->a.offset, a_size,
-                                             a_size ? traffic.a_bytes / a_size : 0, false));
-    end = std::max(end, m_sram.access_repeat(t0, in->b.offset, b_size,
-                                             b_size ? traffic.b_bytes / b_size : 0, false));
-    end = std::max(end, m_sram.access(t0, in->c.offset, traffic.c_bytes, true));
-    wait_until_cycle(end);
-    ++m_stats.instructions;
-    m_stats.macs += in->m * in->n * in->k;
-    m_stats.busy_cycles += end - t0;
-    m_stats.compute_cycles += compute;
-    m_port.retire(in, UnitKind::kMxu, m_instance, t0, end);
-  }
+Cycle MxuCore::execute(const Instruction& in, Cycle t0) {
+  const Cycle compute = m_timing.cycles(in.m, in.n, in.k, in.dtype);
+  const MatmulTraffic traffic = m_timing.traffic(in.m, in.n, in.k, in.dtype);
+  const std::uint64_t e = dtype_bytes(in.dtype);
+  // All operand traffic is reserved at t0: the array cannot finish before SRAM has streamed
+  // A (once per column fold) and B to it and taken C back, whatever the order inside.
+  const std::uint64_t a_size = in.m * in.k * e;
+  const std::uint64_t b_size = in.k * in.n * e;
+  Cycle end = t0 + compute;
+  end = std::max(end, m_sram.access_repeat(t0, in.a.offset, a_size,
+                                           a_size ? traffic.a_bytes / a_size : 0, false));
+  end = std::max(end, m_sram.access_repeat(t0, in.b.offset, b_size,
+                                           b_size ? traffic.b_bytes / b_size : 0, false));
+  end = std::max(end, m_sram.access(t0, in.c.offset, traffic.c_bytes, true));
+  ++m_stats.instructions;
+  m_stats.macs += in.m * in.n * in.k;
+  m_stats.busy_cycles += end - t0;
+  m_stats.compute_cycles += compute;
+  return end;
 }
 
 }  // namespace tpusim

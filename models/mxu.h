@@ -4,11 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include <systemc>
-
+#include "base/cycle.h"
+#include "base/error.h"
 #include "models/sram.h"
-#include "models/unit_port.h"
-#include "sim/common.h"
 #include "traces/isa.h"
 
 namespace tpusim {
@@ -61,21 +59,19 @@ class SystolicTiming {
   MxuConfig m_cfg;
 };
 
-/// One MXU instance: takes mxu.matmul from the executor; finishes no sooner than the array's
-/// cycles and no sooner than SRAM has delivered its operands and accepted its result.
-class MxuUnit : public sc_core::sc_module {
+/// One array's execution of a matmul, with its operand traffic: it finishes no sooner than the
+/// array's cycles and no sooner than SRAM has delivered A (once per column fold) and B and
+/// taken C back. Plain C++; MxuUnit (models/mxu_unit.h) wraps it for the executor.
+class MxuCore {
  public:
-  SC_HAS_PROCESS(MxuUnit);
-  MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instance, InstructionPort& port,
-          SramTiming& sram);
+  MxuCore(const MxuConfig& cfg, SramTiming& sram) : m_timing(cfg), m_sram(sram) {}
+  /// Runs `in` (an mxu.matmul) starting at `start`; returns its end cycle and counts it.
+  Cycle execute(const Instruction& in, Cycle start);
   const MxuStats& stats() const { return m_stats; }
+  const SystolicTiming& timing() const { return m_timing; }
 
  private:
-  void run();
-  void serve();  ///< the instruction loop run() guards
   SystolicTiming m_timing;
-  int m_instance;
-  InstructionPort& m_port;
   SramTiming& m_sram;
   MxuStats m_stats;
 };

@@ -1,4 +1,5 @@
 #include "models/sram.h"
+#include "base/math.h"
 
 #include <fmt/format.h>
 
@@ -6,13 +7,7 @@
 #include <cmath>
 
 namespace tpusim {
-namespace {
-
-bool is_pow2(std::uint64_t v) {
-  return v != 0 && (v & (v - 1)) == 0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void SramConfig::validate() const {
   if (!std::isfinite(capacity_mib) || capacity_mib <= 0)

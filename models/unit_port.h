@@ -6,7 +6,8 @@
 
 #include <systemc>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "traces/isa.h"
 
 namespace tpusim {

@@ -6,14 +6,10 @@
 #include <cmath>
 #include <string>
 
-#include "sim/sim_time.h"
+#include "base/math.h"
 
 namespace tpusim {
 namespace {
-
-std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
-  return (a + b - 1) / b;
-}
 
 Cycle ceil_cycles(double work_elems, double per_cycle) {
   return static_cast<Cycle>(std::ceil(work_elems / per_cycle));
@@ -21,12 +17,6 @@ Cycle ceil_cycles(double work_elems, double per_cycle) {
 
 void set_cost(std::array<double, kVpuOpCount>& cost, Op op, double v) {
   cost[static_cast<std::size_t>(vpu_op_index(op))] = v;
-}
-
-/// Reductions write one value per row of n when the trace gives n; without n they are treated
-/// as elementwise (a binary max of two vectors, a running sum kept per element).
-bool is_row_reduction(const Instruction& in) {
-  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax) && in.n > 0;
 }
 
 }  // namespace
@@ -71,13 +61,6 @@ void VpuConfig::validate() const {
   require_at_most("vpu.op_latency_cycles", static_cast<double>(op_latency_cycles), 1e9);
 }
 
-void TopkConfig::validate() const {
-  if (!std::isfinite(elems_per_cycle) || elems_per_cycle <= 0)
-    throw ConfigError(fmt::format("topk.elems_per_cycle must be > 0 (got {})", elems_per_cycle));
-  require_at_least("topk.elems_per_cycle", elems_per_cycle, 1.0 / 1024);
-  require_at_most("topk.latency_cycles", static_cast<double>(latency_cycles), 1e9);
-}
-
 Cycle VpuTiming::cycles(const Instruction& in) const {
   if (in.op == Op::kVpuTopk) {
     // Radix select: topk_passes histogram passes over every score, then one compaction over
@@ -90,7 +73,7 @@ Cycle VpuTiming::cycles(const Instruction& in) const {
          ceil_cycles(static_cast<double>(in.elems) * c, static_cast<double>(m_cfg.lanes));
 }
 
-// SRAM traffic, fp32 elements (kVpuElementBytes):
+// SRAM traffic, fp32 elements (kVectorElementBytes):
 //   elementwise ops (incl. the binary add/mul/max, whose second operand is a broadcast or
 //   register-resident value in our lowerings): read elems, write elems;
 //   sum/max with n (row length): read elems, write elems / n (one value per row);
@@ -98,70 +81,29 @@ Cycle VpuTiming::cycles(const Instruction& in) const {
 //   topk: each radix pass re-reads the rows * n scores (they do not fit in registers), then
 //   writes rows * k indices (4 B each).
 std::uint64_t VpuTiming::read_bytes(const Instruction& in) const {
-  if (in.op == Op::kVpuTopk) return m_cfg.topk_passes * in.rows * in.n * kVpuElementBytes;
-  return in.elems * kVpuElementBytes;
+  if (in.op == Op::kVpuTopk) return m_cfg.topk_passes * in.rows * in.n * kVectorElementBytes;
+  return in.elems * kVectorElementBytes;
 }
 
 std::uint64_t VpuTiming::write_bytes(const Instruction& in) const {
-  if (in.op == Op::kVpuTopk) return in.rows * in.k * kVpuElementBytes;
-  if (is_row_reduction(in)) return ceil_div(in.elems, in.n) * kVpuElementBytes;
-  return in.elems * kVpuElementBytes;
+  if (in.op == Op::kVpuTopk) return in.rows * in.k * kVectorElementBytes;
+  if (is_row_reduction(in)) return ceil_div(in.elems, in.n) * kVectorElementBytes;
+  return in.elems * kVectorElementBytes;
 }
 
-Cycle TopkTiming::cycles(const Instruction& in) const {
-  return m_cfg.latency_cycles +
-         ceil_cycles(static_cast<double>(in.rows) * static_cast<double>(in.n),
-                     m_cfg.elems_per_cycle);
-}
-
-// The dedicated unit streams the scores once (it keeps its candidate set internally).
-std::uint64_t TopkTiming::read_bytes(const Instruction& in) const {
-  return in.rows * in.n * kVpuElementBytes;
-}
-
-std::uint64_t TopkTiming::write_bytes(const Instruction& in) const {
-  return in.rows * in.k * kVpuElementBytes;
-}
-
-VpuUnit::VpuUnit(sc_core::sc_module_name name, UnitKind kind, const VpuConfig& vcfg,
-                 const TopkConfig& tcfg, InstructionPort& port, SramTiming& sram)
-    : sc_core::sc_module(name),
-      m_kind(kind),
-      m_vpu(vcfg),
-      m_topk(tcfg),
-      m_port(port),
-      m_sram(sram) {
-  SC_THREAD(run);
-}
-
-void VpuUnit::run() {
-  run_unit_thread(m_port, [this] { serve(); });
-}
-
-void VpuUnit::serve() {
-  for (;;) {
-    const Instruction* in = m_port.acquire(m_kind);
-    if (in == nullptr) return;
-    const Cycle t0 = now_cycles();
-    const bool dedicated = m_kind == UnitKind::kTopk;
-    const Cycle compute = dedicated ? m_topk.cycles(*in) : m_vpu.cycles(*in);
-    const std::uint64_t rd = dedicated ? m_topk.read_bytes(*in) : m_vpu.read_bytes(*in);
-    const std::uint64_t wr = dedicated ? m_topk.write_bytes(*in) : m_vpu.write_bytes(*in);
-    // A VPU top-k re-reads its score region once per radix pass; everything else reads its
-    // source region once.
-    const std::uint64_t passes =
-        (in->op == Op::kVpuTopk && !dedicated) ? m_vpu.config().topk_passes : 1;
-    // Both operands are reserved at t0: the op cannot finish before SRAM has streamed them.
-    Cycle end = t0 + compute;
-    end = std::max(end, m_sram.access_repeat(t0, in->src.offset, rd / passes, passes, false));
-    end = std::max(end, m_sram.access(t0, in->dst.offset, wr, true));
-    wait_until_cycle(end);
-    ++m_stats.instructions;
-    m_stats.elements += in->op == Op::kVpuTopk ? in->rows * in->n : in->elems;
-    m_stats.busy_cycles += end - t0;
-    // One VPU (and at most one top-k unit) per chip: always instance 0.
-    m_port.retire(in, m_kind, 0, t0, end);
-  }
+Cycle VpuCore::execute(const Instruction& in, Cycle t0) {
+  const Cycle compute = m_timing.cycles(in);
+  const std::uint64_t rd = m_timing.read_bytes(in);
+  const std::uint64_t wr = m_timing.write_bytes(in);
+  const std::uint64_t passes = in.op == Op::kVpuTopk ? m_timing.config().topk_passes : 1;
+  // Both operands are reserved at t0: the op cannot finish before SRAM has streamed them.
+  Cycle end = t0 + compute;
+  end = std::max(end, m_sram.access_repeat(t0, in.src.offset, rd / passes, passes, false));
+  end = std::max(end, m_sram.access(t0, in.dst.offset, wr, true));
+  ++m_stats.instructions;
+  m_stats.elements += in.op == Op::kVpuTopk ? in.rows * in.n : in.elems;
+  m_stats.busy_cycles += end - t0;
+  return end;
 }
 
 }  // namespace tpusim

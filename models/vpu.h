@@ -1,21 +1,15 @@
 #pragma once
-/// Vector unit (elementwise ops, row reductions, softmax, top-k) and the optional dedicated
-/// top-k unit.
+/// Vector unit: elementwise ops, row reductions, softmax and the radix-select top-k.
 
 #include <array>
 #include <cstdint>
 
-#include <systemc>
-
+#include "base/cycle.h"
+#include "base/error.h"
 #include "models/sram.h"
-#include "models/unit_port.h"
-#include "sim/common.h"
 #include "traces/isa.h"
 
 namespace tpusim {
-
-/// Bytes per vector element in SRAM: the VPU works on fp32 (scores, softmax statistics).
-constexpr std::uint64_t kVpuElementBytes = 4;
 
 struct VpuConfig {
   std::uint32_t lanes = 1024;  ///< vpu.lanes: elements per cycle (8 sublanes x 128 lanes)
@@ -25,13 +19,6 @@ struct VpuConfig {
   std::uint32_t topk_passes = 4;  ///< vpu.topk_passes: radix-select passes over n (8-bit digits)
   Cycle op_latency_cycles = 8;    ///< vpu.op_latency_cycles: pipeline fill per instruction
   VpuConfig();                    ///< fills `cost` with the defaults
-  void validate() const;
-};
-
-struct TopkConfig {
-  bool enabled = false;          ///< topk.enabled: a dedicated top-k unit takes vpu.topk
-  double elems_per_cycle = 256;  ///< topk.elems_per_cycle: scores consumed per cycle
-  Cycle latency_cycles = 32;     ///< topk.latency_cycles
   void validate() const;
 };
 
@@ -58,35 +45,18 @@ class VpuTiming {
   VpuConfig m_cfg;
 };
 
-/// Dedicated top-k unit: latency + ceil(rows * n / elems_per_cycle).
-class TopkTiming {
+/// The vector unit's execution of one op with its SRAM traffic: it ends no sooner than its
+/// lanes finish and no sooner than SRAM has streamed the source (a top-k re-reads it once per
+/// radix pass) and taken the result. Plain C++; VpuUnit (models/vpu_unit.h) wraps it.
+class VpuCore {
  public:
-  explicit TopkTiming(const TopkConfig& cfg) : m_cfg(cfg) {}
-  Cycle cycles(const Instruction& in) const;
-  /// SRAM bytes: the scores are streamed once (rows * n * 4); rows * k indices are written.
-  std::uint64_t read_bytes(const Instruction& in) const;
-  std::uint64_t write_bytes(const Instruction& in) const;
-  const TopkConfig& config() const { return m_cfg; }
-
- private:
-  TopkConfig m_cfg;
-};
-
-/// The VPU (kind kVpu) or the top-k unit (kind kTopk): one SystemC thread, one op at a time.
-class VpuUnit : public sc_core::sc_module {
- public:
-  SC_HAS_PROCESS(VpuUnit);
-  VpuUnit(sc_core::sc_module_name name, UnitKind kind, const VpuConfig& vcfg,
-          const TopkConfig& tcfg, InstructionPort& port, SramTiming& sram);
+  VpuCore(const VpuConfig& cfg, SramTiming& sram) : m_timing(cfg), m_sram(sram) {}
+  /// Runs `in` (a vector op) starting at `start`; returns its end cycle and counts it.
+  Cycle execute(const Instruction& in, Cycle start);
   const VpuStats& stats() const { return m_stats; }
 
  private:
-  void run();
-  void serve();  ///< the instruction loop run() guards
-  UnitKind m_kind;
-  VpuTiming m_vpu;
-  TopkTiming m_topk;
-  InstructionPort& m_port;
+  VpuTiming m_timing;
   SramTiming& m_sram;
   VpuStats m_stats;
 };

@@ -7,12 +7,13 @@
 
 #include <systemc>
 
-#include "models/dma.h"
+#include "models/dma_unit.h"
 #include "models/hbm.h"
-#include "models/mxu.h"
+#include "models/hw_config.h"
+#include "models/mxu_unit.h"
 #include "models/sram.h"
-#include "models/vpu.h"
-#include "sim/config.h"
+#include "models/topk_unit.h"
+#include "models/vpu_unit.h"
 
 namespace tpusim {
 
@@ -26,7 +27,7 @@ class Chip : public sc_core::sc_module {
   const std::vector<std::unique_ptr<MxuUnit>>& mxus() const { return m_mxus; }
   const std::vector<std::unique_ptr<DmaUnit>>& dmas() const { return m_dmas; }
   const VpuUnit& vpu() const { return *m_vpu; }
-  const VpuUnit* topk() const { return m_topk.get(); }
+  const TopkUnit* topk() const { return m_topk.get(); }
 
  private:
   HwConfig m_cfg;
@@ -35,7 +36,7 @@ class Chip : public sc_core::sc_module {
   std::vector<std::unique_ptr<MxuUnit>> m_mxus;
   std::vector<std::unique_ptr<DmaUnit>> m_dmas;
   std::unique_ptr<VpuUnit> m_vpu;
-  std::unique_ptr<VpuUnit> m_topk;
+  std::unique_ptr<TopkUnit> m_topk;
 };
 
 }  // namespace tpusim

@@ -1,5 +1,7 @@
 #include "sim/config.h"
 
+#include "base/embedded.h"
+
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
@@ -279,44 +281,7 @@ void apply_table(HwConfig& cfg, const toml::table& root, const std::string& orig
   }
 }
 
-void require(bool ok, const std::string& msg) {
-  if (!ok) throw ConfigError(msg);
-}
-
-// No control characters, and UTF-8 that JSON accepts: the name is printed in tables and reports.
-bool printable_utf8(const std::string& s) {
-  for (char c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-  try {
-    (void)nlohmann::json(s).dump();
-  } catch (const nlohmann::json::exception&) {
-    return false;
-  }
-  return true;
-}
-
 }  // namespace
-
-void ChipConfig::validate() const {
-  require(!name.empty(), "chip.name must not be empty");
-  require(printable_utf8(name) && name.size() <= 256,
-          "chip.name must be printable UTF-8 text of at most 256 bytes");
-  require(std::isfinite(clock_ghz) && clock_ghz > 0 && clock_ghz <= 100,
-          fmt::format("chip.clock_ghz must be in (0, 100] (got {})", clock_ghz));
-}
-
-void HwConfig::validate() const {
-  chip.validate();
-  mxu.validate();
-  vpu.validate();
-  topk.validate();
-  sram.validate();
-  hbm.validate();
-  dma.validate();
-  require(sram.residency_mib <= sram.capacity_mib,
-          fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
-                      sram.residency_mib, sram.capacity_mib));
-}
 
 std::vector<ConfigEntry> config_entries(const HwConfig& cfg) {
   std::vector<ConfigEntry> out;
@@ -326,18 +291,10 @@ std::vector<ConfigEntry> config_entries(const HwConfig& cfg) {
   return out;
 }
 
-std::string presets_dir() {
-  if (const char* env = std::getenv("TPUSIM_PRESETS")) return env;
-  return std::string(TPUSIM_SOURCE_DIR) + "/models/presets";
-}
-
 std::vector<std::string> list_presets() {
   std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(presets_dir(), ec)) {
-    if (e.path().extension() == ".toml") names.push_back(e.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
+  for (const auto& [stem, text] : embedded_presets())
+    names.emplace_back(stem);
   return names;
 }
 
@@ -377,21 +334,25 @@ void apply_override(HwConfig& cfg, const std::string& assignment) {
 HwConfig load_hw_config(const std::string& preset_or_file,
                         const std::vector<std::string>& overrides) {
   std::string name = preset_or_file.empty() ? kDefaultPreset : preset_or_file;
-  std::filesystem::path path(name);
-  bool is_file = name.find('/') != std::string::npos || path.extension() == ".toml";
-  if (!is_file) path = std::filesystem::path(presets_dir()) / (name + ".toml");
-  std::ifstream in(path);
-  if (!in) {
-    if (is_file) throw ConfigError(fmt::format("--hw: cannot read '{}'", name));
+  const bool is_file =
+      name.find('/') != std::string::npos || std::filesystem::path(name).extension() == ".toml";
+  std::string text;
+  if (is_file) {
+    std::ifstream in(name);
+    if (!in) throw ConfigError(fmt::format("--hw: cannot read '{}'", name));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  } else if (auto embedded = find_embedded(embedded_presets(), name)) {
+    text = std::string(*embedded);
+  } else {
     std::string known;
     for (const auto& p : list_presets())
       known += (known.empty() ? "" : ", ") + p;
     throw ConfigError(
         fmt::format("--hw: unknown preset '{}' (presets: {}; or give a .toml file)", name, known));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  HwConfig cfg = parse_hw_config(ss.str(), is_file ? name : path.string());
+  HwConfig cfg = parse_hw_config(text, is_file ? name : "models/presets/" + name + ".toml");
   cfg.source = name;
   for (const auto& o : overrides)
     apply_override(cfg, o);

@@ -6,34 +6,10 @@
 #include <utility>
 #include <vector>
 
-#include "models/dma.h"
-#include "models/hbm.h"
-#include "models/mxu.h"
-#include "models/sram.h"
-#include "models/vpu.h"
+#include "base/embedded.h"
+#include "models/hw_config.h"
 
 namespace tpusim {
-
-struct ChipConfig {
-  std::string name = "tpu-v5e-like";  ///< chip.name
-  double clock_ghz = 1.5;             ///< chip.clock_ghz: the single core clock
-  void validate() const;
-};
-
-/// The whole chip, section by section (DESIGN.md section 6).
-struct HwConfig {
-  ChipConfig chip;
-  MxuConfig mxu;
-  VpuConfig vpu;
-  TopkConfig topk;
-  SramConfig sram;
-  HbmConfig hbm;
-  DmaConfig dma;
-  std::string source;  ///< preset name or file it was loaded from
-
-  /// Validates every section; throws ConfigError naming the full key.
-  void validate() const;
-};
 
 /// One resolved key, for `hw show`, reports and the JSON "hw" object.
 struct ConfigEntry {
@@ -45,10 +21,11 @@ struct ConfigEntry {
 /// Every key with its value, in a stable order (section order, then declaration order).
 std::vector<ConfigEntry> config_entries(const HwConfig& cfg);
 
-/// Directory holding the preset TOML files.
-std::string presets_dir();
-/// Preset names (file stems in presets_dir()), sorted; the default one is "tpu-v5e".
+/// Preset names (models/presets/*.toml, embedded in the binary), sorted; the default one is
+/// "tpu-v5e".
 std::vector<std::string> list_presets();
+/// The preset files compiled into the binary (generated from models/presets/*.toml).
+const EmbeddedFiles& embedded_presets();
 constexpr const char* kDefaultPreset = "tpu-v5e";
 
 /// Loads a preset name or a TOML file path, applies `KEY=VALUE` overrides in order, validates.

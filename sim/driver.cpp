@@ -14,9 +14,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/format.h"
 #include "sim/config.h"
 #include "sim/simulation.h"
-#include "sim/units.h"
 #include "traces/reader.h"
 #include "traces/writer.h"
 #include "workloads/model_config.h"
@@ -33,31 +33,6 @@ std::string timeline_path_for(const std::string& path, const std::string& varian
   if (dot == std::string::npos || (slash != std::string::npos && dot < slash))
     return path + "." + variant;
   return path.substr(0, dot) + "." + variant + path.substr(dot);
-}
-
-// Reads everything from a file descriptor.
-std::string read_all(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0)
-      out.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR)
-      break;
-  }
-  return out;
-}
-
-void write_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n > 0)
-      off += static_cast<std::size_t>(n);
-    else if (errno != EINTR)
-      return;
-  }
 }
 
 }  // namespace
@@ -114,7 +89,11 @@ ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
     } catch (...) {
       error("unknown exception in the simulation process", 1);
     }
-    write_all(fds[1], text);
+    try {
+      write_all_fd(fds[1], text, "pipe");
+    } catch (const UserError&) {
+      // The parent is gone or closed the pipe; nobody is left to tell.
+    }
     ::close(fds[1]);
     // Skip static destructors and SystemC's teardown: the parent owns all output.
     ::_exit(code);
@@ -145,7 +124,7 @@ Json finish_child(pid_t pid, const std::string& text) {
 
 Json run_in_child(const std::function<Json()>& body) {
   ChildProcess c = start_child(body, false);
-  std::string text = read_all(c.fd);
+  std::string text = read_all_fd(c.fd);
   ::close(c.fd);
   return finish_child(c.pid, text);
 }

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "sim/sim_time.h"
+#include "models/sim_time.h"
 
 namespace tpusim {
 

@@ -11,8 +11,9 @@
 
 #include <systemc>
 
+#include "base/cycle.h"
+#include "base/error.h"
 #include "models/unit_port.h"
-#include "sim/common.h"
 #include "traces/isa.h"
 
 namespace tpusim {

@@ -12,7 +12,7 @@
 #include <functional>
 #include <iostream>
 
-#include "sim/units.h"
+#include "base/format.h"
 
 namespace tpusim {
 namespace {
@@ -441,44 +441,6 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
                     {"dropped_slices", r.stats.timeline_dropped},
                     {"cycles", r.cycles}};
   return j.dump() + "\n";
-}
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  if (path == "-") {
-    std::cout << content << std::flush;
-    if (!std::cout) throw UserError("cannot write the report to stdout");
-    return;
-  }
-  // POSIX calls rather than an ofstream: every failure (open, a short write on a full disk,
-  // fsync, close) is seen and named, and the data is on disk before the rename makes it visible,
-  // so even a crash of the machine leaves the old file or the whole new one.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  auto fail = [&](const char* step, int err) {
-    ::unlink(tmp.c_str());
-    throw UserError(
-        fmt::format("cannot write '{}': {} failed: {}", path, step, std::strerror(err)));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) throw UserError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
-  std::size_t off = 0;
-  while (off < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      fail("write", err);
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-    // EINVAL/EROFS: the target does not support syncing (a pipe, /dev/null); nothing to lose.
-    const int err = errno;
-    ::close(fd);
-    fail("fsync", err);
-  }
-  if (::close(fd) != 0) fail("close", errno);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
 }
 
 }  // namespace tpusim

@@ -1,19 +1,16 @@
 #pragma once
 /// Reports: the JSON object of DESIGN.md section 8, the side-by-side table, tidy CSV rows, the
-/// Chrome trace-event timeline, and atomic file output.
+/// Chrome trace-event timeline.
 
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "base/file_io.h"
+#include "base/json.h"
 #include "sim/simulation.h"
 
 namespace tpusim {
-
-/// Ordered so that keys come out in a stable, documented order.
-using Json = nlohmann::ordered_json;
 
 /// The resolved hardware config as {"section": {"key": value}} with typed values.
 Json hw_json(const HwConfig& hw);
@@ -40,10 +37,6 @@ std::string csv_escape(const std::string& s);
 
 /// Chrome trace-event JSON (one track per unit instance, a slice per instruction).
 std::string timeline_json(const RunResult& r, const std::string& process_name);
-
-/// Writes `content` to `path` through a temporary file and a rename, so a killed run leaves the
-/// old file or none. "-" writes to stdout. Throws UserError naming the path on failure.
-void write_file_atomic(const std::string& path, const std::string& content);
 
 /// The kernel tags of DESIGN.md section 11, in report order.
 const std::vector<std::string>& standard_kernel_tags();

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
+#include "base/format.h"
 #include "models/sram.h"
 #include "sim/driver.h"
 #include "sim/simulation.h"
-#include "sim/units.h"
 
 namespace tpusim {
 namespace {

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "traces/isa.h"
 
 namespace tpusim {

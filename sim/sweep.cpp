@@ -19,8 +19,8 @@
 #include <set>
 #include <sstream>
 
+#include "base/format.h"
 #include "sim/config.h"
-#include "sim/units.h"
 
 namespace tpusim {
 namespace {
@@ -119,17 +119,6 @@ std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   std::replace(s.begin(), s.end(), '\r', ' ');
   return s;
-}
-
-void write_all_fd(int fd, const std::string& s, const std::string& path) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n > 0)
-      off += static_cast<std::size_t>(n);
-    else if (n < 0 && errno != EINTR)
-      throw UserError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
-  }
 }
 
 // ---- signals ------------------------------------------------------------------------------

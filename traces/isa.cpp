@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include "base/math.h"
+
 namespace tpusim {
 namespace {
 
@@ -29,6 +31,69 @@ bool parse_op(std::string_view name, Op& out) {
 
 std::string_view vpu_op_short_name(int vpu_index) {
   return op_name(static_cast<Op>(vpu_index + static_cast<int>(Op::kVpuRelu))).substr(4);
+}
+
+bool takes_row_length(Op op) {
+  // rmsnorm normalises each row by its own RMS, so it needs the row length just like sum.
+  return op == Op::kVpuSum || op == Op::kVpuMax || op == Op::kVpuSoftmax || op == Op::kVpuRmsnorm;
+}
+
+int operand_extents(const Instruction& in, OperandExtent (&out)[kMaxOperands]) {
+  int n = 0;
+  std::uint64_t v = 0;
+  bool of = false;
+  switch (in.op) {
+    case Op::kDmaLoad:
+    case Op::kDmaStore: {
+      std::uint64_t hbm_span = in.bytes;
+      bool hof = false;
+      if (in.rows > 1) {
+        std::uint64_t t = 0;
+        hof = mul_overflows(in.rows - 1, dma_row_pitch(in), t) ||
+              add_overflows(t, in.bytes / in.rows, hbm_span);
+      }
+      const Address& h = in.op == Op::kDmaLoad ? in.src : in.dst;
+      const Address& s = in.op == Op::kDmaLoad ? in.dst : in.src;
+      out[n++] = {in.op == Op::kDmaLoad ? "src" : "dst", h, hbm_span, hof};
+      out[n++] = {in.op == Op::kDmaLoad ? "dst" : "src", s, in.bytes, false};
+      break;
+    }
+    case Op::kDmaGather:
+      of = mul_overflows(in.span, in.row_bytes, v);
+      out[n++] = {"src", in.src, v, of};
+      of = mul_overflows(in.rows, in.row_bytes, v);
+      out[n++] = {"dst", in.dst, v, of};
+      break;
+    case Op::kMxuMatmul: {
+      const std::uint64_t eb = dtype_bytes(in.dtype);
+      std::uint64_t t = 0;
+      of = mul_overflows(in.m, in.k, t) || mul_overflows(t, eb, v);
+      out[n++] = {"a", in.a, v, of};
+      of = mul_overflows(in.k, in.n, t) || mul_overflows(t, eb, v);
+      out[n++] = {"b", in.b, v, of};
+      of = mul_overflows(in.m, in.n, t) || mul_overflows(t, kMatmulOutputBytes, v);
+      out[n++] = {"c", in.c, v, of};
+      break;
+    }
+    case Op::kVpuTopk: {
+      std::uint64_t t = 0;
+      of = mul_overflows(in.rows, in.n, t) || mul_overflows(t, kVectorElementBytes, v);
+      out[n++] = {"src", in.src, v, of};
+      of = mul_overflows(in.rows, in.k, t) || mul_overflows(t, kVectorElementBytes, v);
+      out[n++] = {"dst", in.dst, v, of};
+      break;
+    }
+    default: {  // vector ops
+      of = mul_overflows(in.elems, kVectorElementBytes, v);
+      out[n++] = {"src", in.src, v, of};
+      std::uint64_t dst_elems = in.elems;
+      if (is_row_reduction(in)) dst_elems = ceil_div(in.elems, in.n);
+      of = mul_overflows(dst_elems, kVectorElementBytes, v);
+      out[n++] = {"dst", in.dst, v, of};
+      break;
+    }
+  }
+  return n;
 }
 
 std::string_view dtype_name(DType t) {

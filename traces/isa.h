@@ -1,5 +1,6 @@
 #pragma once
-/// The tpusim instruction set (trace format v1, DESIGN.md section 5) as C++ types.
+/// The tpusim instruction set (trace format v1, traces/FORMAT.md) as C++ types, and the one
+/// home of per-op knowledge: which unit runs an op, which bytes it touches, what it computes.
 
 #include <cstdint>
 #include <string>
@@ -61,6 +62,14 @@ struct Address {
 
 enum class DType : std::uint8_t { kBf16, kFp8 };
 std::string_view dtype_name(DType t);
+/// Bytes per matmul operand element.
+constexpr std::uint64_t dtype_bytes(DType t) {
+  return t == DType::kFp8 ? 1 : 2;
+}
+/// Matmul results leave the array as bf16 (fp32 accumulation inside).
+constexpr std::uint64_t kMatmulOutputBytes = 2;
+/// Vector data in SRAM is fp32 (scores, softmax statistics, top-k indices).
+constexpr std::uint64_t kVectorElementBytes = 4;
 
 /// How a gather picks its rows (DESIGN.md section 5).
 enum class PatternKind : std::uint8_t {
@@ -116,6 +125,26 @@ inline std::uint64_t dma_row_pitch(const Instruction& in) {
   if (in.stride != 0) return in.stride;
   return in.rows > 1 ? in.bytes / in.rows : in.bytes;
 }
+
+/// Ops that accept a row length `n` (reductions, softmax and rmsnorm work row by row).
+bool takes_row_length(Op op);
+/// True when a vector op writes one value per row of `n` (sum or max with a row length);
+/// without n, sum and max are elementwise (a running sum or a binary max kept per element).
+inline bool is_row_reduction(const Instruction& in) {
+  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax) && in.n > 0;
+}
+
+/// One memory range an instruction touches.
+struct OperandExtent {
+  const char* key;  ///< the trace key that names the operand: "src", "a", ...
+  Address addr;
+  std::uint64_t bytes;
+  bool overflow;  ///< the size itself does not fit 64 bits
+};
+constexpr int kMaxOperands = 3;
+/// The byte ranges `in` touches in HBM and SRAM (a 2-D DMA's HBM side spans (rows-1)*pitch +
+/// row; a gather's source spans the whole table). Returns how many it filled in `out`.
+int operand_extents(const Instruction& in, OperandExtent (&out)[kMaxOperands]);
 
 /// The unit kind that runs `op` (topk goes to kTopk only when a dedicated unit exists).
 UnitKind unit_kind_of(Op op, bool topk_unit_enabled);

@@ -9,17 +9,15 @@
 #include <limits>
 #include <system_error>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
+#include "base/math.h"
 
 namespace tpusim {
 namespace {
 
 constexpr std::size_t kBufferBytes = 64 * 1024;
 static_assert(kBufferBytes > TraceReader::kMaxLineChars + 2, "a whole line must fit the buffer");
-
-/// Bytes per element the reader assumes when checking operand footprints for overflow. VPU data
-/// is fp32 (FORMAT.md); 4 B is also the widest MXU operand, so the check is conservative.
-constexpr std::uint64_t kElemBytes = 4;
 
 // ---- Keys ----------------------------------------------------------------------------------
 
@@ -66,11 +64,6 @@ struct OpKeys {
   std::uint32_t optional = 0;
 };
 
-bool is_row_reduction(Op op) {
-  // rmsnorm normalises each row by its own RMS, so it needs the row length just like sum.
-  return op == Op::kVpuSum || op == Op::kVpuMax || op == Op::kVpuSoftmax || op == Op::kVpuRmsnorm;
-}
-
 OpKeys op_keys(Op op) {
   OpKeys k;
   k.optional = bit(kDeps) | bit(kTag);
@@ -92,7 +85,7 @@ OpKeys op_keys(Op op) {
       break;
     default:
       k.required = bit(kElems) | bit(kSrc) | bit(kDst);
-      if (is_row_reduction(op)) k.optional |= bit(kN);
+      if (takes_row_length(op)) k.optional |= bit(kN);
       break;
   }
   return k;
@@ -188,13 +181,6 @@ std::string int_error_message(std::string_view what, std::string_view text, IntE
     default:
       return w + "=" + quote(text) + " is not an unsigned integer (decimal or 0x hex)";
   }
-}
-
-bool add_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
-  return __builtin_add_overflow(a, b, &out);
-}
-bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
-  return __builtin_mul_overflow(a, b, &out);
 }
 
 }  // namespace
@@ -448,18 +434,6 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
       fail(int_error_message(std::string(kKeyNames[k]) + " offset", digits, e));
     return a;
   };
-  // `size` is the operand's extent in bytes, or overflowed if its product already wrapped.
-  auto extent = [&](Key k, const Address& a, std::uint64_t size, bool overflowed) {
-    std::uint64_t end = 0;
-    if (overflowed || add_overflows(a.offset, size, end))
-      fail(std::string(kKeyNames[k]) + " operand (offset " + std::to_string(a.offset) +
-           ") with its size overflows the 64-bit address space");
-  };
-  auto product = [](std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t& out) {
-    std::uint64_t t = 0;
-    return mul_overflows(a, b, t) || mul_overflows(t, c, out);
-  };
-
   switch (out.op) {
     case Op::kDmaLoad:
     case Op::kDmaStore: {
@@ -472,8 +446,6 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
         if (out.rows <= 1) fail("stride needs rows > 1 (a 2-D transfer)");
         out.stride = num(kStride);
       }
-      std::uint64_t hbm_extent = out.bytes;
-      bool wrapped = false;
       if (out.rows > 1) {
         if (out.bytes % out.rows != 0)
           fail("bytes=" + std::to_string(out.bytes) +
@@ -482,12 +454,7 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
         if (has(kStride) && out.stride < row)
           fail("stride=" + std::to_string(out.stride) +
                " is smaller than a row (bytes/rows = " + std::to_string(row) + ")");
-        const std::uint64_t pitch = out.stride ? out.stride : row;
-        std::uint64_t span = 0;
-        wrapped = mul_overflows(out.rows - 1, pitch, span) || add_overflows(span, row, hbm_extent);
       }
-      extent(load ? kSrc : kDst, load ? out.src : out.dst, hbm_extent, wrapped);
-      extent(load ? kDst : kSrc, load ? out.dst : out.src, out.bytes, false);
       break;
     }
     case Op::kDmaGather: {
@@ -504,9 +471,6 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
       if (out.rows > out.span)
         fail("rows=" + std::to_string(out.rows) + " is more than span=" + std::to_string(out.span) +
              " (rows are picked without repetition)");
-      std::uint64_t size = 0;
-      extent(kSrc, out.src, size, mul_overflows(out.span, out.row_bytes, size));
-      extent(kDst, out.dst, size, mul_overflows(out.rows, out.row_bytes, size));
       break;
     }
     case Op::kMxuMatmul: {
@@ -523,10 +487,6 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
       out.a = addr(kA, Space::kSram);
       out.b = addr(kB, Space::kSram);
       out.c = addr(kC, Space::kSram);
-      std::uint64_t size = 0;
-      extent(kA, out.a, size, product(out.m, out.k, kElemBytes, size));
-      extent(kB, out.b, size, product(out.k, out.n, kElemBytes, size));
-      extent(kC, out.c, size, product(out.m, out.n, kElemBytes, size));
       break;
     }
     case Op::kVpuTopk: {
@@ -538,9 +498,6 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
              " (cannot keep more than a row holds)");
       out.src = addr(kSrc, Space::kSram);
       out.dst = addr(kDst, Space::kSram);
-      std::uint64_t size = 0;
-      extent(kSrc, out.src, size, product(out.rows, out.n, kElemBytes, size));
-      extent(kDst, out.dst, size, product(out.rows, out.k, kElemBytes, size));
       break;
     }
     default: {
@@ -553,11 +510,18 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
       }
       out.src = addr(kSrc, Space::kSram);
       out.dst = addr(kDst, Space::kSram);
-      std::uint64_t size = 0;
-      extent(kSrc, out.src, size, product(out.elems, kElemBytes, 1, size));
-      extent(kDst, out.dst, size, product(out.elems, kElemBytes, 1, size));
       break;
     }
+  }
+  // Every operand's extent must fit the 64-bit address space (capacity is checked later,
+  // against the chip the trace runs on).
+  OperandExtent ext[kMaxOperands];
+  const int n_ext = operand_extents(out, ext);
+  for (int i = 0; i < n_ext; ++i) {
+    std::uint64_t end = 0;
+    if (ext[i].overflow || add_overflows(ext[i].addr.offset, ext[i].bytes, end))
+      fail(std::string(ext[i].key) + " operand (offset " + std::to_string(ext[i].addr.offset) +
+           ") with its size overflows the 64-bit address space");
   }
 
   if (has(kDeps)) {

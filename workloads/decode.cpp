@@ -19,7 +19,8 @@
 #include <memory>
 #include <string>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "workloads/lowering.h"
 
 namespace tpusim {

@@ -2,7 +2,8 @@
 #include <algorithm>
 #include <string>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "workloads/lowering.h"
 
 namespace tpusim {

@@ -7,7 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sim/config.h"
+#include "base/math.h"
+#include "models/hw_config.h"
 #include "workloads/model_config.h"
 #include "workloads/trace_builder.h"
 #include "workloads/workload.h"
@@ -31,10 +32,6 @@ constexpr std::uint64_t kBf16 = 2;
 constexpr std::uint64_t kFp32 = 4;
 
 using Ids = std::vector<std::uint64_t>;
-
-inline std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) {
-  return (a + b - 1) / b;
-}
 
 /// Everything a lowering needs; one per generate_workload call.
 struct LoweringContext {

@@ -7,36 +7,37 @@
 
 #include <toml++/toml.h>
 
-#include "sim/common.h"
+#include "base/error.h"
 
 namespace tpusim {
 
-std::string models_dir() {
-  return std::string(TPUSIM_SOURCE_DIR) + "/workloads/models";
-}
-
-namespace {
-
-bool file_exists(const std::string& path) {
-  return std::ifstream(path).good();
-}
-
-}  // namespace
-
 ModelConfig load_model_config(const std::string& name_or_file) {
   // A bare name is a bundled model; anything that looks like a path is a file.
-  std::string path = name_or_file;
-  bool is_path =
+  const bool is_path =
       name_or_file.find('/') != std::string::npos ||
       (name_or_file.size() > 5 && name_or_file.compare(name_or_file.size() - 5, 5, ".toml") == 0);
-  if (!is_path) path = models_dir() + "/" + name_or_file + ".toml";
-  if (!file_exists(path))
-    throw UserError("--model: '" + name_or_file + "' is neither a bundled model (" + models_dir() +
-                    ") nor a readable file");
+  std::string path = name_or_file;
+  std::string text;
+  if (is_path) {
+    std::ifstream in(path);
+    if (!in) throw UserError("--model: cannot read '" + name_or_file + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  } else if (auto embedded = find_embedded(embedded_models(), name_or_file)) {
+    path = "workloads/models/" + name_or_file + ".toml";
+    text = std::string(*embedded);
+  } else {
+    std::string known;
+    for (const auto& [stem, t] : embedded_models())
+      known += (known.empty() ? "" : ", ") + std::string(stem);
+    throw UserError("--model: '" + name_or_file + "' is neither a bundled model (" + known +
+                    ") nor a .toml file");
+  }
 
   toml::table tbl;
   try {
-    tbl = toml::parse_file(path);
+    tbl = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     std::ostringstream os;
     os << path << ":" << e.source().begin.line << ": " << e.description();

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/embedded.h"
+
 namespace tpusim {
 
 /// One model's MLA and lightning-indexer dimensions (reference/dsa.md section 1).
@@ -33,8 +35,8 @@ struct ModelConfig {
   std::uint64_t mha_qk_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
 };
 
-/// Directory of the bundled model TOML files.
-std::string models_dir();
+/// The bundled model files (workloads/models/*.toml), compiled into the binary.
+const EmbeddedFiles& embedded_models();
 
 /// Loads a bundled model by name ("deepseek-v3.2", "tiny") or a TOML file path. Unknown keys,
 /// missing keys and non-positive values are UserErrors naming the file and key.

@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 
 namespace tpusim {
 namespace {

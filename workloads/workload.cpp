@@ -5,7 +5,8 @@
 #include <cstdio>
 #include <string_view>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "workloads/lowering.h"
 #include "workloads/model_config.h"
 #include "workloads/trace_builder.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "sim/config.h"
+#include "models/hw_config.h"
 #include "traces/isa.h"
 
 namespace tpusim {

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "traces/reader.h"
 #include "traces/writer.h"
 

@@ -12,6 +12,7 @@
 #include "models/hbm.h"
 #include "models/mxu.h"
 #include "models/sram.h"
+#include "models/topk.h"
 #include "models/vpu.h"
 
 using namespace tpusim;

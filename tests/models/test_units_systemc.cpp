@@ -5,9 +5,9 @@
 #include <systemc>
 #include <vector>
 
-#include "models/dma.h"
-#include "models/mxu.h"
-#include "models/vpu.h"
+#include "models/dma_unit.h"
+#include "models/mxu_unit.h"
+#include "models/vpu_unit.h"
 
 using namespace tpusim;
 
@@ -73,7 +73,7 @@ TEST_CASE("systemc units retire at their timing cores' cycles", "[systemc]") {
   SramTiming sram{SramConfig{}};
   HbmTiming hbm{HbmConfig{}, clock_ghz};
   MxuUnit mxu("mxu0", MxuConfig{}, 0, port, sram);
-  VpuUnit vpu("vpu", UnitKind::kVpu, VpuConfig{}, TopkConfig{}, port, sram);
+  VpuUnit vpu("vpu", VpuConfig{}, port, sram);
   DmaUnit dma("dma0", DmaConfig{}, 0, port, hbm, sram);
   sc_core::sc_start();
 

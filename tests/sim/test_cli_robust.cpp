@@ -15,7 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "sim/report.h"
 
 namespace fs = std::filesystem;

@@ -19,7 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "sim/sweep.h"
 
 namespace {

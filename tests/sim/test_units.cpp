@@ -1,8 +1,9 @@
 // Number formatting with units and size parsing.
 #include <catch2/catch.hpp>
 
-#include "sim/common.h"
-#include "sim/units.h"
+#include "base/cycle.h"
+#include "base/error.h"
+#include "base/format.h"
 
 using namespace tpusim;
 

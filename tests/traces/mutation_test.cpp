@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/splitmix64.h"
 #include "sim/config.h"
 #include "sim/simulation.h"
 #include "traces/reader.h"
@@ -21,19 +22,10 @@ using namespace tpusim;
 namespace {
 
 /// splitmix64: the same cases on every platform (std distributions are not portable).
-class Rng {
+class Rng : public tpusim::SplitMix64 {
  public:
-  explicit Rng(std::uint64_t seed) : m_state(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  using SplitMix64::SplitMix64;
   std::size_t below(std::size_t n) { return n ? static_cast<std::size_t>(next() % n) : 0; }
-
- private:
-  std::uint64_t m_state;
 };
 
 std::string slurp(const std::filesystem::path& p) {

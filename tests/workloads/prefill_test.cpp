@@ -1,7 +1,8 @@
 // Prefill lowering against reference/dsa.md section 9.3 (DeepSeek-V3.2, FP8 MLA cache).
 #include <catch2/catch.hpp>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "tests/workloads/trace_checks.h"
 #include "workloads/workload.h"
 

@@ -1,7 +1,8 @@
 // Indexer key residency (--residency stream|pin|auto) against hand-derived budgets.
 #include <catch2/catch.hpp>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "tests/workloads/trace_checks.h"
 #include "workloads/workload.h"
 

@@ -2,7 +2,8 @@
 // per-token work"), with weights streamed from HBM once per step.
 #include <catch2/catch.hpp>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 #include "tests/workloads/trace_checks.h"
 #include "workloads/workload.h"
 

@@ -1,4 +1,4 @@
-#include "sim/common.h"
+#include "base/error.h"
 
 #include <cstdio>
 

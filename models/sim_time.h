@@ -5,7 +5,8 @@
 
 #include <systemc>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 
 namespace tpusim {
 

@@ -1,4 +1,4 @@
-#include "sim/units.h"
+#include "base/format.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,8 @@
 #include <cmath>
 #include <limits>
 
-#include "sim/common.h"
+#include "base/cycle.h"
+#include "base/error.h"
 
 namespace tpusim {
 namespace {

@@ -1,0 +1,78 @@
+#include "base/file_io.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "base/error.h"
+
+namespace tpusim {
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  if (path == "-") {
+    std::cout << content << std::flush;
+    if (!std::cout) throw UserError("cannot write the report to stdout");
+    return;
+  }
+  // POSIX calls rather than an ofstream: every failure (open, a short write on a full disk,
+  // fsync, close) is seen and named, and the data is on disk before the rename makes it visible,
+  // so even a crash of the machine leaves the old file or the whole new one.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  auto fail = [&](const char* step, int err) {
+    ::unlink(tmp.c_str());
+    throw UserError(
+        fmt::format("cannot write '{}': {} failed: {}", path, step, std::strerror(err)));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw UserError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  std::size_t off = 0;
+  while (off < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      fail("write", err);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
+    // EINVAL/EROFS: the target does not support syncing (a pipe, /dev/null); nothing to lose.
+    const int err = errno;
+    ::close(fd);
+    fail("fsync", err);
+  }
+  if (::close(fd) != 0) fail("close", errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
+}
+
+void write_all_fd(int fd, const std::string& s, const std::string& what) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n > 0)
+      off += static_cast<std::size_t>(n);
+    else if (n < 0 && errno != EINTR)
+      throw UserError(fmt::format("cannot write '{}': {}", what, std::strerror(errno)));
+  }
+}
+
+std::string read_all_fd(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0)
+      out.append(buf, static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR)
+      break;
+  }
+  return out;
+}
+
+}  // namespace tpusim

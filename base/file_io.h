@@ -1,0 +1,20 @@
+#pragma once
+/// File and descriptor output that never loses data silently: every short write and every
+/// failing step is seen and named.
+
+#include <string>
+
+namespace tpusim {
+
+/// Writes `content` to `path` through a temporary file and a rename, so a killed run leaves the
+/// old file or none. "-" writes to stdout. Throws UserError naming the path on failure.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+/// Writes all of `s` to `fd`, retrying short writes and EINTR. Throws UserError naming `what`
+/// (a path or "pipe") when the descriptor refuses.
+void write_all_fd(int fd, const std::string& s, const std::string& what);
+
+/// Reads `fd` to end of file (EINTR retried; stops at the first other error).
+std::string read_all_fd(int fd);
+
+}  // namespace tpusim

@@ -1,0 +1,31 @@
+#pragma once
+/// One DMA engine as a SystemC module: takes DMA instructions from the executor and steps the
+/// engine's timing core (models/dma.h) group by group, so concurrent engines interleave.
+
+#include <cstdint>
+
+#include <systemc>
+
+#include "models/dma.h"
+#include "models/unit_port.h"
+
+namespace tpusim {
+
+/// One DMA engine as a SystemC module.
+class DmaUnit : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(DmaUnit);
+  DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instance, InstructionPort& port,
+          HbmTiming& hbm, SramTiming& sram);
+  const DmaStats& stats() const { return m_timing.stats(); }
+
+ private:
+  void run();
+  void serve();  ///< the instruction loop run() guards
+  DmaEngineTiming m_timing;
+  int m_instance;
+  InstructionPort& m_port;
+  std::uint64_t m_max_zero_time_steps;
+};
+
+}  // namespace tpusim

@@ -1,0 +1,51 @@
+#include "models/hw_config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "base/error.h"
+#include "base/json.h"
+
+namespace tpusim {
+namespace {
+
+void require_config(bool ok, const std::string& msg) {
+  if (!ok) throw ConfigError(msg);
+}
+
+bool printable_utf8(const std::string& s) {
+  for (char c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  try {
+    (void)Json(s).dump();
+  } catch (const Json::exception&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ChipConfig::validate() const {
+  require_config(!name.empty(), "chip.name must not be empty");
+  require_config(printable_utf8(name) && name.size() <= 256,
+                 "chip.name must be printable UTF-8 text of at most 256 bytes");
+  require_config(std::isfinite(clock_ghz) && clock_ghz > 0 && clock_ghz <= 100,
+                 fmt::format("chip.clock_ghz must be in (0, 100] (got {})", clock_ghz));
+}
+
+void HwConfig::validate() const {
+  chip.validate();
+  mxu.validate();
+  vpu.validate();
+  topk.validate();
+  sram.validate();
+  hbm.validate();
+  dma.validate();
+  require_config(sram.residency_mib <= sram.capacity_mib,
+                 fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
+                             sram.residency_mib, sram.capacity_mib));
+}
+
+}  // namespace tpusim
