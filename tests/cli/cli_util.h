@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -45,13 +46,14 @@ inline std::string without_sanitizer_notices(const std::string& err) {
 #endif
 }
 
-/// Runs `tpusim ARGS` through the shell in `dir` (a fresh temporary directory by default).
-inline CliResult run_tpusim(const std::string& args, const std::string& dir = "") {
+/// Runs a shell command line, capturing its stdout and stderr in files under `dir` (/tmp by
+/// default) that are removed again.
+inline CliResult run_shell(const std::string& command, const std::string& dir = "") {
   static int counter = 0;
   std::string base = dir.empty() ? std::string("/tmp") : dir;
   std::string tag = std::to_string(::getpid()) + "_" + std::to_string(counter++);
   std::string out = base + "/tpusim_out_" + tag, err = base + "/tpusim_err_" + tag;
-  std::string cmd = std::string(TPUSIM_BINARY) + " " + args + " >" + out + " 2>" + err;
+  std::string cmd = "{ " + command + "; } >" + out + " 2>" + err;
   int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -62,11 +64,32 @@ inline CliResult run_tpusim(const std::string& args, const std::string& dir = ""
   return r;
 }
 
+/// Runs `tpusim ARGS` through the shell; output files go to `dir` (/tmp by default).
+inline CliResult run_tpusim(const std::string& args, const std::string& dir = "") {
+  return run_shell(std::string(TPUSIM_BINARY) + " " + args, dir);
+}
+
 /// A fresh temporary directory for one test.
 inline std::string temp_dir() {
   char tmpl[] = "/tmp/tpusim_test_XXXXXX";
   const char* d = ::mkdtemp(tmpl);
   return d ? d : "/tmp";
 }
+
+/// A fresh temporary directory that is removed, with everything in it, when the test ends.
+class TempDir {
+ public:
+  TempDir() : m_path(temp_dir()) {}
+  ~TempDir() {
+    std::error_code ec;
+    if (m_path != "/tmp") std::filesystem::remove_all(m_path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return m_path; }
+
+ private:
+  std::string m_path;
+};
 
 }  // namespace tpusim_test

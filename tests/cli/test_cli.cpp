@@ -7,7 +7,6 @@
 #include "tests/cli/cli_util.h"
 
 using tpusim_test::run_tpusim;
-using tpusim_test::temp_dir;
 using Json = nlohmann::json;
 
 TEST_CASE("cli: run with no flags prints the dense-vs-DSA table", "[cli]") {
@@ -61,7 +60,8 @@ TEST_CASE("cli: --format json prints exactly one object with the DESIGN keys", "
 }
 
 TEST_CASE("cli: trace gen then trace run gives the cycles of run", "[cli]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   for (const char* att : {"dense", "dsa"}) {
     INFO(att);
     std::string flags = std::string("--seq 8k --topk 1024 --attention ") + att;
@@ -82,7 +82,8 @@ TEST_CASE("cli: trace gen then trace run gives the cycles of run", "[cli]") {
 TEST_CASE("cli: generated prefill traces (wide joins included) run back", "[cli]") {
   // Dense MHA prefill waits for every decompression store before attention: thousands of
   // dependencies, which the builder joins in batches the reader accepts.
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   for (const char* att : {"dense", "dsa"}) {
     INFO(att);
     std::string flags = std::string("--phase prefill --chunk 1k --seq 16k --attention ") + att;
@@ -96,7 +97,8 @@ TEST_CASE("cli: generated prefill traces (wide joins included) run back", "[cli]
 }
 
 TEST_CASE("cli: a malformed trace is exit 2 naming file and line", "[cli]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   {
     std::ofstream f(dir + "/bad.trace");
     f << "tpusim-trace 1\n0 dma.load src=hbm:0 dst=sram:0 bytes=64\n1 mxu.matmul m=4 n=4 k=four "
@@ -109,7 +111,8 @@ TEST_CASE("cli: a malformed trace is exit 2 naming file and line", "[cli]") {
 }
 
 TEST_CASE("cli: a trace beyond SRAM capacity is exit 2 naming the line and key", "[cli]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   {
     std::ofstream f(dir + "/big.trace");
     f << "tpusim-trace 1\n0 dma.load src=hbm:0 dst=sram:134217700 bytes=64\n";
@@ -127,7 +130,8 @@ TEST_CASE("cli: config mistakes are exit 2 naming the key", "[cli]") {
   r = run_tpusim("run --set hbm.chanels=4");
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("hbm.chanels") != std::string::npos);
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   {
     std::ofstream f(dir + "/hw.toml");
     f << "[sram]\nbanks = 0\n";
@@ -165,7 +169,8 @@ TEST_CASE("cli: hw list, show and selftest", "[cli]") {
 }
 
 TEST_CASE("cli: -o writes the report atomically and csv has two rows for both", "[cli]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   auto r = run_tpusim("run --seq 4k --format csv -o " + dir + "/r.csv");
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.empty());

@@ -23,6 +23,8 @@
 #include "base/error.h"
 #include "sim/sweep.h"
 
+#include "tests/cli/cli_util.h"
+
 namespace {
 
 using tpusim::expand_list;
@@ -30,14 +32,6 @@ using Strings = std::vector<std::string>;
 
 const std::string kTpusim = TPUSIM_BINARY;
 const std::string kSourceDir = TPUSIM_SOURCE_DIR;
-
-// A fresh directory per test case (each case runs in its own process under ctest).
-std::string temp_dir() {
-  char tmpl[] = "/tmp/tpusim-sweep-test-XXXXXX";
-  char* d = ::mkdtemp(tmpl);
-  REQUIRE(d != nullptr);
-  return d;
-}
 
 int shell(const std::string& cmd) {
   int st = std::system(cmd.c_str());
@@ -155,7 +149,8 @@ TEST_CASE("sweep lists: ranges, plain lists and errors naming the flag", "[sweep
 }
 
 TEST_CASE("sweep rows equal single runs", "[sweep]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   std::string csv = dir + "/s.csv";
   REQUIRE(shell(kTpusim + " sweep" + kTiny + "--seq 1k,2k --topk 64,128 -j 2 -q -o " + csv) == 0);
   auto rows = read_csv(csv);
@@ -189,7 +184,8 @@ TEST_CASE("sweep rows equal single runs", "[sweep]") {
 }
 
 TEST_CASE("sweep killed with SIGKILL and resumed has every point exactly once", "[sweep]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   std::string csv = dir + "/s.csv";
   // 10 points x 2 variants = 20 rows; prefill makes each take long enough to kill midway.
   const std::string args = kTiny +
@@ -245,7 +241,8 @@ TEST_CASE("sweep killed with SIGKILL and resumed has every point exactly once", 
 }
 
 TEST_CASE("sweep shards concatenate to the whole sweep", "[sweep]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   const std::string grid = kTiny + "--seq 1k,2k,4k --topk 64,128 --attention dense,dsa -j 2 -q";
   REQUIRE(shell(kTpusim + " sweep" + grid + " -o " + dir + "/all.csv") == 0);
   REQUIRE(shell(kTpusim + " sweep" + grid + " --shard 1/2 -o " + dir + "/p1.csv") == 0);
@@ -271,7 +268,8 @@ TEST_CASE("sweep shards concatenate to the whole sweep", "[sweep]") {
 }
 
 TEST_CASE("sweep records a failing point as an error row and finishes the others", "[sweep]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   std::string csv = dir + "/s.csv";
   // A 256 MiB residency budget does not fit the 128 MiB SRAM: that point's config is invalid.
   int rc = shell(kTpusim + " sweep" + kTiny +
@@ -300,7 +298,8 @@ TEST_CASE("sweep records a failing point as an error row and finishes the others
 }
 
 TEST_CASE("sweep usage errors exit 2 and name the flag", "[sweep]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   std::string err = dir + "/err.txt";
   CHECK(shell(kTpusim + " sweep --seq 4k,,8k -o " + dir + "/a.csv 2>" + err) == 2);
   CHECK(slurp(err).find("--seq") != std::string::npos);
@@ -314,7 +313,8 @@ TEST_CASE("sweep usage errors exit 2 and name the flag", "[sweep]") {
 }
 
 TEST_CASE("sweep on SIGINT keeps whole rows, kills its children and exits 130", "[sweep]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   std::string csv = dir + "/s.csv";
   const std::string args =
       kTiny + "--phase prefill --chunk 1k --seq 2k,3k,4k,5k --topk 64,128 -j 2 -q -o " + csv;
@@ -362,7 +362,8 @@ TEST_CASE("plot_sweep.py writes the PNG plots of a sweep", "[sweep][plot]") {
     WARN("skipped: /usr/bin/python3 lacks matplotlib or pandas (scripts/setup.sh installs them)");
     return;
   }
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   std::string csv = dir + "/s.csv";
   REQUIRE(shell(kTpusim + " sweep" + kTiny +
                 "--seq 1k,2k --topk 64,128 --phase decode,prefill --chunk 512 --residency "
@@ -388,7 +389,8 @@ TEST_CASE("plot_sweep.py writes the PNG plots of a sweep", "[sweep][plot]") {
 
 TEST_CASE("run --timeline writes one slice per instruction, none overlapping on a track",
           "[timeline]") {
-  std::string dir = temp_dir();
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
   REQUIRE(shell(kTpusim + " run" + kTiny + "--seq 2k --attention dsa --format json -o " + dir +
                 "/r.json --timeline " + dir + "/t.json") == 0);
   auto report = nlohmann::json::parse(slurp(dir + "/r.json"));

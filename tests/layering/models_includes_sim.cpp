@@ -1,0 +1,2 @@
+// Must not build: models/ sits below sim/.
+#include "sim/config.h"

@@ -1,0 +1,2 @@
+// Must not build: models/ sits below workloads/.
+#include "workloads/workload.h"

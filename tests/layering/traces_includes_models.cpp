@@ -1,0 +1,2 @@
+// Must not build: traces/ sits below models/.
+#include "models/hbm.h"

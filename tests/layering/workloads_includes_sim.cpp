@@ -1,0 +1,2 @@
+// Must not build: workloads/ sits below sim/.
+#include "sim/report.h"

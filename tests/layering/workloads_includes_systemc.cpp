@@ -1,0 +1,2 @@
+// Must not build: workloads/ compiles without SystemC.
+#include <systemc>
