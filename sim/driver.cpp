@@ -20,6 +20,7 @@
 #include "traces/reader.h"
 #include "traces/writer.h"
 #include "workloads/model_config.h"
+#include "workloads/params.h"
 #include "workloads/workload.h"
 
 namespace tpusim {
@@ -36,14 +37,6 @@ std::string timeline_path_for(const std::string& path, const std::string& varian
 }
 
 }  // namespace
-
-const std::vector<std::string>& workload_flag_names() {
-  static const std::vector<std::string> names = {
-      "model",      "phase",     "seq",   "topk",      "batch",  "chunk",   "mtp",
-      "dense-mode", "kv-format", "scope", "residency", "layers", "pattern", "short-prefill-mha",
-      "seed"};
-  return names;
-}
 
 ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
   int fds[2];
@@ -131,69 +124,46 @@ Json run_in_child(const std::function<Json()>& body) {
 
 namespace {
 
-WorkloadParams params_from_flags(const FlagList& flags, const std::string& attention) {
-  WorkloadParams p;
-  for (const auto& [k, v] : flags) {
-    const std::string flag = "--" + k;
-    if (k == "model")
-      p.model = v;
-    else if (k == "phase")
-      p.phase = parse_phase(v);
-    else if (k == "seq")
-      p.seq = parse_size(v, flag);
-    else if (k == "topk")
-      p.topk = parse_size(v, flag);
-    else if (k == "batch")
-      p.batch = parse_size(v, flag);
-    else if (k == "chunk")
-      p.chunk = parse_size(v, flag);
-    else if (k == "mtp")
-      p.mtp = parse_size(v, flag);
-    else if (k == "dense-mode")
-      p.dense_mode = parse_dense_mode(v);
-    else if (k == "kv-format")
-      p.kv_format = parse_kv_format(v);
-    else if (k == "scope")
-      p.scope = parse_scope(v);
-    else if (k == "residency")
-      p.residency = parse_residency(v);
-    else if (k == "layers")
-      p.layers = parse_size(v, flag);
-    else if (k == "pattern")
-      p.pattern = parse_gather_pattern(v);
-    else if (k == "short-prefill-mha")
-      p.short_prefill_mha = (v == "true" || v == "1" || v == "on");
-    else if (k == "seed")
-      p.seed = parse_size(v, flag);
-    else
-      throw UserError("unknown workload flag " + flag);
+// A meta value as it goes into the report: an integer when it is one (generated traces carry
+// seq, topk, ...), a float where allowed (the indexer's resident fraction), else the text.
+// Hand-written meta is free text, so a value that only looks numeric (too large, "1.2.3") stays a
+// string instead of failing the run.
+Json meta_json(const std::string& v, bool allow_float) {
+  if (v.empty()) return Json(v);
+  if (v.find_first_not_of("0123456789") == std::string::npos) {
+    std::uint64_t u = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), u);
+    if (ec == std::errc() && p == v.data() + v.size()) return Json(u);
+    return Json(v);
   }
-  p.attention = parse_attention(attention);
-  return p;
+  if (allow_float && v.find_first_not_of("0123456789.eE+-") == std::string::npos) {
+    char* end = nullptr;
+    errno = 0;
+    const double d = std::strtod(v.c_str(), &end);
+    if (errno == 0 && end == v.c_str() + v.size() && std::isfinite(d)) return Json(d);
+  }
+  return Json(v);
 }
 
-Json workload_json(const WorkloadParams& p, std::uint64_t layers) {
-  Json w;
-  w["model"] = p.model;
-  w["phase"] = std::string(to_string(p.phase));
-  w["attention"] = std::string(to_string(p.attention));
-  w["seq"] = p.seq;
-  w["topk"] = p.topk;
-  w["batch"] = p.batch;
-  w["chunk"] = p.phase == Phase::kPrefill ? p.chunk : 0;
-  w["residency"] = std::string(to_string(p.residency));
-  w["mtp"] = p.mtp;
-  w["dense_mode"] = std::string(to_string(p.dense_mode));
-  w["kv_format"] = std::string(to_string(p.kv_format));
-  w["scope"] = std::string(to_string(p.scope));
-  w["layers"] = layers;
-  w["pattern"] = pattern_to_string(p.pattern);
-  return w;
-}
-
-std::uint64_t layers_of(const WorkloadParams& p, const GeneratedTrace& g) {
-  const std::string* layers = g.meta.find("layers");
-  return layers ? std::stoull(*layers) : p.layers;
+// Sorts a trace's meta lines into report sections: the workload's parameters (typed as their
+// table row says), `indexer.*`, the lowering's own decisions (other dotted keys: `tile.*`,
+// `split_kv.*`), and anything else, hand-written, into the workload as text.
+void split_meta(const std::vector<std::pair<std::string, std::string>>& meta, Json& workload,
+                Json& indexer, Json& lowering) {
+  for (const auto& [k, v] : meta) {
+    const WorkloadParam* row = find_workload_param_by_key(k);
+    if (row) {
+      Json typed = meta_json(v, row->kind == ParamKind::kFloat);
+      if (row->kind == ParamKind::kBool && (v == "true" || v == "false")) typed = v == "true";
+      workload[k] = typed;
+    } else if (k.rfind("indexer.", 0) == 0) {
+      indexer[k.substr(8)] = meta_json(v, true);
+    } else if (k.find('.') != std::string::npos) {
+      lowering[k] = meta_json(v, true);
+    } else {
+      workload[k] = meta_json(v, false);
+    }
+  }
 }
 
 Json indexer_json(const IndexerResidency& r) {
@@ -220,15 +190,17 @@ std::uint64_t validate_generated(const GeneratedTrace& g, const HwConfig& hw,
 
 Json simulate_point_variant(const PointSpec& spec, const std::string& attention) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
-  WorkloadParams p = params_from_flags(spec.flags, attention);
+  WorkloadParams p = params_from_flags(spec.flags, parse_attention(attention));
   GeneratedTrace g = generate_workload(p, hw);
   const std::uint64_t sram_peak = validate_generated(g, hw, "generated " + attention);
   VectorSource src(g.instructions);
   SimOptions opts;
   opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
   RunResult r = simulate(hw, src, g.tags, opts);
-  Json report =
-      make_report(r, workload_json(p, layers_of(p, g)), indexer_json(g.indexer), sram_peak);
+  Json w = Json::object(), idx = Json::object(), lowering = Json::object();
+  split_meta(g.meta.entries, w, idx, lowering);
+  Json report = make_report(r, workload_json(p), indexer_json(g.indexer), sram_peak);
+  report["lowering"] = lowering;
   if (!spec.timeline_path.empty())
     write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                       timeline_json(r, attention));
@@ -236,8 +208,7 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
 }
 
 Json workload_json_of(const PointSpec& spec, const std::string& attention) {
-  WorkloadParams p = params_from_flags(spec.flags, attention);
-  return workload_json(p, p.layers ? p.layers : load_model_config(p.model).n_layers);
+  return workload_json(params_from_flags(spec.flags, parse_attention(attention)));
 }
 
 Json run_point(const PointSpec& spec) {
@@ -266,27 +237,6 @@ std::uint64_t validate_trace_file(const std::string& path, const HwConfig& hw) {
   return hi;
 }
 
-// A meta value as it goes into the report: an integer when it is one (generated traces carry
-// seq, topk, ...), a float where allowed (the indexer's resident fraction), else the text.
-// Hand-written meta is free text, so a value that only looks numeric (too large, "1.2.3") stays a
-// string instead of failing the run.
-Json meta_json(const std::string& v, bool allow_float) {
-  if (v.empty()) return Json(v);
-  if (v.find_first_not_of("0123456789") == std::string::npos) {
-    std::uint64_t u = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), u);
-    if (ec == std::errc() && p == v.data() + v.size()) return Json(u);
-    return Json(v);
-  }
-  if (allow_float && v.find_first_not_of("0123456789.eE+-") == std::string::npos) {
-    char* end = nullptr;
-    errno = 0;
-    const double d = std::strtod(v.c_str(), &end);
-    if (errno == 0 && end == v.c_str() + v.size() && std::isfinite(d)) return Json(d);
-  }
-  return Json(v);
-}
-
 class ReaderSource : public InstructionSource {
  public:
   explicit ReaderSource(TraceReader& r) : m_r(r) {}
@@ -308,40 +258,23 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   SimOptions opts;
   opts.timeline_limit = timeline_path.empty() ? 0 : timeline_limit;
   RunResult r = simulate(hw, src, reader.tags(), opts);
-  // The workload section comes from the trace's meta lines when a generator wrote them.
-  Json w;
-  Json idx = Json::object();
-  for (const auto& [k, v] : reader.meta().entries) {
-    if (k.rfind("indexer.", 0) == 0) {
-      idx[k.substr(8)] = meta_json(v, true);
-      continue;
-    }
-    w[k] = meta_json(v, false);
-  }
+  Json w = Json::object(), idx = Json::object(), lowering = Json::object();
+  split_meta(reader.meta().entries, w, idx, lowering);
   w["trace"] = path;
   Json report = make_report(r, w, idx, peak);
+  report["lowering"] = lowering;
   if (!timeline_path.empty()) write_file_atomic(timeline_path, timeline_json(r, path));
   return report;
 }
 
 void generate_trace_file(const PointSpec& spec, const std::string& path) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
-  WorkloadParams p = params_from_flags(spec.flags, spec.attention);
+  WorkloadParams p = params_from_flags(spec.flags, parse_attention(spec.attention));
   GeneratedTrace g = generate_workload(p, hw);
   validate_generated(g, hw, "generated trace");
   std::ostringstream os;
   TraceWriter w(os);
-  TraceMeta meta = g.meta;
-  Json wj = workload_json(p, layers_of(p, g));
-  // Meta lines carry the workload so that `trace run` reports it like `run` does.
-  meta.entries.clear();
-  for (auto it = wj.begin(); it != wj.end(); ++it)
-    meta.entries.emplace_back(
-        it.key(), it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
-  Json ij = indexer_json(g.indexer);
-  for (auto it = ij.begin(); it != ij.end(); ++it)
-    meta.entries.emplace_back("indexer." + it.key(), it.value().dump());
-  w.write_header(meta);
+  w.write_header(g.meta);
   for (const auto& in : g.instructions)
     w.write(in, g.tags);
   write_file_atomic(path, os.str());

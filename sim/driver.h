@@ -10,11 +10,9 @@
 #include <vector>
 
 #include "sim/report.h"
+#include "workloads/params.h"
 
 namespace tpusim {
-
-/// Workload flags as the user typed them ("seq" -> "128k"); a sweep point is one of these.
-using FlagList = std::vector<std::pair<std::string, std::string>>;
 
 /// Everything one simulated point needs.
 struct PointSpec {
@@ -66,8 +64,5 @@ void generate_trace_file(const PointSpec& spec, const std::string& path);
 
 /// The reports of a run result (one, or dense and dsa of a comparison), for CSV.
 std::vector<Json> reports_of(const Json& result);
-
-/// The workload flag names tpusim understands, in CSV/report order.
-const std::vector<std::string>& workload_flag_names();
 
 }  // namespace tpusim

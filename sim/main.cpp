@@ -19,52 +19,42 @@ namespace {
 using namespace tpusim;
 
 // Values of the workload flags as typed; only flags the user gave are passed on, so the
-// workload's own defaults (DESIGN.md section 7) apply to the rest.
+// workload's own defaults (workloads/params.cpp) apply to the rest.
 struct WorkloadFlagValues {
   std::map<std::string, std::string> values;
-  bool short_prefill_mha = false;
+  std::map<std::string, bool> switches;  // ParamKind::kBool rows, given as plain flags
 };
 
+// One CLI option per row of the workload parameter table.
 void add_workload_flags(CLI::App* app, WorkloadFlagValues& w, bool lists = false) {
-  struct Flag {
-    const char* name;
-    const char* help;
-  };
-  static const Flag flags[] = {
-      {"model", "model config: a name in workloads/models/ or a TOML file (default deepseek-v3.2)"},
-      {"phase", "decode | prefill (default decode)"},
-      {"seq", "context length L in tokens, k/m suffixes are powers of 2 (default 32k)"},
-      {"topk", "tokens DSA selects per query (default 2048)"},
-      {"batch", "sequences per decode step (default 1)"},
-      {"chunk", "prefill chunk T in tokens, ending at L (default 4k)"},
-      {"mtp", "query tokens per sequence in decode (multi-token prediction; default 1)"},
-      {"dense-mode", "mha | mqa: dense prefill mode (default mha; decode is always MQA)"},
-      {"kv-format", "fp8 | bf16: MLA cache rows of 656 B or 1152 B (default fp8)"},
-      {"scope", "attention | layer: also simulate the projections (default attention)"},
-      {"residency",
-       "stream | pin | auto: indexer key cache in HBM or pinned in SRAM (default stream)"},
-      {"layers", "layers sharing the SRAM residency budget (default: the model's layer count)"},
-      {"pattern",
-       "top-k index pattern: uniform | recent:W | clustered:C | strided:S (default uniform)"},
-      {"seed", "seed of the index pattern (default 1)"},
-  };
-  for (const auto& f : flags) {
-    std::string name = f.name;
+  for (const auto& row : workload_params()) {
+    const std::string name(row.flag);
+    std::string help = fmt::format("{} (default {})", row.help, row.default_text);
+    if (row.kind == ParamKind::kEnum) {
+      std::string choices;
+      for (const auto& c : row.choices)
+        choices += (choices.empty() ? "" : " | ") + std::string(c);
+      help = choices + ": " + help;
+    }
+    if (row.kind == ParamKind::kBool) {
+      app->add_flag("--" + name, w.switches[name], help);
+      continue;
+    }
     app->add_option_function<std::string>(
-           "--" + name, [&w, name](const std::string& v) { w.values[name] = v; }, f.help)
+           "--" + name, [&w, name](const std::string& v) { w.values[name] = v; }, help)
         ->type_name(lists ? "LIST" : "VALUE");
   }
-  app->add_flag("--short-prefill-mha", w.short_prefill_mha,
-                "DSA prefill of short chunks in masked MHA mode, as DeepSeek does below 2k tokens");
 }
 
+// The flags the user gave, in table order (which is also the sweep grid's order).
 FlagList to_flag_list(const WorkloadFlagValues& w) {
   FlagList out;
-  for (const auto& name : workload_flag_names()) {
-    auto it = w.values.find(name);
-    if (it != w.values.end()) out.emplace_back(name, it->second);
+  for (const auto& row : workload_params()) {
+    const std::string name(row.flag);
+    if (auto it = w.values.find(name); it != w.values.end()) out.emplace_back(name, it->second);
+    if (auto it = w.switches.find(name); it != w.switches.end() && it->second)
+      out.emplace_back(name, "true");
   }
-  if (w.short_prefill_mha) out.emplace_back("short-prefill-mha", "true");
   return out;
 }
 
@@ -244,11 +234,7 @@ int run_cli(int argc, char** argv) {
     spec.timeline_limit = timeline_limit;
     emit(run_point(spec), format, output);
   } else if (*sweep) {
-    for (const auto& name : workload_flag_names()) {
-      auto it = sweep_flags.values.find(name);
-      if (it != sweep_flags.values.end()) sweep_opts.flag_lists.emplace_back(name, it->second);
-    }
-    sweep_opts.short_prefill_mha = sweep_flags.short_prefill_mha;
+    sweep_opts.flag_lists = to_flag_list(sweep_flags);
     return run_sweep(sweep_opts);
   } else if (*gen) {
     PointSpec spec;

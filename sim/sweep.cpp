@@ -28,9 +28,9 @@ namespace {
 // Workload flags whose values are sizes: canonicalised to decimal ("4k" -> "4096") so that a
 // point's key does not depend on how it was typed, which --resume relies on.
 bool is_size_flag(const std::string& flag) {
-  static const std::set<std::string> sizes = {"--seq", "--topk",   "--batch", "--chunk",
-                                              "--mtp", "--layers", "--seed"};
-  return sizes.count(flag) != 0;
+  const WorkloadParam* row =
+      flag.rfind("--", 0) == 0 ? find_workload_param(flag.substr(2)) : nullptr;
+  return row && row->kind == ParamKind::kSize;
 }
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -315,44 +315,32 @@ struct Task {
   double cost;
 };
 
-std::string flag_value(const FlagList& flags, const std::string& name, const std::string& dflt) {
-  for (const auto& [k, v] : flags)
-    if (k == name) return v;
-  return dflt;
-}
-
 // A rough relative cost, only to start the longest simulations first (so that -j N does not end
 // with one core busy on a 128k prefill while the others idle).
 double estimated_cost(const PointSpec& spec, const std::string& variant) {
-  auto num = [&](const std::string& name, const std::string& dflt) {
-    try {
-      return static_cast<double>(parse_size(flag_value(spec.flags, name, dflt), name));
-    } catch (const UserError&) {
-      return 0.0;
-    }
-  };
-  double seq = num("seq", "32k");
-  if (flag_value(spec.flags, "phase", "decode") == "prefill")
-    return seq * num("chunk", "4k") * (variant == "dense" ? 4.0 : 1.0);
-  return seq * num("batch", "1") * num("mtp", "1");
+  WorkloadParams p;
+  try {
+    p = params_from_flags(spec.flags, parse_attention(variant));
+  } catch (const UserError&) {
+    return 0.0;  // fails at once in its child; its order does not matter
+  }
+  const double seq = static_cast<double>(p.seq);
+  if (p.phase == Phase::kPrefill)
+    return seq * static_cast<double>(p.chunk) * (variant == "dense" ? 4.0 : 1.0);
+  return seq * static_cast<double>(p.batch) * static_cast<double>(p.mtp);
 }
 
-// Flags the dense workload ignores: only DSA has an indexer, a selection, gathers and a
-// short-prefill fallback. A dense run is shared by every point that differs only in these
-// (a k sweep simulates dense once per other parameter set, not once per k); the test
+// A dense run is shared by every point that differs only in parameters dense attention does not
+// depend on (a k sweep simulates dense once per other parameter set, not once per k); the test
 // "sweep rows equal single runs" checks that the shared rows are what a run would report.
-bool dense_ignores(const std::string& flag) {
-  static const std::set<std::string> ignored = {"topk",    "residency", "layers",
-                                                "pattern", "seed",      "short-prefill-mha"};
-  return ignored.count(flag) != 0;
-}
-
 std::string dense_share_key(const PointSpec& spec) {
   std::string key = spec.hw;
   for (const auto& s : spec.sets)
     key += "|set:" + s;
-  for (const auto& [k, v] : spec.flags)
-    if (!dense_ignores(k)) key += "|" + k + "=" + v;
+  for (const auto& [k, v] : spec.flags) {
+    const WorkloadParam* row = find_workload_param(k);
+    if (!row || row->dense_depends) key += "|" + k + "=" + v;
+  }
   return key;
 }
 
@@ -426,9 +414,9 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
     std::string key = s.substr(0, eq);
     dims.push_back({"set:" + key, expand_list(s.substr(eq + 1), "--set " + key)});
   }
-  for (const auto& name : workload_flag_names()) {
+  for (const auto& row : workload_params()) {
     for (const auto& [k, v] : opts.flag_lists)
-      if (k == name) dims.push_back({name, expand_list(v, "--" + name)});
+      if (k == row.flag) dims.push_back({k, expand_list(v, "--" + k)});
   }
   auto attentions = expand_list(opts.attention, "--attention");
   for (const auto& a : attentions)
@@ -456,10 +444,6 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
         p.spec.flags.emplace_back(name, v);
       }
       key.push_back(name + "=" + v);
-    }
-    if (opts.short_prefill_mha) {
-      p.spec.flags.emplace_back("short-prefill-mha", "true");
-      key.push_back("short-prefill-mha=true");
     }
     std::string joined;
     for (const auto& k : key)

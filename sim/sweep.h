@@ -15,7 +15,6 @@ namespace tpusim {
 /// The sweep flags as typed: every value may be a list (`a,b,c` or `start:stop:xF`).
 struct SweepOptions {
   FlagList flag_lists;             ///< workload flag -> list text, only flags the user gave
-  bool short_prefill_mha = false;  ///< a plain flag, not a list
   std::string attention = "both";  ///< list of dense | dsa | both
   std::string hw = "tpu-v5e";      ///< list of presets or TOML files
   std::vector<std::string> sets;   ///< each `K=LIST`: a list of values for one key

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "workloads/lowering.h"
 #include "workloads/model_config.h"
+#include "workloads/params.h"
 #include "workloads/trace_builder.h"
 
 namespace tpusim {
@@ -191,10 +192,12 @@ bool prefill_uses_mha(const WorkloadParams& p) {
   return p.short_prefill_mha && p.seq <= p.topk;
 }
 
-GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& hw) {
+GeneratedTrace generate_workload(const WorkloadParams& given, const HwConfig& hw) {
+  WorkloadParams params = given;
+  resolve_params(params);
   validate(params);
   const ModelConfig model = load_model_config(params.model);
-  const std::uint64_t layers = params.layers ? params.layers : model.n_layers;
+  const std::uint64_t layers = params.layers;
 
   GeneratedTrace out;
   TraceBuilder tb(hw.sram.capacity_bytes(), hw.hbm.capacity_bytes());
@@ -209,25 +212,13 @@ GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& h
   if (c.resident_tokens > 0)
     c.pinned_base = tb.sram_pin(layers * params.batch * c.resident_tokens * model.index_key_bytes);
 
-  tb.meta("model", model.name);
-  tb.meta("phase", to_string(params.phase));
-  tb.meta("attention", to_string(params.attention));
-  tb.meta("seq", std::to_string(params.seq));
-  tb.meta("topk", std::to_string(params.topk));
-  tb.meta("batch", std::to_string(params.batch));
-  if (params.phase == Phase::kPrefill) {
-    tb.meta("chunk", std::to_string(params.chunk));
-    tb.meta("dense_mode", mha ? "mha" : "mqa");
-  } else {
-    tb.meta("mtp", std::to_string(params.mtp));
-  }
-  tb.meta("kv_format", to_string(params.kv_format));
-  tb.meta("scope", to_string(params.scope));
-  tb.meta("residency", to_string(params.residency));
-  tb.meta("layers", std::to_string(layers));
-  tb.meta("pattern", pattern_to_string(params.pattern));
-  tb.meta("seed", std::to_string(params.seed));
-  tb.meta("indexer.resident_fraction", std::to_string(out.indexer.resident_fraction));
+  // Meta lines carry the whole workload (so `trace run` reports it like `run` does) and what the
+  // lowering decided.
+  for (const auto& [k, v] : workload_meta(params))
+    tb.meta(k, v);
+  tb.meta("indexer.key_cache_bytes", std::to_string(out.indexer.key_cache_bytes));
+  tb.meta("indexer.resident_bytes", std::to_string(out.indexer.resident_bytes));
+  tb.meta("indexer.resident_fraction", Json(out.indexer.resident_fraction).dump());
 
   const bool layer = params.scope == Scope::kLayer;
   const bool dsa = effective.attention == Attention::kDsa;

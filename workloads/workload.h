@@ -18,7 +18,8 @@ enum class KvFormat : std::uint8_t { kFp8, kBf16 };
 enum class Scope : std::uint8_t { kAttention, kLayer };
 enum class Residency : std::uint8_t { kStream, kPin, kAuto };
 
-/// Workload flags (DESIGN.md sections 7 and 11). Defaults are the CLI defaults.
+/// Workload parameters; each is declared, with its flag, in workloads/params.cpp. Defaults are
+/// the CLI defaults; 0 in `chunk` and `layers` means "derived" (resolve_params).
 struct WorkloadParams {
   std::string model = "deepseek-v3.2";       ///< --model: bundled name or TOML file
   Phase phase = Phase::kDecode;              ///< --phase
@@ -26,7 +27,7 @@ struct WorkloadParams {
   std::uint64_t seq = 32768;                 ///< --seq: L, tokens visible to the last query
   std::uint64_t topk = 2048;                 ///< --topk: k
   std::uint64_t batch = 1;                   ///< --batch: B sequences
-  std::uint64_t chunk = 4096;                ///< --chunk: T, prefill tokens ending at L
+  std::uint64_t chunk = 0;                   ///< --chunk: T, prefill tokens ending at L
   std::uint64_t mtp = 1;                     ///< --mtp: query tokens per sequence in decode (s_q)
   DenseMode dense_mode = DenseMode::kMha;    ///< --dense-mode (prefill only)
   KvFormat kv_format = KvFormat::kFp8;       ///< --kv-format
