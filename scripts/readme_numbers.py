@@ -86,9 +86,26 @@ def num(n):
 
 # --- producers: each returns ({block: text}, {docs/img name: bytes}) ------------------------
 
-def dsa_table(_):
-    out, wall, _ = timed([PY, os.path.join(ROOT, "scripts", "dsa_table.py")], "dsa_table.py")
-    return {"dsa-table": out.rstrip("\n"), "dsa-table-time": secs(wall)}, {}
+def dsa_table(tmp):
+    runs = os.path.join(tmp, "dsa_table.json")
+    out, wall, _ = timed([PY, os.path.join(ROOT, "scripts", "dsa_table.py"), "--json", runs],
+                         "dsa_table.py")
+    with open(runs) as f:
+        j = json.load(f)
+
+    def kernel(report, tag, key):
+        return sum(k[key] for k in report["kernels"] if k["tag"] == tag)
+
+    dec, pre = j["decode 128k"]["dsa"], j["prefill 128k"]
+    # The same share as the table's last column: indexer kernel spans over the step.
+    idx = sum(k["cycles"] for k in dec["kernels"] if k["tag"].startswith("indexer."))
+    return {"dsa-table": out.rstrip("\n"), "dsa-table-time": secs(wall),
+            "decode-indexer-share-128k": f"{100 * idx / dec['cycles']:.0f}%",
+            "decode-indexer-bytes-128k":
+                f"{kernel(dec, 'indexer.scores', 'dram_bytes') / 2 ** 20:.1f} MiB",
+            "prefill-gather-bytes-128k":
+                f"{kernel(pre['dsa'], 'attn.gather', 'dram_bytes') / 1e9:.1f} GB",
+            "prefill-speedup-128k": f"{pre['speedup']:.1f}x"}, {}
 
 
 GROUPS = [1, 4, 8, 16, 64]
@@ -166,7 +183,9 @@ def standard_sweep(tmp):
 
 PRODUCERS = [
     # name, blocks it fills, function, needs --with-sweep
-    ("dsa-table", ["dsa-table", "dsa-table-time"], dsa_table, False),
+    ("dsa-table", ["dsa-table", "dsa-table-time", "decode-indexer-share-128k",
+                   "decode-indexer-bytes-128k", "prefill-gather-bytes-128k",
+                   "prefill-speedup-128k"], dsa_table, False),
     ("group-size", ["group-size"], group_size, False),
     ("residency-sweep", ["residency-sweep"], residency_sweep, False),
     ("standard-sweep", ["standard-sweep"], standard_sweep, True),
