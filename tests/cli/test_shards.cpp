@@ -84,13 +84,17 @@ TEST_CASE("shards: the Slurm array script, tasks run by hand, merges to the swee
   REQUIRE(sh(kTpusim + " sweep" + kGrid + " -j 2 -q -o " + (dir / "whole.csv")) == 0);
   // As Slurm would run task ID of an --array=1-4 job (with no Slurm variables inherited from
   // a test run that happens to be inside a Slurm job).
-  auto task = [&](const std::string& id, const std::string& count, const std::string& min = "") {
+  auto task_with = [&](const std::string& id, const std::string& count, const std::string& flags,
+                       const std::string& min = "") {
     return sh("cd " + dir.path() +
               " && env -u SLURM_SUBMIT_DIR -u SLURM_CPUS_PER_TASK -u SLURM_ARRAY_TASK_MIN " +
               (min.empty() ? "" : "SLURM_ARRAY_TASK_MIN=" + min + " ") +
               "SLURM_ARRAY_TASK_ID=" + id + " SLURM_ARRAY_TASK_COUNT=" + count +
               " TPUSIM=" + kTpusim + " TPUSIM_PARTS=" + (dir / "parts") + " bash " + kSource +
-              "/scripts/slurm/sweep_array.sbatch" + kGrid + " 2>>" + (dir / "err.txt"));
+              "/scripts/slurm/sweep_array.sbatch" + flags + " 2>>" + (dir / "err.txt"));
+  };
+  auto task = [&](const std::string& id, const std::string& count, const std::string& min = "") {
+    return task_with(id, count, kGrid, min);
   };
   for (int id = 1; id <= 4; ++id)
     REQUIRE(task(std::to_string(id), "4") == 0);
@@ -108,17 +112,23 @@ TEST_CASE("shards: the Slurm array script, tasks run by hand, merges to the swee
   CHECK(read_text(dir / "parts/part2.csv") == part2);
 
   // An array numbered from 0 (--array=0-3) maps to the same shards.
-  REQUIRE(sh("mkdir " + (dir / "zero") + " && mv " + (dir / "parts") + " " + (dir / "one")) == 0);
+  REQUIRE(sh("mv " + (dir / "parts") + " " + (dir / "one")) == 0);
   for (int id = 0; id <= 3; ++id)
     REQUIRE(task(std::to_string(id), "4", "0") == 0);
   for (int i = 1; i <= 4; ++i) {
     std::string p = "/part" + std::to_string(i) + ".csv";
     CHECK(data_lines(dir / ("parts" + p)) == data_lines(dir / ("one" + p)));
   }
-  // A task outside its array is an error before anything runs.
+  // A task outside its array, or flags the script sets itself, are errors before anything
+  // runs; a -j of the user's replaces the script's own (tpusim takes -j once).
+  REQUIRE(sh("rm -r " + (dir / "parts")) == 0);
   CHECK(task("5", "4") == 2);
   CHECK(read_text(dir / "err.txt").find("task 5 is not in") != std::string::npos);
-  CHECK(!tpusim_test::file_exists(dir / "parts/part5.csv"));
+  CHECK(task_with("1", "4", kGrid + " -o x.csv") == 2);
+  CHECK(read_text(dir / "err.txt").find("-o is set by this script") != std::string::npos);
+  CHECK(!tpusim_test::file_exists(dir / "parts"));
+  CHECK(task_with("1", "4", kGrid + " -j 2") == 0);
+  CHECK(data_lines(dir / "parts/part1.csv") == data_lines(dir / "one/part1.csv"));
 }
 
 TEST_CASE("shards: merge_shards.sh refuses parts that would give a wrong sweep",
