@@ -201,11 +201,13 @@ def context(df, phase, dims, with_k=True):
         v = const(col)
         if v is not None and str(v) != str(default):
             parts.append(fmt.format(v))
-    # --set overrides that are the same on every row are part of the workload too.
+    # Flags and --set overrides the user gave that are the same on every row are part of the
+    # workload too (those already spelled out above are not repeated).
     if "point.key" in df.columns:
         params = df["point.key"].map(key_params)
-        sets = sorted({n for p in params for n in p if "." in n})
-        for n in sets:
+        shown = AXIS_PARAMS | {"hw", "model", "chunk", "batch", "mtp", "kv-format", "residency",
+                               "scope", "attention"}
+        for n in sorted({n for p in params for n in p} - shown):
             vals = params.map(lambda p, n=n: p.get(n, "")).unique()
             if len(vals) == 1:
                 parts.append(f"{n}={vals[0]}")
