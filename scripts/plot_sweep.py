@@ -316,7 +316,15 @@ def plot_speedup(w, df, phase, dims):
     w.save(fig, f"speedup_{phase}", title, ax.get_xlabel(), ylabel, ["series", "x", "y"], rows)
 
 
-def plot_per_variant(w, df, phase, dims, stem, what, ylabel):
+def step_note(g):
+    """The step time at the largest L of the rows g, for a legend entry."""
+    last = g[g["workload.seq"] == g["workload.seq"].max()]
+    us = sorted({step_us(r) for _, r in last.iterrows()})
+    t = fmt_time(us[0]) if len(us) == 1 else f"{fmt_time(us[0])} to {fmt_time(us[-1])}"
+    return f" (step {t} at {count_label(last['workload.seq'].iloc[0])})"
+
+
+def plot_per_variant(w, df, phase, dims, stem, what, ylabel, with_step):
     """A line for dense (it does not depend on k) and a line per DSA k, vs L, log y."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     rows = []
@@ -325,14 +333,16 @@ def plot_per_variant(w, df, phase, dims, stem, what, ylabel):
         if g.empty:
             continue
         series = "dense" + (", " + dim_label(g.iloc[0], dims) if dims else "")
+        note_ = step_note(g) if with_step else ""
         g = g.groupby("workload.seq", as_index=False)["_v"].mean()
-        ax.plot(g["workload.seq"], g["_v"], marker="s", color="black", label=series)
+        ax.plot(g["workload.seq"], g["_v"], marker="s", color="black", label=series + note_)
         rows += [[series, int(r["workload.seq"]), float(r["_v"])] for _, r in g.iterrows()]
     dsa = df[df["workload.attention"] == "dsa"]
     for (k, *_), g in group_by(dsa, ["workload.topk"] + dims):
         g = g.sort_values("workload.seq")
         series = f"DSA k={count_label(k)}" + (", " + dim_label(g.iloc[0], dims) if dims else "")
-        ax.plot(g["workload.seq"], g["_v"], marker="o", label=series)
+        ax.plot(g["workload.seq"], g["_v"], marker="o",
+                label=series + (step_note(g) if with_step else ""))
         rows += [[series, int(r["workload.seq"]), float(r["_v"])] for _, r in g.iterrows()]
     log2_seq_axis(ax, df["workload.seq"])
     log_y(ax)
@@ -478,12 +488,13 @@ def plot_resident(w, df, phase):
     rows = []
     for _, g in group_by(dsa, dims):
         first = g.iloc[0]
+        note_ = step_note(g)
         # The resident fraction does not depend on k: average the identical values over k.
         g = g.groupby("workload.seq", as_index=False)["indexer.resident_fraction"].mean()
         series = (f"SRAM {first['hw.sram.capacity_mib']} MiB, residency budget "
                   f"{first['hw.sram.residency_mib']} MiB, {first['workload.residency']}")
         ax.plot(g["workload.seq"], 100 * g["indexer.resident_fraction"], marker="o",
-                label=series)
+                label=series + note_)
         rows += [[series, int(r["workload.seq"]), 100 * float(r["indexer.resident_fraction"])]
                  for _, r in g.iterrows()]
     log2_seq_axis(ax, dsa["workload.seq"])
@@ -493,7 +504,7 @@ def plot_resident(w, df, phase):
     ax.grid(alpha=0.3)
     legend_outside(ax)
     title = titled(ax, "Indexer keys resident in SRAM vs context length",
-                   context(dsa, phase, [], with_k=False))
+                   context(dsa, phase, []))
     w.save(fig, f"indexer_resident_{phase}", title, ax.get_xlabel(), ylabel,
            ["series", "x", "y"], rows)
 
@@ -600,11 +611,11 @@ def main():
                 g["_v"] /= scale
                 plot_per_variant(w, g, phase, dims, "step_time",
                                  "Simulated step time vs context length",
-                                 f"step time ({unit}, log scale)")
+                                 f"step time ({unit}, log scale)", with_step=False)
                 g["_v"] = (g["dram.read_bytes"] + g["dram.write_bytes"]) / 2 ** 20
                 plot_per_variant(w, g, phase, dims, "hbm_bytes",
                                  "HBM traffic per step vs context length",
-                                 "HBM read + write (MiB, log scale)")
+                                 "HBM read + write (MiB, log scale)", with_step=True)
             else:
                 note(f"skipped speedup_{phase}, step_time_{phase}, hbm_bytes_{phase}: "
                      f"one L only ({count_label(g['workload.seq'].iloc[0])})")
