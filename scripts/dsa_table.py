@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Prints the README's "What DSA saves" table from real runs of tpusim on one chip.
 
-    scripts/dsa_table.py [extra tpusim run flags, e.g. --hw tpu-v6e]
+    scripts/dsa_table.py [--json FILE] [extra tpusim run flags, e.g. --hw tpu-v6e]
+
+--json FILE also writes the reports of every row ({"decode 128k": run --format json, ...}), from
+which scripts/readme_numbers.py takes the numbers the README quotes around the table.
 
 Decode is one step at batch 1; prefill is one 4k-token chunk ending at L. Each row is a
 `tpusim run --attention both --format json`.
@@ -29,6 +32,13 @@ def fmt_bytes(x):
 
 def main():
     extra = sys.argv[1:]
+    json_out = None
+    if extra[:1] == ["--json"]:
+        if len(extra) < 2:
+            print("dsa_table.py: error: --json needs a file", file=sys.stderr)
+            sys.exit(2)
+        json_out, extra = extra[1], extra[2:]
+    reports = {}
     print("| phase | L | dense time | DSA time | speedup | dense HBM read | DSA HBM read "
           "| read ratio | DSA time in indexer |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -39,6 +49,7 @@ def main():
                 cmd += ["--chunk", "4k"]
             j = json.loads(subprocess.run(cmd + extra, check=True, capture_output=True,
                                           text=True).stdout)
+            reports[f"{phase} {seq}"] = j
             d, s = j["dense"], j["dsa"]
             # Indexer kernels can overlap each other; their spans are summed as an upper bound.
             idx = sum(k["cycles"] for k in s["kernels"] if k["tag"].startswith("indexer."))
@@ -46,6 +57,9 @@ def main():
                   f"| {j['speedup']:.2f}x | {fmt_bytes(d['dram']['read_bytes'])} "
                   f"| {fmt_bytes(s['dram']['read_bytes'])} | {j['dram_read_ratio']:.2f}x "
                   f"| {100 * idx / s['cycles']:.0f}% |", flush=True)
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(reports, f)
 
 
 if __name__ == "__main__":
