@@ -31,6 +31,15 @@ struct DmaStats {
   std::uint64_t write_bytes = 0;  ///< to HBM
   std::uint64_t gathered_rows = 0;
   Cycle busy_cycles = 0;
+  DmaStats& operator+=(const DmaStats& o) {
+    instructions += o.instructions;
+    requests += o.requests;
+    read_bytes += o.read_bytes;
+    write_bytes += o.write_bytes;
+    gathered_rows += o.gathered_rows;
+    busy_cycles += o.busy_cycles;
+    return *this;
+  }
 };
 
 /// Row indices a gather picks: `rows` distinct rows out of `span`, drawn by `pattern` from

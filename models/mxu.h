@@ -29,6 +29,13 @@ struct MxuStats {
   std::uint64_t macs = 0;
   Cycle busy_cycles = 0;     ///< cycles this array was running a matmul
   Cycle compute_cycles = 0;  ///< of which the array itself was the limit (vs SRAM)
+  MxuStats& operator+=(const MxuStats& o) {
+    instructions += o.instructions;
+    macs += o.macs;
+    busy_cycles += o.busy_cycles;
+    compute_cycles += o.compute_cycles;
+    return *this;
+  }
 };
 
 /// SRAM traffic of one matmul: A re-read once per column fold, B once (OS: once per row fold,

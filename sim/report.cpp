@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "base/format.h"
+#include "workloads/kernel_tags.h"
 
 namespace tpusim {
 namespace {
@@ -69,13 +70,6 @@ void flatten_into(const Json& j, const std::string& prefix,
 
 }  // namespace
 
-const std::vector<std::string>& standard_kernel_tags() {
-  static const std::vector<std::string> tags = {
-      "kv.append",   "indexer.proj", "indexer.scores", "indexer.topk", "attn.proj",
-      "attn.gather", "attn.load",    "attn.qk",        "attn.softmax", "attn.pv"};
-  return tags;
-}
-
 Json hw_json(const HwConfig& hw) {
   Json out = Json::object();
   for (const auto& e : config_entries(hw)) {
@@ -109,25 +103,38 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   Json sram;
   sram["read_bytes"] = r.sram.read_bytes;
   sram["write_bytes"] = r.sram.write_bytes;
+  sram["accesses"] = r.sram.accesses;
   sram["conflict_cycles"] = r.sram.conflict_cycles;
   sram["peak_bytes"] = sram_peak_bytes;
   sram["capacity_bytes"] = r.hw.sram.capacity_bytes();
   j["sram"] = sram;
 
-  const auto& u = r.stats.units;
+  auto unit = [&r](UnitKind kind) {
+    const UnitKindStats& s = r.stats.unit(kind);
+    return unit_json(s.busy_cycles, s.instances, s.instructions, r.cycles);
+  };
   Json units;
-  Json mxu = unit_json(u[1].busy_cycles, u[1].instances, u[1].instructions, r.cycles);
-  // MXU utilisation is MACs over the arrays' peak MACs (DESIGN.md section 4), not busy time.
+  Json mxu = unit(UnitKind::kMxu);
+  // MXU utilisation is MACs over the arrays' peak MACs, not busy time.
   const double peak_macs = static_cast<double>(r.hw.mxu.rows) * r.hw.mxu.cols * r.hw.mxu.count *
                            static_cast<double>(r.cycles);
   mxu["busy_fraction"] = mxu["utilization"];
   mxu["utilization"] = ratio(static_cast<double>(r.mxu.macs), peak_macs);
   mxu["macs"] = r.mxu.macs;
+  mxu["compute_cycles"] = r.mxu.compute_cycles;  // of busy_cycles, the array (not SRAM) the limit
   units["mxu"] = mxu;
-  units["vpu"] = unit_json(u[2].busy_cycles, u[2].instances, u[2].instructions, r.cycles);
-  units["dma"] = unit_json(u[0].busy_cycles, u[0].instances, u[0].instructions, r.cycles);
-  if (r.hw.topk.enabled)
-    units["topk"] = unit_json(u[3].busy_cycles, u[3].instances, u[3].instructions, r.cycles);
+  Json vpu = unit(UnitKind::kVpu);
+  vpu["elements"] = r.vpu.elements;
+  units["vpu"] = vpu;
+  Json dma = unit(UnitKind::kDma);
+  dma["requests"] = r.dma.requests;
+  dma["gathered_rows"] = r.dma.gathered_rows;
+  units["dma"] = dma;
+  if (r.hw.topk.enabled) {
+    Json topk = unit(UnitKind::kTopk);
+    topk["elements"] = r.topk.elements;
+    units["topk"] = topk;
+  }
   j["units"] = units;
 
   Json kernels = Json::array();
@@ -145,7 +152,7 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     kernels.push_back(kj);
   }
   // Standard tags first in pipeline order, then any others by name: stable across runs.
-  const auto& order = standard_kernel_tags();
+  const auto& order = kernel_tags();
   std::stable_sort(kernels.begin(), kernels.end(), [&order](const Json& a, const Json& b) {
     auto ia = std::find(order.begin(), order.end(), a["tag"].get<std::string>()) - order.begin();
     auto ib = std::find(order.begin(), order.end(), b["tag"].get<std::string>()) - order.begin();
@@ -290,7 +297,7 @@ std::string format_table(const Json& in) {
     for (const auto& k : c["kernels"])
       if (std::find(tags.begin(), tags.end(), k["tag"].get<std::string>()) == tags.end())
         tags.push_back(k["tag"].get<std::string>());
-  const auto& order = standard_kernel_tags();
+  const auto& order = kernel_tags();
   std::stable_sort(tags.begin(), tags.end(), [&order](const std::string& a, const std::string& b) {
     return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
   });
@@ -352,7 +359,7 @@ std::vector<std::string> standard_csv_columns(const Json& sample_report) {
   std::vector<std::string> cols;
   for (const auto& [k, v] : flatten_report(sample_report))
     if (k.rfind("kernel.", 0) != 0) cols.push_back(k);
-  for (const auto& tag : standard_kernel_tags()) {
+  for (const auto& tag : kernel_tags()) {
     cols.push_back("kernel." + tag + ".cycles");
     cols.push_back("kernel." + tag + ".dram_bytes");
     cols.push_back("kernel." + tag + ".flops");

@@ -27,7 +27,8 @@ std::string format_table(const Json& report_or_compare);
 /// The report as (column, value) pairs: scalars flattened with dots, kernels as
 /// kernel.<tag>.cycles / .dram_bytes / .flops.
 std::vector<std::pair<std::string, std::string>> flatten_report(const Json& report);
-/// The columns every sweep CSV has, in order (kernel columns for the standard tags).
+/// The columns every sweep CSV has, in order: the report's scalars, then three columns per tag of
+/// kernel_tags() (workloads/kernel_tags.h), whether or not the sample report ran that kernel.
 std::vector<std::string> standard_csv_columns(const Json& sample_report);
 /// CSV text with a header, one row per report (columns: the union in first-seen order).
 std::string format_csv(const std::vector<Json>& reports);
@@ -37,8 +38,5 @@ std::string csv_escape(const std::string& s);
 
 /// Chrome trace-event JSON (one track per unit instance, a slice per instruction).
 std::string timeline_json(const RunResult& r, const std::string& process_name);
-
-/// The kernel tags of DESIGN.md section 11, in report order.
-const std::vector<std::string>& standard_kernel_tags();
 
 }  // namespace tpusim

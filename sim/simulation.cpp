@@ -68,30 +68,16 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
   res.cycles = res.stats.last_end;
   res.hbm = chip.hbm().stats();
   res.sram = chip.sram().stats();
-  for (const auto& m : chip.mxus()) {
-    const MxuStats& s = m->stats();
-    res.mxu.instructions += s.instructions;
-    res.mxu.macs += s.macs;
-    res.mxu.busy_cycles += s.busy_cycles;
-    res.mxu.compute_cycles += s.compute_cycles;
-  }
+  for (const auto& m : chip.mxus())
+    res.mxu += m->stats();
   res.vpu = chip.vpu().stats();
   if (chip.topk()) res.topk = chip.topk()->stats();
-  for (const auto& d : chip.dmas()) {
-    const DmaStats& s = d->stats();
-    res.dma.instructions += s.instructions;
-    res.dma.requests += s.requests;
-    res.dma.read_bytes += s.read_bytes;
-    res.dma.write_bytes += s.write_bytes;
-    res.dma.gathered_rows += s.gathered_rows;
-    res.dma.busy_cycles += s.busy_cycles;
-  }
-  res.stats.units[static_cast<std::size_t>(UnitKind::kMxu)].instances =
-      static_cast<int>(hw.mxu.count);
-  res.stats.units[static_cast<std::size_t>(UnitKind::kDma)].instances =
-      static_cast<int>(hw.dma.engines);
-  res.stats.units[static_cast<std::size_t>(UnitKind::kVpu)].instances = 1;
-  res.stats.units[static_cast<std::size_t>(UnitKind::kTopk)].instances = hw.topk.enabled ? 1 : 0;
+  for (const auto& d : chip.dmas())
+    res.dma += d->stats();
+  res.stats.unit(UnitKind::kMxu).instances = static_cast<int>(hw.mxu.count);
+  res.stats.unit(UnitKind::kDma).instances = static_cast<int>(hw.dma.engines);
+  res.stats.unit(UnitKind::kVpu).instances = 1;
+  res.stats.unit(UnitKind::kTopk).instances = hw.topk.enabled ? 1 : 0;
   for (std::size_t i = 0; i < tags.size(); ++i)
     res.tag_names.push_back(tags.name(static_cast<std::uint16_t>(i)));
   return res;

@@ -58,7 +58,9 @@ class RunStats {
   std::uint64_t instructions = 0;
   std::uint64_t flops = 0;
   std::uint64_t declared_hbm_bytes = 0;
-  std::array<UnitKindStats, kUnitKinds> units{};
+  std::array<UnitKindStats, kUnitKinds> units{};  ///< indexed by UnitKind: use unit()
+  UnitKindStats& unit(UnitKind k) { return units[static_cast<std::size_t>(k)]; }
+  const UnitKindStats& unit(UnitKind k) const { return units[static_cast<std::size_t>(k)]; }
   std::vector<KernelStats> kernels;  ///< indexed by tag id
   std::vector<TimelineEvent> timeline;
   std::uint64_t timeline_dropped = 0;

@@ -9,23 +9,12 @@
 
 #include "base/math.h"
 #include "models/hw_config.h"
+#include "workloads/kernel_tags.h"
 #include "workloads/model_config.h"
 #include "workloads/trace_builder.h"
 #include "workloads/workload.h"
 
 namespace tpusim {
-
-// Tags (DESIGN.md section 11): every instruction carries one.
-inline constexpr std::string_view kTagKvAppend = "kv.append";
-inline constexpr std::string_view kTagIndexerProj = "indexer.proj";
-inline constexpr std::string_view kTagIndexerScores = "indexer.scores";
-inline constexpr std::string_view kTagIndexerTopk = "indexer.topk";
-inline constexpr std::string_view kTagAttnProj = "attn.proj";
-inline constexpr std::string_view kTagAttnGather = "attn.gather";
-inline constexpr std::string_view kTagAttnLoad = "attn.load";
-inline constexpr std::string_view kTagAttnQk = "attn.qk";
-inline constexpr std::string_view kTagAttnSoftmax = "attn.softmax";
-inline constexpr std::string_view kTagAttnPv = "attn.pv";
 
 /// Bytes per bf16 / fp32 element.
 constexpr std::uint64_t kBf16 = 2;

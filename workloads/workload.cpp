@@ -242,6 +242,14 @@ GeneratedTrace generate_workload(const WorkloadParams& given, const HwConfig& hw
   out.closed_form.flops = out.closed_form.indexer_flops + out.closed_form.attention_flops +
                           out.closed_form.projection_flops;
 
+  // Reports and sweep columns list kernels from kKernelTags: a tag missing there would vanish
+  // from the sweep CSV, so a lowering that emits one is a bug caught here.
+  for (std::size_t t = 1; t < tb.tags().size(); ++t) {
+    const std::string& name = tb.tags().name(static_cast<std::uint16_t>(t));
+    SIM_CHECK("workloads",
+              std::find(kKernelTags.begin(), kKernelTags.end(), name) != kKernelTags.end(),
+              "tag '" + name + "' is not in kKernelTags (workloads/kernel_tags.h)");
+  }
   out.sram_peak_bytes = tb.sram_peak();
   out.instructions = std::move(tb.mutable_instructions());
   out.tags = tb.tags();
