@@ -1,6 +1,6 @@
 #pragma once
 /// The one place where cycles meet sc_time. One cycle is carried as one SystemC nanosecond,
-/// whatever the clock: sc_time is only the carrier (DESIGN.md section 4); seconds are computed
+/// whatever the clock: sc_time is only the carrier (docs/ARCHITECTURE.md); seconds are computed
 /// from cycles and chip.clock_ghz when reporting.
 
 #include <systemc>

@@ -1,6 +1,6 @@
 #pragma once
 /// The executor: a dependency scoreboard over a sliding window of the instruction stream, and
-/// the SystemC module that hands ready instructions to unit threads (DESIGN.md section 4).
+/// the SystemC module that hands ready instructions to unit threads (docs/ARCHITECTURE.md).
 
 #include <array>
 #include <cstdint>

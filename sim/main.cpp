@@ -1,4 +1,4 @@
-// tpusim command line (DESIGN.md section 7). Parsing and dispatch only; the work is in
+// tpusim command line (README "Command line"). Parsing and dispatch only; the work is in
 // sim/driver, sim/report and sim/sweep.
 
 #include <fmt/format.h>

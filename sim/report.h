@@ -1,5 +1,5 @@
 #pragma once
-/// Reports: the JSON object of DESIGN.md section 8, the side-by-side table, tidy CSV rows, the
+/// Reports: the JSON object of docs/ARCHITECTURE.md "Reports", the side-by-side table, tidy CSV rows, the
 /// Chrome trace-event timeline.
 
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-/// `tpusim sweep` (DESIGN.md section 9): a grid of points, each simulated variant in its own
+/// `tpusim sweep` (README "Sweeps"): a grid of points, each simulated variant in its own
 /// child process, one CSV row per variant appended and flushed as soon as it finishes, with
 /// --resume and --shard so a sweep survives kills and spreads over machines.
 

@@ -71,7 +71,7 @@ constexpr std::uint64_t kMatmulOutputBytes = 2;
 /// Vector data in SRAM is fp32 (scores, softmax statistics, top-k indices).
 constexpr std::uint64_t kVectorElementBytes = 4;
 
-/// How a gather picks its rows (DESIGN.md section 5).
+/// How a gather picks its rows (traces/FORMAT.md).
 enum class PatternKind : std::uint8_t {
   kUniform,    ///< rows drawn uniformly from the whole span, without repetition
   kRecent,     ///< all rows within the last `param` rows of the span
@@ -153,7 +153,7 @@ std::string_view unit_kind_name(UnitKind k);
 /// Bytes an instruction moves through HBM (reads + writes), exactly as declared.
 std::uint64_t hbm_bytes(const Instruction& in);
 /// FLOPs of an instruction (2 per MAC for matmul; 0 for data movement; one per element-pass
-/// is not counted: vector ops report 0 FLOPs, matching reference/dsa.md assumption A2).
+/// is not counted: vector ops report 0 FLOPs, matching docs/DSA.md section 5).
 std::uint64_t instruction_flops(const Instruction& in);
 
 /// True for a tag or meta key: one or more of [A-Za-z0-9_.:-] (reader and writer agree on it).

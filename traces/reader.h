@@ -1,5 +1,5 @@
 #pragma once
-/// Streaming reader of trace format v1 (DESIGN.md section 5, traces/FORMAT.md).
+/// Streaming reader of trace format v1 (traces/FORMAT.md, traces/FORMAT.md).
 
 #include <cstdint>
 #include <fstream>

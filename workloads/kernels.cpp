@@ -275,7 +275,7 @@ std::uint64_t IndexerScorer::score(Keys& keys, std::uint64_t key_offset, std::ui
   if (keys.slot != ~std::size_t{0}) m_keys.last_reader[keys.slot] = mm;
   std::uint64_t elems = heads * q * n;
   std::uint64_t relu = m_c.tb.vpu(kTagIndexerScores, Op::kVpuRelu, elems, logits, logits, {mm});
-  // Head weights with the q and k scales folded in (reference/dsa.md section 2).
+  // Head weights with the q and k scales folded in (docs/DSA.md section 2).
   // (w_addr is tiny and broadcast per head; the op streams the logits.)
   (void)w_addr;
   std::uint64_t mul = m_c.tb.vpu(kTagIndexerScores, Op::kVpuMul, elems, logits, logits, {relu});

@@ -9,7 +9,7 @@
 
 namespace tpusim {
 
-/// One model's MLA and lightning-indexer dimensions (reference/dsa.md section 1).
+/// One model's MLA and lightning-indexer dimensions (docs/DSA.md section 1).
 struct ModelConfig {
   std::string name;
   std::uint64_t n_layers = 0;

@@ -13,7 +13,7 @@
 // DSA: per indexer query tile, fp8 logits against every visible key (same full/diagonal split),
 // top-k per query row on chip; then sparse MLA (MQA mode) per group of Tq_a queries.
 //
-// Gather choice (reference/dsa.md 9.3 counts "up to 656*S"): each query gathers its own
+// Gather choice (docs/DSA.md section 5.3 counts "up to 656*S"): each query gathers its own
 // min(k, visible) rows, as FlashMLA's sparse prefill kernel does (one query per CTA, no reuse
 // across queries). Sparse-attention HBM bytes are therefore exactly 656 * S. A group's queries
 // are concatenated along n (128 heads x sum of their selections), so FLOPs equal

@@ -1,5 +1,5 @@
 // --scope layer: the L-independent per-token projections around the attention core
-// (reference/dsa.md section 9, "L-independent per-token work"). Each is a linear layer run
+// (docs/DSA.md section 5, "L-independent per-token work"). Each is a linear layer run
 // weight-stationary: weight column blocks stream from HBM exactly once per step (shared by the
 // whole batch, assumption A5) while token blocks of activations stream past them; outputs go
 // back to HBM, where the attention kernel reads Q and where wo reads O (kernel boundaries as in

@@ -65,7 +65,7 @@ void validate(const WorkloadParams& p) {
   }
 }
 
-/// Tokens per sequence whose indexer keys are pinned (reference/dsa.md section 9.4).
+/// Tokens per sequence whose indexer keys are pinned (docs/DSA.md section 5.4).
 std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const ModelConfig& m,
                              std::uint64_t layers, IndexerResidency& out) {
   if (p.attention != Attention::kDsa) return 0;
@@ -95,7 +95,7 @@ std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const 
   return resident;
 }
 
-/// Reference/dsa.md section 9.1-9.2, per layer, summed over B sequences and s_q query tokens.
+/// docs/DSA.md sections 5.1-5.2, per layer, summed over B sequences and s_q query tokens.
 void decode_closed_form(const WorkloadParams& p, const ModelConfig& m, std::uint64_t row,
                         std::uint64_t resident, WorkloadClosedForm& cf) {
   const std::uint64_t B = p.batch, L = p.seq, sq = p.mtp, h = m.n_heads;
@@ -120,7 +120,7 @@ void decode_closed_form(const WorkloadParams& p, const ModelConfig& m, std::uint
   cf.hbm_write_bytes = B * sq * (row + kb + o_bytes);
 }
 
-/// Reference/dsa.md section 9.3 FLOPs of one prefill chunk (bytes come from the lowering).
+/// docs/DSA.md section 5.3: FLOPs of one prefill chunk (bytes come from the lowering).
 void prefill_closed_form_flops(const WorkloadParams& p, const ModelConfig& m, bool mha,
                                WorkloadClosedForm& cf) {
   const std::uint64_t B = p.batch, T = p.chunk, P0 = p.seq - p.chunk, h = m.n_heads;

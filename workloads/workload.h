@@ -40,7 +40,7 @@ struct WorkloadParams {
   std::uint64_t seed = 1;          ///< --seed: base seed of the gathers' index patterns
 };
 
-/// The indexer key cache and how much of it is pinned in SRAM (DESIGN.md section 8 "indexer").
+/// The indexer key cache and how much of it is pinned in SRAM (docs/ARCHITECTURE.md "Reports" "indexer").
 /// Bytes count all `layers` layers and all B sequences.
 struct IndexerResidency {
   std::uint64_t key_cache_bytes = 0;
@@ -48,7 +48,7 @@ struct IndexerResidency {
   double resident_fraction = 0;  ///< resident tokens / L (same for every layer and sequence)
 };
 
-/// Expected totals of the trace from closed forms (reference/dsa.md section 9), so tests and
+/// Expected totals of the trace from closed forms (docs/DSA.md section 5), so tests and
 /// reports can compare. FLOPs count matmuls only (2 per MAC); bytes are HBM traffic.
 struct WorkloadClosedForm {
   std::uint64_t flops = 0;

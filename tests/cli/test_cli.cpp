@@ -1,4 +1,4 @@
-// The command line as users and outside checks drive it (DESIGN.md sections 7, 8, 10).
+// The command line as users and outside checks drive it (README "Command line", 8, 10).
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
@@ -21,7 +21,7 @@ TEST_CASE("cli: run with no flags prints the dense-vs-DSA table", "[cli]") {
   CHECK(r.out.find("SystemC") == std::string::npos);
 }
 
-TEST_CASE("cli: --format json prints exactly one object with the DESIGN keys", "[cli]") {
+TEST_CASE("cli: --format json prints exactly one object with the documented report keys", "[cli]") {
   auto r = run_tpusim("run --format json");
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.empty());

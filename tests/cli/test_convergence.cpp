@@ -1,7 +1,7 @@
 // dma.group_requests is a simulation knob, not hardware: a DMA engine issues that many requests
 // per step of simulated time. The finest setting, 1, issues every request in time order against
 // the other engines; larger groups trade accuracy for fewer SystemC context switches. These
-// tests pin the default's error against that limit and the convergence DESIGN.md section 4 asks
+// tests pin the default's error against that limit and the convergence docs/ARCHITECTURE.md asks
 // for. Measured (cycles, group 1 / 4 / 8 / 16 / 64): dense decode 32k 88369 / 88338 / - / 88354
 // / 88234; DSA decode 32k 22418 / 22310 / 22287 / 21944 / 21689; gather_matmul.trace 42579 /
 // 43135 / 42492 / 41605 / 38715 (gathers of scattered rows are the most sensitive).

@@ -32,7 +32,7 @@ std::uint64_t tiles(std::uint64_t extent, std::uint64_t tile) {
   return count;
 }
 
-// SCALE-Sim v2 compute cycles (DESIGN.md section 4), written out per dataflow.
+// SCALE-Sim v2 compute cycles (docs/ARCHITECTURE.md), written out per dataflow.
 std::uint64_t scalesim_reference(const MxuConfig& cfg, const Shape& s) {
   const std::uint64_t r = cfg.rows, c = cfg.cols;
   if (cfg.dataflow == Dataflow::kWeightStationary)

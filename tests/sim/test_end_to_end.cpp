@@ -1,5 +1,5 @@
 // End to end: a generated decode step runs on the simulated chip, and the bytes the HBM model
-// actually moved equal the closed forms of reference/dsa.md section 9 (DeepSeek-V3.2, FP8 MLA
+// actually moved equal the closed forms of docs/DSA.md section 5 (DeepSeek-V3.2, FP8 MLA
 // cache of 656 B/token, indexer keys of 132 B/token, 128 heads x 576 bf16 queries).
 #include <catch2/catch.hpp>
 

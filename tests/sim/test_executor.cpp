@@ -1,4 +1,4 @@
-// Executor laws (DESIGN.md section 4): independent instructions on different units overlap
+// Executor laws (docs/ARCHITECTURE.md): independent instructions on different units overlap
 // (total = max), a dependent chain serialises (total = sum), instructions of one kind queue on
 // the available units. Each TEST_CASE elaborates SystemC once, in its own process (ctest).
 #include <catch2/catch.hpp>

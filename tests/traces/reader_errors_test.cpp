@@ -1,5 +1,5 @@
 // TraceReader on malformed input: one TEST_CASE per error class. Each asserts the message names
-// `t.trace:LINE:` and the offending key or token, as DESIGN.md section 5 requires.
+// `t.trace:LINE:` and the offending key or token, as traces/FORMAT.md requires.
 
 #include <algorithm>
 #include <catch2/catch.hpp>

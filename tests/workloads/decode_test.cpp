@@ -1,4 +1,4 @@
-// Decode lowering against reference/dsa.md sections 9.1-9.2 (DeepSeek-V3.2, FP8 MLA cache).
+// Decode lowering against docs/DSA.md section 5.1-9.2 (DeepSeek-V3.2, FP8 MLA cache).
 #include <catch2/catch.hpp>
 
 #include "base/cycle.h"

@@ -1,4 +1,4 @@
-// Prefill lowering against reference/dsa.md section 9.3 (DeepSeek-V3.2, FP8 MLA cache).
+// Prefill lowering against docs/DSA.md section 5.3 (DeepSeek-V3.2, FP8 MLA cache).
 #include <catch2/catch.hpp>
 
 #include "base/cycle.h"

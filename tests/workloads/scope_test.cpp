@@ -1,4 +1,4 @@
-// --scope layer adds the per-token projections of reference/dsa.md section 9 ("L-independent
+// --scope layer adds the per-token projections of docs/DSA.md section 5 ("L-independent
 // per-token work"), with weights streamed from HBM once per step.
 #include <catch2/catch.hpp>
 
