@@ -8,6 +8,7 @@
 
 #include "base/cycle.h"
 #include "base/error.h"
+#include "base/stat_fields.h"
 #include "models/hbm.h"
 #include "models/sorted_queue.h"
 #include "models/sram.h"
@@ -31,15 +32,16 @@ struct DmaStats {
   std::uint64_t write_bytes = 0;  ///< to HBM
   std::uint64_t gathered_rows = 0;
   Cycle busy_cycles = 0;
-  DmaStats& operator+=(const DmaStats& o) {
-    instructions += o.instructions;
-    requests += o.requests;
-    read_bytes += o.read_bytes;
-    write_bytes += o.write_bytes;
-    gathered_rows += o.gathered_rows;
-    busy_cycles += o.busy_cycles;
-    return *this;
-  }
+};
+
+/// DmaStats' counters, summed over engines for the report.
+inline constexpr StatField<DmaStats> kDmaStatFields[] = {
+    {"instructions", "instructions", &DmaStats::instructions},
+    {"busy_cycles", "cycles", &DmaStats::busy_cycles},
+    {"requests", "requests", &DmaStats::requests},
+    {"read_bytes", "B", &DmaStats::read_bytes},
+    {"write_bytes", "B", &DmaStats::write_bytes},
+    {"gathered_rows", "rows", &DmaStats::gathered_rows},
 };
 
 /// Row indices a gather picks: `rows` distinct rows out of `span`, drawn by `pattern` from

@@ -7,6 +7,7 @@
 
 #include "base/cycle.h"
 #include "base/error.h"
+#include "base/stat_fields.h"
 #include "models/divisor.h"
 
 namespace tpusim {
@@ -37,6 +38,13 @@ struct HbmStats {
   std::uint64_t row_hits = 0;    ///< bursts that found their row open
   std::uint64_t row_misses = 0;  ///< bursts that had to open a row
   Tick bus_busy_ticks = 0;       ///< sum over channels of data-bus busy time
+};
+
+/// HbmStats' reported counters (bus_busy_ticks is internal, in 1/1024-cycle ticks).
+inline constexpr StatField<HbmStats> kHbmStatFields[] = {
+    {"read_bytes", "B", &HbmStats::read_bytes},      {"write_bytes", "B", &HbmStats::write_bytes},
+    {"requests", "requests", &HbmStats::requests},   {"row_hits", "bursts", &HbmStats::row_hits},
+    {"row_misses", "bursts", &HbmStats::row_misses},
 };
 
 /// Timing core. Address mapping: channel = (addr / interleave_bytes) % channels; within a

@@ -6,6 +6,7 @@
 
 #include "base/cycle.h"
 #include "base/error.h"
+#include "base/stat_fields.h"
 #include "models/sram.h"
 #include "traces/isa.h"
 
@@ -29,13 +30,15 @@ struct MxuStats {
   std::uint64_t macs = 0;
   Cycle busy_cycles = 0;     ///< cycles this array was running a matmul
   Cycle compute_cycles = 0;  ///< of which the array itself was the limit (vs SRAM)
-  MxuStats& operator+=(const MxuStats& o) {
-    instructions += o.instructions;
-    macs += o.macs;
-    busy_cycles += o.busy_cycles;
-    compute_cycles += o.compute_cycles;
-    return *this;
-  }
+};
+
+/// MxuStats' counters; instructions and busy_cycles are reported with the unit kind's
+/// (units.mxu), the rest as its own keys.
+inline constexpr StatField<MxuStats> kMxuStatFields[] = {
+    {"instructions", "instructions", &MxuStats::instructions},
+    {"busy_cycles", "cycles", &MxuStats::busy_cycles},
+    {"macs", "MACs", &MxuStats::macs},
+    {"compute_cycles", "cycles", &MxuStats::compute_cycles},
 };
 
 /// SRAM traffic of one matmul: A re-read once per column fold, B once (OS: once per row fold,

@@ -6,6 +6,7 @@
 
 #include "base/cycle.h"
 #include "base/error.h"
+#include "base/stat_fields.h"
 #include "models/divisor.h"
 
 namespace tpusim {
@@ -35,6 +36,13 @@ struct SramStats {
   std::uint64_t write_bytes = 0;
   std::uint64_t accesses = 0;
   std::uint64_t conflict_cycles = 0;  ///< bank-cycles an access waited behind another client
+};
+
+inline constexpr StatField<SramStats> kSramStatFields[] = {
+    {"read_bytes", "B", &SramStats::read_bytes},
+    {"write_bytes", "B", &SramStats::write_bytes},
+    {"accesses", "accesses", &SramStats::accesses},
+    {"conflict_cycles", "bank-cycles", &SramStats::conflict_cycles},
 };
 
 /// Timing core: each bank serves bank_bytes_per_cycle; an access of `bytes` at `addr` starting

@@ -6,6 +6,7 @@
 
 #include "base/cycle.h"
 #include "base/error.h"
+#include "base/stat_fields.h"
 #include "models/sram.h"
 #include "traces/isa.h"
 
@@ -26,6 +27,13 @@ struct VpuStats {
   std::uint64_t instructions = 0;
   std::uint64_t elements = 0;
   Cycle busy_cycles = 0;
+};
+
+/// VpuStats' counters (also the top-k unit's).
+inline constexpr StatField<VpuStats> kVpuStatFields[] = {
+    {"instructions", "instructions", &VpuStats::instructions},
+    {"busy_cycles", "cycles", &VpuStats::busy_cycles},
+    {"elements", "elements", &VpuStats::elements},
 };
 
 /// Timing core, no SystemC. Elementwise/reduction op over E elements:

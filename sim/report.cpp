@@ -35,6 +35,14 @@ Json typed_value(const std::string& v) {
   return static_cast<std::uint64_t>(std::stoull(v));
 }
 
+template <class Stats, std::size_t N>
+Json stat_json(const Stats& s, const StatField<Stats> (&fields)[N]) {
+  Json j = Json::object();
+  for (const auto& f : fields)
+    j[f.name] = s.*(f.member);
+  return j;
+}
+
 double ratio(double a, double b) {
   return b > 0 ? a / b : 0.0;
 }
@@ -90,51 +98,37 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   j["time_s"] = t;
   j["flops"] = r.stats.flops;
   j["instructions"] = r.stats.instructions;
-  Json dram;
-  dram["read_bytes"] = r.hbm.read_bytes;
-  dram["write_bytes"] = r.hbm.write_bytes;
+  // Each section lists its unit's registered counters, then the ratios derived from them.
+  Json dram = stat_json(r.hbm, kHbmStatFields);
   dram["achieved_gbs"] =
       t > 0 ? static_cast<double>(r.hbm.read_bytes + r.hbm.write_bytes) / t / 1e9 : 0.0;
   dram["peak_gbs"] = r.hw.hbm.bandwidth_gbs;
-  dram["row_hits"] = r.hbm.row_hits;
-  dram["row_misses"] = r.hbm.row_misses;
-  dram["requests"] = r.hbm.requests;
   j["dram"] = dram;
-  Json sram;
-  sram["read_bytes"] = r.sram.read_bytes;
-  sram["write_bytes"] = r.sram.write_bytes;
-  sram["accesses"] = r.sram.accesses;
-  sram["conflict_cycles"] = r.sram.conflict_cycles;
+  Json sram = stat_json(r.sram, kSramStatFields);
   sram["peak_bytes"] = sram_peak_bytes;
   sram["capacity_bytes"] = r.hw.sram.capacity_bytes();
   j["sram"] = sram;
 
-  auto unit = [&r](UnitKind kind) {
+  // Per unit kind: instances, and busy time from the executor's view; then the unit's own
+  // registered counters (instructions and busy_cycles agree with the executor's).
+  auto unit = [&r](UnitKind kind, Json own) {
     const UnitKindStats& s = r.stats.unit(kind);
-    return unit_json(s.busy_cycles, s.instances, s.instructions, r.cycles);
+    Json u = unit_json(s.busy_cycles, s.instances, s.instructions, r.cycles);
+    for (auto it = own.begin(); it != own.end(); ++it)
+      if (!u.contains(it.key())) u[it.key()] = it.value();
+    return u;
   };
   Json units;
-  Json mxu = unit(UnitKind::kMxu);
+  Json mxu = unit(UnitKind::kMxu, stat_json(r.mxu, kMxuStatFields));
   // MXU utilisation is MACs over the arrays' peak MACs, not busy time.
   const double peak_macs = static_cast<double>(r.hw.mxu.rows) * r.hw.mxu.cols * r.hw.mxu.count *
                            static_cast<double>(r.cycles);
   mxu["busy_fraction"] = mxu["utilization"];
   mxu["utilization"] = ratio(static_cast<double>(r.mxu.macs), peak_macs);
-  mxu["macs"] = r.mxu.macs;
-  mxu["compute_cycles"] = r.mxu.compute_cycles;  // of busy_cycles, the array (not SRAM) the limit
   units["mxu"] = mxu;
-  Json vpu = unit(UnitKind::kVpu);
-  vpu["elements"] = r.vpu.elements;
-  units["vpu"] = vpu;
-  Json dma = unit(UnitKind::kDma);
-  dma["requests"] = r.dma.requests;
-  dma["gathered_rows"] = r.dma.gathered_rows;
-  units["dma"] = dma;
-  if (r.hw.topk.enabled) {
-    Json topk = unit(UnitKind::kTopk);
-    topk["elements"] = r.topk.elements;
-    units["topk"] = topk;
-  }
+  units["vpu"] = unit(UnitKind::kVpu, stat_json(r.vpu, kVpuStatFields));
+  units["dma"] = unit(UnitKind::kDma, stat_json(r.dma, kDmaStatFields));
+  if (r.hw.topk.enabled) units["topk"] = unit(UnitKind::kTopk, stat_json(r.topk, kVpuStatFields));
   j["units"] = units;
 
   Json kernels = Json::array();

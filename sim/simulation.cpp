@@ -69,11 +69,11 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
   res.hbm = chip.hbm().stats();
   res.sram = chip.sram().stats();
   for (const auto& m : chip.mxus())
-    res.mxu += m->stats();
+    add_stats(res.mxu, m->stats(), kMxuStatFields);
   res.vpu = chip.vpu().stats();
   if (chip.topk()) res.topk = chip.topk()->stats();
   for (const auto& d : chip.dmas())
-    res.dma += d->stats();
+    add_stats(res.dma, d->stats(), kDmaStatFields);
   res.stats.unit(UnitKind::kMxu).instances = static_cast<int>(hw.mxu.count);
   res.stats.unit(UnitKind::kDma).instances = static_cast<int>(hw.dma.engines);
   res.stats.unit(UnitKind::kVpu).instances = 1;
