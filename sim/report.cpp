@@ -105,6 +105,13 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   dram["row_hits"] = r.hbm.row_hits;
   dram["row_misses"] = r.hbm.row_misses;
   dram["requests"] = r.hbm.requests;
+  dram["row_empty"] = r.hbm.row_empty;
+  dram["row_conflicts"] = r.hbm.row_conflicts;
+  dram["activates"] = r.hbm.activates;
+  dram["refreshes"] = r.hbm.refreshes;
+  // Data-bus busy time summed over channels (refresh excluded), in cycles.
+  dram["bus_busy_cycles"] =
+      static_cast<double>(r.hbm.bus_busy_ticks) / static_cast<double>(kTicksPerCycle);
   j["dram"] = dram;
   Json sram;
   sram["read_bytes"] = r.sram.read_bytes;
