@@ -119,6 +119,7 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
   // staggering in channel order (c/channels) put consecutive channels one request latency apart,
   // and a serial stream that walks the channels in order then met every refresh head-on.
   m_refresh_offset.resize(cfg.channels);
+  m_epoch.assign(cfg.channels, Epoch{});
   for (std::uint32_t c = 0; c < cfg.channels; ++c) {
     const double phase = std::fmod(c * 0.6180339887498949, 1.0);
     m_refresh_offset[c] = static_cast<Tick>(phase * static_cast<double>(m_trefi));
@@ -155,19 +156,28 @@ std::uint64_t HbmTiming::refresh_epoch(std::uint32_t channel, Tick t) const {
   return t < off + m_trefi ? 0 : (t - off) / m_trefi;
 }
 
+const HbmTiming::Epoch& HbmTiming::epoch_at(std::uint32_t channel, Tick t) const {
+  Epoch& c = m_epoch[channel];
+  if (t < c.begin || t >= c.end) {
+    c.e = refresh_epoch(channel, t);
+    c.begin = c.e == 0 ? 0 : refresh_start(channel, c.e);
+    c.end = refresh_start(channel, c.e + 1);
+  }
+  return c;
+}
+
 Tick HbmTiming::skip_refresh(std::uint32_t channel, Tick t, Tick len) const {
   if (m_trefi == 0) return t;
-  const std::uint64_t e = refresh_epoch(channel, t);
-  if (e >= 1 && t < refresh_start(channel, e) + m_trfc) t = refresh_start(channel, e) + m_trfc;
-  const Tick next = refresh_start(channel, e + 1);
+  const Epoch& ep = epoch_at(channel, t);
+  if (ep.e >= 1 && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
   // A stretch longer than a refresh interval could never fit; it then overlaps one refresh.
-  if (t + len > next && len <= m_trefi - m_trfc) t = next + m_trfc;
+  if (t + len > ep.end && len <= m_trefi - m_trfc) t = ep.end + m_trfc;
   return t;
 }
 
 Tick HbmTiming::next_refresh(std::uint32_t channel, Tick t) const {
   if (m_trefi == 0) return kNever;
-  return refresh_start(channel, refresh_epoch(channel, t) + 1);
+  return epoch_at(channel, t).end;
 }
 
 Tick HbmTiming::find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t& pos) const {
@@ -236,7 +246,7 @@ void HbmTiming::reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start
   }
   m_stats.bus_busy_ticks += end - start;
   if (m_trefi != 0) {
-    const std::uint64_t e = refresh_epoch(channel, end);
+    const std::uint64_t e = epoch_at(channel, end).e;
     if (e > w.refresh_epoch) {
       m_stats.refreshes += e - w.refresh_epoch;
       w.refresh_epoch = e;

@@ -113,6 +113,13 @@ class HbmTiming {
     return m_refresh_offset[channel] + e * m_trefi;
   }
   std::uint64_t refresh_epoch(std::uint32_t channel, Tick t) const;
+  /// The refresh epoch holding t: refresh `e` (none for e = 0) starts at `begin`, the next at
+  /// `end`. Cached per channel: time mostly moves forward, so the division is rare.
+  struct Epoch {
+    std::uint64_t e = 0;
+    Tick begin = 0, end = 0;
+  };
+  const Epoch& epoch_at(std::uint32_t channel, Tick t) const;
   /// Earliest s >= t at which [s, s + len) overlaps no refresh of the channel.
   Tick skip_refresh(std::uint32_t channel, Tick t, Tick len) const;
   /// Start of the first refresh after t (kNever without refresh).
@@ -139,6 +146,7 @@ class HbmTiming {
   std::vector<Window> m_act_win;       ///< per channel
   std::vector<Tick> m_acts;            ///< per channel, 2*m_cap entries
   std::vector<Tick> m_refresh_offset;  ///< per channel
+  mutable std::vector<Epoch> m_epoch;  ///< per channel, the last epoch_at()
   HbmStats m_stats;
   std::vector<std::pair<std::uint32_t, Tick>>* m_act_log = nullptr;
 };

@@ -287,3 +287,28 @@ TEST_CASE("presets: streaming, random reads and gathers against their laws", "[h
     CHECK(bw656s / bw656 >= 1 / 1.3);
   }
 }
+
+TEST_CASE("hbm.row_miss_ns is rejected with the keys that replace it", "[hbm][config]") {
+  // From --set: the message names the flag's key and every replacement.
+  try {
+    load_hw_config("tpu-v5e", {"hbm.row_miss_ns=30"});
+    FAIL("hbm.row_miss_ns was accepted");
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("--set") != std::string::npos);
+    for (const char* key : {"hbm.trcd_ns", "hbm.trp_ns", "hbm.tras_ns", "hbm.latency_ns"})
+      CHECK(msg.find(key) != std::string::npos);
+  }
+  // From a TOML file: the message names file:line.
+  try {
+    parse_hw_config("[hbm]\nchannels = 16\nrow_miss_ns = 30\n", "old.toml");
+    FAIL("hbm.row_miss_ns was accepted");
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("old.toml:3") != std::string::npos);
+    CHECK(msg.find("hbm.trcd_ns") != std::string::npos);
+  }
+  // The refresh pair must leave time between refreshes.
+  CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.trfc_ns=4000"}).validate(), ConfigError);
+  CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.queue_depth=0"}).validate(), ConfigError);
+}
