@@ -129,7 +129,7 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
 }
 
 DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram)
-    : m_cfg(cfg), m_hbm(hbm), m_sram(sram) {}
+    : m_cfg(cfg), m_hbm(hbm), m_sram(sram), m_request(cfg.request_bytes) {}
 
 void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   SIM_CHECK("dma", m_in == nullptr,
@@ -202,8 +202,6 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
         ++m_row;
         continue;
       }
-      const std::uint64_t len =
-          std::min<std::uint64_t>(m_cfg.request_bytes, row_len - m_row_offset);
       std::uint64_t hbm_row_base = 0;
       std::uint64_t sram_base = 0;
       switch (in.op) {
@@ -221,6 +219,12 @@ bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
           break;
       }
       const std::uint64_t hbm_addr = hbm_row_base + m_row_offset;
+      // Requests break at absolute request_bytes boundaries of HBM, as an engine's address
+      // generator aligns them: with burst-aligned boundaries a row then costs exactly the bursts
+      // that cover it, whatever the request size (row-relative splits fetched the burst at each
+      // split point twice).
+      const std::uint64_t to_boundary = m_request.value() - m_request.mod(hbm_addr);
+      const std::uint64_t len = std::min<std::uint64_t>(to_boundary, row_len - m_row_offset);
       const std::uint64_t sram_addr = sram_base + m_sram_cursor;
 
       // Take the earliest-free slot; the request issues when both it and the engine are ready.

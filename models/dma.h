@@ -9,6 +9,7 @@
 #include "base/cycle.h"
 #include "base/error.h"
 #include "base/stat_fields.h"
+#include "models/divisor.h"
 #include "models/hbm.h"
 #include "models/sorted_queue.h"
 #include "models/sram.h"
@@ -49,11 +50,11 @@ inline constexpr StatField<DmaStats> kDmaStatFields[] = {
 void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t rows,
                  std::uint64_t seed, bool sort, std::vector<std::uint64_t>& out);
 
-/// Timing core of one engine (no SystemC). An instruction is split into requests of at most
-/// request_bytes (gathers: each row its own request(s)); a request issues when one of the
-/// max_outstanding slots is free and completes when HBM says so; the data is then written to
-/// (or was read from) SRAM. The caller steps it group by group so that concurrent engines
-/// interleave their requests in simulated-time order.
+/// Timing core of one engine (no SystemC). An instruction is split into requests that end at
+/// multiples of request_bytes in HBM (gathers: each row its own request(s)); a request issues when
+/// one of the max_outstanding slots is free and completes when HBM says so; the data is then
+/// written to (or was read from) SRAM. The caller steps it group by group so that concurrent
+/// engines interleave their requests in simulated-time order.
 class DmaEngineTiming {
  public:
   DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram);
@@ -90,6 +91,7 @@ class DmaEngineTiming {
   HbmTiming& m_hbm;
   SramTiming& m_sram;
   DmaStats m_stats;
+  Divisor m_request;  ///< request_bytes
   // Current transfer state (no allocation per request).
   const Instruction* m_in = nullptr;
   std::vector<std::uint64_t> m_rows;              ///< gather row indices

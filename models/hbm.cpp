@@ -47,21 +47,35 @@ void HbmConfig::validate() const {
   if (burst_bytes > row_bytes)
     throw ConfigError(
         fmt::format("hbm.burst_bytes ({}) must be <= hbm.row_bytes ({})", burst_bytes, row_bytes));
-  require_non_negative("hbm.latency_ns", latency_ns);
-  require_non_negative("hbm.row_miss_ns", row_miss_ns);
+  const std::pair<const char*, double> times[] = {
+      {"hbm.latency_ns", latency_ns}, {"hbm.trcd_ns", trcd_ns},  {"hbm.trp_ns", trp_ns},
+      {"hbm.tras_ns", tras_ns},       {"hbm.trrd_ns", trrd_ns},  {"hbm.tfaw_ns", tfaw_ns},
+      {"hbm.trfc_ns", trfc_ns},       {"hbm.trefi_ns", trefi_ns}};
+  for (const auto& [key, v] : times) {
+    require_non_negative(key, v);
+    require_at_most(key, v, 1e9);
+  }
+  // A refresh that never ends would block the channel forever.
+  if (refresh() && trfc_ns >= trefi_ns)
+    throw ConfigError(
+        fmt::format("hbm.trfc_ns ({}) must be < hbm.trefi_ns ({}) (0 in either "
+                    "turns refresh off)",
+                    trfc_ns, trefi_ns));
+  if (queue_depth == 0) throw ConfigError("hbm.queue_depth must be > 0 (got 0)");
+  require_at_most("hbm.queue_depth", queue_depth, 4096);
   require_positive("hbm.capacity_gib", capacity_gib);
   // Per-bank tables are allocated from these, and burst and latency times are ticks in 64 bits.
   require_at_most("hbm.channels", channels, 4096);
   require_at_most("hbm.banks_per_channel", banks_per_channel, 4096);
   require_at_most("hbm.channels * hbm.banks_per_channel",
                   static_cast<double>(channels) * banks_per_channel, 1 << 20);
+  require_at_most("hbm.channels * hbm.queue_depth", static_cast<double>(channels) * queue_depth,
+                  1 << 20);
   require_at_least("hbm.bandwidth_gbs", bandwidth_gbs, 1);
   require_at_most("hbm.burst_bytes", burst_bytes, 1 << 16);
   require_at_most("hbm.row_bytes", row_bytes, 1 << 24);
   require_at_most("hbm.interleave_bytes", interleave_bytes, 1 << 30);
   require_at_most("hbm.bandwidth_gbs", bandwidth_gbs, 1e9);
-  require_at_most("hbm.latency_ns", latency_ns, 1e9);
-  require_at_most("hbm.row_miss_ns", row_miss_ns, 1e9);
   require_at_most("hbm.capacity_gib", capacity_gib, 1 << 20);
 }
 
@@ -72,10 +86,7 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
       m_channels(cfg.channels),
       m_row_bytes(cfg.row_bytes),
       m_burst(cfg.burst_bytes),
-      m_banks(cfg.banks_per_channel),
-      m_bus_free(cfg.channels, 0),
-      m_bank_free(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel, 0),
-      m_open_row(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel, kClosedRow) {
+      m_banks(cfg.banks_per_channel) {
   // One channel moves bandwidth/channels bytes per second; a burst therefore takes
   // burst_bytes * channels / (bandwidth_gbs * 1e9) s = that * clock_ghz * 1e9 cycles.
   const double burst_cycles =
@@ -83,7 +94,33 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
   m_burst_ticks = std::max<Tick>(
       1, static_cast<Tick>(std::llround(burst_cycles * static_cast<double>(kTicksPerCycle))));
   m_latency_ticks = ns_to_ticks(cfg.latency_ns, clock_ghz);
-  m_row_miss_ticks = ns_to_ticks(cfg.row_miss_ns, clock_ghz);
+  m_trcd = ns_to_ticks(cfg.trcd_ns, clock_ghz);
+  m_trp = ns_to_ticks(cfg.trp_ns, clock_ghz);
+  m_tras = ns_to_ticks(cfg.tras_ns, clock_ghz);
+  m_trrd = ns_to_ticks(cfg.trrd_ns, clock_ghz);
+  m_tfaw = ns_to_ticks(cfg.tfaw_ns, clock_ghz);
+  const bool refresh = cfg.refresh() && ns_to_ticks(cfg.trfc_ns, clock_ghz) > 0;
+  m_trfc = refresh ? ns_to_ticks(cfg.trfc_ns, clock_ghz) : 0;
+  m_trefi = refresh ? ns_to_ticks(cfg.trefi_ns, clock_ghz) : 0;
+  m_act_limits = m_trrd > 0 || m_tfaw > 0;
+  m_cap = std::max<std::uint32_t>(cfg.queue_depth, 1);
+  m_act_cap = std::max<std::uint32_t>(cfg.queue_depth, 8);
+  m_bank.assign(static_cast<std::size_t>(cfg.channels) * cfg.banks_per_channel,
+                Bank{kClosedRow, 0, 0, kNever});
+  m_bus_win.assign(cfg.channels, Window{});
+  m_bus.assign(static_cast<std::size_t>(cfg.channels) * 2 * m_cap, Interval{0, 0});
+  m_act_win.assign(cfg.channels, Window{});
+  m_acts.assign(static_cast<std::size_t>(cfg.channels) * 2 * m_act_cap, 0);
+  // Channels refresh independently, staggered over tREFI (as controllers do) so the memory never
+  // stalls as a whole. Channel c refreshes at frac(c * golden ratio) * tREFI + e * tREFI, e >= 1:
+  // staggering in channel order (c/channels) put consecutive channels one request latency apart,
+  // and a serial stream that walks the channels in order then met every refresh head-on.
+  m_refresh_offset.resize(cfg.channels);
+  m_epoch.assign(cfg.channels, Epoch{});
+  for (std::uint32_t c = 0; c < cfg.channels; ++c) {
+    const double phase = std::fmod(c * 0.6180339887498949, 1.0);
+    m_refresh_offset[c] = static_cast<Tick>(phase * static_cast<double>(m_trefi));
+  }
 }
 
 namespace {
@@ -110,6 +147,219 @@ std::uint64_t bank_of_row(std::uint64_t row, const Divisor& banks) {
 }
 
 }  // namespace
+
+std::uint64_t HbmTiming::refresh_epoch(std::uint32_t channel, Tick t) const {
+  const Tick off = m_refresh_offset[channel];
+  return t < off + m_trefi ? 0 : (t - off) / m_trefi;
+}
+
+const HbmTiming::Epoch& HbmTiming::epoch_at(std::uint32_t channel, Tick t) const {
+  Epoch& c = m_epoch[channel];
+  if (t < c.begin || t >= c.end) {
+    c.e = refresh_epoch(channel, t);
+    c.begin = c.e == 0 ? 0 : refresh_start(channel, c.e);
+    c.end = refresh_start(channel, c.e + 1);
+  }
+  return c;
+}
+
+Tick HbmTiming::skip_refresh(std::uint32_t channel, Tick t, Tick len) const {
+  if (m_trefi == 0) return t;
+  const Epoch& ep = epoch_at(channel, t);
+  if (ep.e >= 1 && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
+  // A stretch longer than a refresh interval could never fit; it then overlaps one refresh.
+  if (t + len > ep.end && len <= m_trefi - m_trfc) t = ep.end + m_trfc;
+  return t;
+}
+
+Tick HbmTiming::next_refresh(std::uint32_t channel, Tick t) const {
+  if (m_trefi == 0) return kNever;
+  return epoch_at(channel, t).end;
+}
+
+Tick HbmTiming::find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t& pos) const {
+  const Window& w = m_bus_win[channel];
+  const Interval* iv = &m_bus[static_cast<std::size_t>(channel) * 2 * m_cap];
+  Tick s = skip_refresh(channel, std::max(t, w.floor), len);
+  // Streaming appends behind the last stretch: the common case costs one compare.
+  if (w.tail == w.head || iv[w.tail - 1].end <= s) {
+    pos = w.tail;
+    return s;
+  }
+  // First stretch ending after s, then the first gap of `len` from there.
+  std::uint32_t lo = w.head, hi = w.tail;
+  while (lo < hi) {
+    const std::uint32_t mid = lo + (hi - lo) / 2;
+    if (iv[mid].end <= s)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  std::uint32_t i = lo;
+  while (i < w.tail) {
+    if (iv[i].end <= s) {
+      ++i;
+      continue;
+    }
+    if (iv[i].start >= s + len) break;
+    s = skip_refresh(channel, iv[i].end, len);
+    ++i;
+  }
+  pos = i;
+  return s;
+}
+
+void HbmTiming::reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start, Tick end) {
+  Window& w = m_bus_win[channel];
+  Interval* iv = &m_bus[static_cast<std::size_t>(channel) * 2 * m_cap];
+  const bool join_prev = pos > w.head && iv[pos - 1].end == start;
+  const bool join_next = pos < w.tail && iv[pos].start == end;
+  // Back-to-back stretches merge (no gap left between them to fill), which keeps the calendar
+  // of a streaming channel at one entry.
+  if (join_prev && join_next) {
+    iv[pos - 1].end = iv[pos].end;
+    std::copy(iv + pos + 1, iv + w.tail, iv + pos);
+    --w.tail;
+  } else if (join_prev) {
+    iv[pos - 1].end = end;
+  } else if (join_next) {
+    iv[pos].start = start;
+  } else {
+    if (w.tail == 2 * m_cap) {
+      std::copy(iv + w.head, iv + w.tail, iv);
+      pos -= w.head;
+      w.tail -= w.head;
+      w.head = 0;
+    }
+    std::copy_backward(iv + pos, iv + w.tail, iv + w.tail + 1);
+    iv[pos] = Interval{start, end};
+    ++w.tail;
+    // Beyond queue_depth stretches the oldest gap is given up: the controller's queue has
+    // moved past it.
+    if (w.tail - w.head > m_cap) {
+      w.floor = std::max(w.floor, iv[w.head].end);
+      ++w.head;
+    }
+  }
+  m_stats.bus_busy_ticks += end - start;
+  if (m_trefi != 0) {
+    const std::uint64_t e = epoch_at(channel, end).e;
+    if (e > w.refresh_epoch) {
+      m_stats.refreshes += e - w.refresh_epoch;
+      w.refresh_epoch = e;
+    }
+  }
+}
+
+Tick HbmTiming::place_activate(std::uint32_t channel, Tick t, std::uint32_t& pos) const {
+  const Window& w = m_act_win[channel];
+  const Tick* a = &m_acts[static_cast<std::size_t>(channel) * 2 * m_act_cap];
+  t = std::max(t, w.floor);
+  for (;;) {
+    t = skip_refresh(channel, t, 0);
+    std::uint32_t p = w.tail;  // first activate at or after t (usually none: scan from the back)
+    while (p > w.head && a[p - 1] >= t)
+      --p;
+    if (p > w.head && t - a[p - 1] < m_trrd) {
+      t = a[p - 1] + m_trrd;
+      continue;
+    }
+    if (p < w.tail && a[p] - t < m_trrd) {
+      t = a[p] + m_trrd;
+      continue;
+    }
+    // tFAW: every five consecutive activates must span at least tFAW. Check each window of five
+    // containing t: j activates before it, 4 - j after.
+    bool moved = false;
+    for (std::uint32_t j = 0; j <= 4; ++j) {
+      if (p - w.head < j || w.tail - p < 4 - j) continue;
+      const Tick first = j > 0 ? a[p - j] : t;
+      const Tick last = j < 4 ? a[p + 3 - j] : t;
+      if (last - first < m_tfaw) {
+        // Last in its window: wait for the window to pass. Otherwise no later time before the
+        // next activate helps either: try just after it.
+        t = j == 4 ? a[p - 4] + m_tfaw : a[p] + std::max<Tick>(m_trrd, 1);
+        moved = true;
+        break;
+      }
+    }
+    if (!moved) {
+      pos = p;
+      return t;
+    }
+  }
+}
+
+void HbmTiming::record_activate(std::uint32_t channel, std::uint32_t pos, Tick t) {
+  Window& w = m_act_win[channel];
+  Tick* a = &m_acts[static_cast<std::size_t>(channel) * 2 * m_act_cap];
+  if (w.tail == 2 * m_act_cap) {
+    std::copy(a + w.head, a + w.tail, a);
+    pos -= w.head;
+    w.tail -= w.head;
+    w.head = 0;
+  }
+  std::copy_backward(a + pos, a + w.tail, a + w.tail + 1);
+  a[pos] = t;
+  ++w.tail;
+  if (w.tail - w.head > m_act_cap) {
+    // Forgetting an activate must not allow a later one to break tRRD or tFAW with it.
+    w.floor = std::max(w.floor, a[w.head] + std::max(m_tfaw, m_trrd));
+    ++w.head;
+  }
+}
+
+Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint64_t row,
+                              Tick issue, std::uint64_t n_bursts) {
+  Bank& b = m_bank[bank];
+  const Tick len = n_bursts * m_burst_ticks;
+  std::uint32_t pos = 0;
+  Tick earliest_act = issue;
+  bool conflict = false;
+  if (b.row == row) {
+    const Tick s = find_gap(channel, std::max(issue, b.act + m_trcd), len, pos);
+    if (s + len <= b.close) {
+      reserve_bus(channel, pos, s, s + len);
+      b.last_use = std::max(b.last_use, s + len);
+      m_stats.row_hits += n_bursts;
+      return s + len;
+    }
+    earliest_act = std::max(issue, b.close + m_trfc);  // a refresh closed the row first
+  } else if (b.row != kClosedRow) {
+    // Precharge once the row has been open tRAS and its last burst is done.
+    const Tick pre = std::max({issue, b.last_use, b.act + m_tras});
+    if (pre >= b.close) {
+      earliest_act = std::max(issue, b.close + m_trfc);
+    } else {
+      earliest_act = pre + m_trp;
+      conflict = true;
+    }
+  }
+  Tick act = earliest_act, s = 0, close = kNever;
+  std::uint32_t act_pos = 0;
+  // A refresh that would close the row before its burst crosses the bus pushes the activate past
+  // that refresh; a few tries settle it (each moves past one refresh).
+  for (int tries = 0;; ++tries) {
+    act = m_act_limits ? place_activate(channel, earliest_act, act_pos)
+                       : skip_refresh(channel, earliest_act, 0);
+    s = find_gap(channel, act + m_trcd, len, pos);
+    close = next_refresh(channel, act);
+    if (s + len <= close || tries == 3) break;
+    earliest_act = close + m_trfc;
+  }
+  if (m_act_limits) record_activate(channel, act_pos, act);
+  if (m_act_log != nullptr) m_act_log->emplace_back(channel, act);
+  reserve_bus(channel, pos, s, s + len);
+  b.row = row;
+  b.act = act;
+  b.last_use = s + len;
+  b.close = close;
+  ++m_stats.row_misses;
+  ++m_stats.activates;
+  ++(conflict ? m_stats.row_conflicts : m_stats.row_empty);
+  m_stats.row_hits += n_bursts - 1;
+  return s + len;
+}
 
 Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write) {
   ++m_stats.requests;
@@ -139,26 +389,9 @@ Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool
     const std::uint64_t seg = std::min(end - a, local_end - local);
     // Whole bursts cross the bus even when the request covers only part of one.
     const std::uint64_t n_bursts = m_burst.div(local + seg - 1) - m_burst.div(local) + 1;
-
     const std::size_t bank = static_cast<std::size_t>(channel * banks + bank_of_row(row, m_banks));
-    Tick ready = std::max(issue, m_bank_free[bank]);
-    if (m_open_row[bank] == row) {
-      m_stats.row_hits += n_bursts;
-    } else {
-      // Open-row policy: the first burst pays precharge + activate; the rest of the segment
-      // then hits the row it opened.
-      ready += m_row_miss_ticks;
-      m_open_row[bank] = row;
-      ++m_stats.row_misses;
-      m_stats.row_hits += n_bursts - 1;
-    }
-    const Tick bus_time = n_bursts * m_burst_ticks;
-    const Tick start = std::max(m_bus_free[channel], ready);
-    const Tick bus_end = start + bus_time;
-    m_bus_free[channel] = bus_end;
-    // The bank cannot switch rows before its column accesses are done.
-    m_bank_free[bank] = bus_end;
-    m_stats.bus_busy_ticks += bus_time;
+    const Tick bus_end =
+        serve_segment(static_cast<std::uint32_t>(channel), bank, row, issue, n_bursts);
     last_bus_end = std::max(last_bus_end, bus_end);
     a += seg;
   }

@@ -206,9 +206,33 @@ const std::vector<KeyDesc>& key_table() {
     t.push_back(uint_key("hbm.burst_bytes", "bytes per burst", FIELD(hbm.burst_bytes)));
     t.push_back(uint_key("hbm.interleave_bytes", "channel interleave granule, bytes",
                          FIELD(hbm.interleave_bytes)));
-    t.push_back(double_key("hbm.latency_ns", "idle read latency, ns", FIELD(hbm.latency_ns)));
-    t.push_back(double_key("hbm.row_miss_ns", "extra time of a row miss (precharge + activate), ns",
-                           FIELD(hbm.row_miss_ns)));
+    t.push_back(double_key("hbm.latency_ns",
+                           "fixed path latency outside the DRAM core (PHY, NoC, controller), ns; "
+                           "idle read latency = latency_ns + trcd_ns + one burst",
+                           FIELD(hbm.latency_ns)));
+    t.push_back(double_key("hbm.trcd_ns",
+                           "activate to column access, ns (a closed bank pays it; HBM2 14)",
+                           FIELD(hbm.trcd_ns)));
+    t.push_back(double_key("hbm.trp_ns", "precharge, ns (a row conflict pays trp + trcd; HBM2 14)",
+                           FIELD(hbm.trp_ns)));
+    t.push_back(double_key("hbm.tras_ns",
+                           "activate to precharge at least, ns (activates to one bank are "
+                           "tRC = tras + trp apart; HBM2 34)",
+                           FIELD(hbm.tras_ns)));
+    t.push_back(double_key("hbm.trrd_ns", "activate to activate in one channel, ns (HBM2 4)",
+                           FIELD(hbm.trrd_ns)));
+    t.push_back(double_key("hbm.tfaw_ns",
+                           "four-activate window of one channel, ns (HBM2 30; 0: no limit)",
+                           FIELD(hbm.tfaw_ns)));
+    t.push_back(double_key("hbm.trfc_ns", "all-bank refresh time, ns (HBM2 260; 0: no refresh)",
+                           FIELD(hbm.trfc_ns)));
+    t.push_back(double_key("hbm.trefi_ns",
+                           "refresh interval, ns (HBM2 3900; 0: no refresh; must exceed trfc_ns)",
+                           FIELD(hbm.trefi_ns)));
+    t.push_back(uint_key("hbm.queue_depth",
+                         "bus stretches per channel a burst may be scheduled between (FR-FCFS "
+                         "reordering window), 1 to 4096, default 32",
+                         FIELD(hbm.queue_depth)));
     t.push_back(double_key("hbm.capacity_gib", "capacity, GiB (addresses beyond are errors)",
                            FIELD(hbm.capacity_gib)));
 
@@ -244,6 +268,13 @@ std::string known_keys_of(const std::string& section) {
 }
 
 [[noreturn]] void unknown_key(const std::string& where, const std::string& key) {
+  // One latency for every miss could not fit both idle latency and conflict cost (issue 10).
+  if (key == "hbm.row_miss_ns")
+    throw ConfigError(fmt::format(
+        "{}: hbm.row_miss_ns was replaced by the DRAM timings hbm.trcd_ns (a closed bank), "
+        "hbm.trp_ns (a row conflict pays trp + trcd), hbm.tras_ns, hbm.trrd_ns, hbm.tfaw_ns, "
+        "hbm.trfc_ns and hbm.trefi_ns; hbm.latency_ns is now the path latency without trcd",
+        where));
   auto dot = key.find('.');
   std::string section = dot == std::string::npos ? key : key.substr(0, dot);
   std::string known = known_keys_of(section);

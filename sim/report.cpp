@@ -103,6 +103,9 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   dram["achieved_gbs"] =
       t > 0 ? static_cast<double>(r.hbm.read_bytes + r.hbm.write_bytes) / t / 1e9 : 0.0;
   dram["peak_gbs"] = r.hw.hbm.bandwidth_gbs;
+  // Data-bus busy time summed over channels (refresh excluded), in cycles.
+  dram["bus_busy_cycles"] =
+      static_cast<double>(r.hbm.bus_busy_ticks) / static_cast<double>(kTicksPerCycle);
   j["dram"] = dram;
   Json sram = stat_json(r.sram, kSramStatFields);
   sram["peak_bytes"] = sram_peak_bytes;

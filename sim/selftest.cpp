@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/format.h"
+#include "models/hbm.h"
 #include "models/sram.h"
 #include "sim/driver.h"
 #include "sim/simulation.h"
@@ -37,7 +38,7 @@ std::vector<Instruction> split_copy(const HwConfig& hw, Op op, std::uint64_t tot
   return v;
 }
 
-std::vector<Instruction> gathers(const HwConfig& hw, std::uint64_t row_bytes) {
+std::vector<Instruction> gathers(const HwConfig& hw, std::uint64_t row_bytes, std::uint64_t rows) {
   std::vector<Instruction> v;
   const std::uint32_t engines = hw.dma.engines;
   const std::uint64_t span =
@@ -47,9 +48,9 @@ std::vector<Instruction> gathers(const HwConfig& hw, std::uint64_t row_bytes) {
     in.id = e;
     in.op = Op::kDmaGather;
     in.src = {Space::kHbm, e * span * row_bytes};
-    in.dst = {Space::kSram, e * (kGatherRows / engines) * row_bytes};
+    in.dst = {Space::kSram, e * (rows / engines) * row_bytes};
     in.span = span;
-    in.rows = kGatherRows / engines;
+    in.rows = rows / engines;
     in.row_bytes = row_bytes;
     in.pattern = {PatternKind::kUniform, 0};
     in.seed = 7 + e;
@@ -62,6 +63,7 @@ struct Measured {
   Cycle cycles = 0;
   std::uint64_t hbm_bytes = 0;
   double mxu_utilization = 0;
+  Tick bus_busy_ticks = 0;
 };
 
 // Simulates `v` on the chip in a child process.
@@ -78,16 +80,79 @@ Measured measure(const std::string& hw_name, const std::vector<std::string>& set
                              static_cast<double>(r.cycles);
     return Json{{"cycles", r.cycles},
                 {"hbm_bytes", r.hbm.read_bytes + r.hbm.write_bytes},
+                {"bus_busy_ticks", r.hbm.bus_busy_ticks},
                 {"mxu_utilization", r.cycles ? static_cast<double>(r.mxu.macs) / peak_macs : 0.0}};
   });
   return {j["cycles"].get<Cycle>(), j["hbm_bytes"].get<std::uint64_t>(),
-          j["mxu_utilization"].get<double>()};
+          j["mxu_utilization"].get<double>(), j["bus_busy_ticks"].get<Tick>()};
 }
 
 double gbs(const HwConfig& hw, const Measured& m) {
   return m.cycles ? static_cast<double>(m.hbm_bytes) /
                         (static_cast<double>(m.cycles) / (hw.chip.clock_ghz * 1e9)) / 1e9
                   : 0;
+}
+
+std::uint64_t gcd(std::uint64_t a, std::uint64_t b) {
+  while (b != 0) {
+    const std::uint64_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/// Mean number of `unit`-aligned blocks a `bytes`-long row covers when rows sit at multiples of
+/// `bytes` (a table of rows): row starts fall uniformly on the multiples of gcd(bytes, unit)
+/// modulo unit.
+double mean_blocks(std::uint64_t bytes, std::uint64_t unit) {
+  const std::uint64_t step = gcd(bytes, unit);
+  double sum = 0;
+  for (std::uint64_t o = 0; o < unit; o += step)
+    sum += static_cast<double>((o + bytes + unit - 1) / unit);
+  return sum / static_cast<double>(unit / step);
+}
+
+/// Mean number of rows a `bytes`-long row of a table opens when each access to a (channel, DRAM
+/// row) pair is an activate (random rows are far apart): rows start on the multiples of
+/// gcd(bytes, P) modulo P, the period of the address mapping, P = channels * max(interleave, row).
+double mean_activates(std::uint64_t bytes, const HbmConfig& h) {
+  const std::uint64_t g = h.interleave_bytes, r = h.row_bytes;
+  const std::uint64_t period = std::uint64_t{h.channels} * std::max(g, r);
+  std::uint64_t step = gcd(bytes, period);
+  while (period / step > (1u << 14))
+    step *= 2;  // a sample of the offsets is enough for a mean
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;
+  double sum = 0;
+  std::uint64_t n = 0;
+  for (std::uint64_t o = 0; o < period; o += step, ++n) {
+    seen.clear();
+    for (std::uint64_t a = o; a < o + bytes;) {
+      const std::uint64_t granule = a / g;
+      const std::uint64_t local = granule / h.channels * g + a % g;
+      const std::uint64_t key_row = local / r;
+      const std::pair<std::uint64_t, std::uint64_t> key{granule % h.channels, key_row};
+      if (std::find(seen.begin(), seen.end(), key) == seen.end()) seen.push_back(key);
+      a = std::min((granule + 1) * g, a + (key_row + 1) * r - local);
+    }
+    sum += static_cast<double>(seen.size());
+  }
+  return sum / static_cast<double>(n);
+}
+
+/// Fraction of time a channel is not refreshing: 1 - tRFC/tREFI.
+double refresh_factor(const HbmConfig& h) {
+  return h.refresh() ? 1.0 - h.trfc_ns / h.trefi_ns : 1.0;
+}
+
+/// Activates per ns one channel can issue: at most one per tRRD, four per tFAW, and one per
+/// tRC = tRAS + tRP on each bank; none during refresh.
+double activates_per_ns(const HbmConfig& h) {
+  double rate = 1e30;
+  if (h.trrd_ns > 0) rate = std::min(rate, 1.0 / h.trrd_ns);
+  if (h.tfaw_ns > 0) rate = std::min(rate, 4.0 / h.tfaw_ns);
+  if (h.tras_ns + h.trp_ns > 0) rate = std::min(rate, h.banks_per_channel / (h.tras_ns + h.trp_ns));
+  return rate * refresh_factor(h);
 }
 
 }  // namespace
@@ -105,15 +170,19 @@ std::vector<SelftestRow> run_selftest(const std::string& hw_name,
                     bound > 0 ? g / bound : 0});
   };
 
+  // Streaming never needs an activate after the first of each row, so only refresh takes bus
+  // time: peak * (1 - tRFC/tREFI). Four engines of the preset's outstanding requests hold far more
+  // than peak * latency in flight.
+  const double stream_law = peak * refresh_factor(hw.hbm);
   bw_row("sequential read",
-         measure(hw_name, sets, split_copy(hw, Op::kDmaLoad, kStreamBytes, hw.dma.engines)), peak,
-         "peak");
+         measure(hw_name, sets, split_copy(hw, Op::kDmaLoad, kStreamBytes, hw.dma.engines)),
+         stream_law, "peak*(1-tRFC/tREFI)");
   bw_row("sequential write",
-         measure(hw_name, sets, split_copy(hw, Op::kDmaStore, kStreamBytes, hw.dma.engines)), peak,
-         "peak");
+         measure(hw_name, sets, split_copy(hw, Op::kDmaStore, kStreamBytes, hw.dma.engines)),
+         stream_law, "peak*(1-tRFC/tREFI)");
 
   // Little's law bound of one engine: outstanding * request_bytes / latency, where the latency
-  // of one request is the idle latency plus its own bus time.
+  // of one request is the path latency plus its own bus time.
   const double req_ns = hw.hbm.latency_ns + hw.dma.request_bytes / (peak / hw.hbm.channels);
   const double one_engine = std::min(peak, hw.dma.max_outstanding * hw.dma.request_bytes / req_ns);
   bw_row("one engine, sequential",
@@ -125,8 +194,52 @@ std::vector<SelftestRow> run_selftest(const std::string& hw_name,
          measure(hw_name, one_out, split_copy(hw, Op::kDmaLoad, 1u << 20, 1)),
          hw.dma.request_bytes / req_ns, "= request/latency");
 
-  bw_row("random 64 B rows", measure(hw_name, sets, gathers(hw, 64)), peak, "peak");
-  bw_row("random 656 B rows", measure(hw_name, sets, gathers(hw, 656)), peak, "peak");
+  // Random reads with enough requests in flight that the DMA engines are not the limit
+  // (4 engines x 4096 x 64 B = 1 MiB, over 1000x the activate-bound bandwidth * latency).
+  std::vector<std::string> deep = sets;
+  deep.push_back("dma.max_outstanding=4096");
+  const double bus_ns = hw.hbm.burst_bytes / (peak / hw.hbm.channels);
+  {
+    // Each random 64-B row opens a row in every channel granule it touches (unsorted, so no two
+    // rows share a DRAM row by luck of order); bound = channels * activate rate * bytes per
+    // activate, or the bus if lower.
+    const double bursts = mean_blocks(64, hw.hbm.burst_bytes);
+    const double act_bound =
+        std::min(hw.hbm.channels * activates_per_ns(hw.hbm) * 64.0 / mean_activates(64, hw.hbm),
+                 stream_law * 64.0 / (bursts * hw.hbm.burst_bytes));
+    std::vector<std::string> unsorted = deep;
+    unsorted.push_back("dma.gather_sort=false");
+    bw_row("random 64 B rows", measure(hw_name, unsorted, gathers(hw, 64, 4 * kGatherRows)),
+           act_bound, "activate bound");
+  }
+  {
+    // A 656-B row opens one row per channel granule it touches (random rows are KBs apart) and
+    // moves the bursts that cover it; bound = the lower of activates and bus.
+    const double segs = mean_activates(656, hw.hbm);
+    const double bursts = mean_blocks(656, hw.hbm.burst_bytes);
+    const double bound = std::min(hw.hbm.channels * activates_per_ns(hw.hbm) * 656.0 / segs,
+                                  stream_law * 656.0 / (bursts * hw.hbm.burst_bytes));
+    std::vector<std::string> unsorted = deep;
+    unsorted.push_back("dma.gather_sort=false");
+    bw_row("random 656 B rows", measure(hw_name, unsorted, gathers(hw, 656, kGatherRows)), bound,
+           "activate/bus bound");
+    std::vector<std::string> sorted = deep;
+    sorted.push_back("dma.gather_sort=true");
+    bw_row("random 656 B rows, sorted", measure(hw_name, sorted, gathers(hw, 656, kGatherRows)),
+           bound, "activate/bus bound");
+  }
+  {
+    // Bursts per 656-B row from the data-bus busy time, at 64-B requests (the finest split).
+    const double law = mean_blocks(656, hw.hbm.burst_bytes);
+    std::vector<std::string> fine = deep;
+    fine.push_back("dma.request_bytes=64");
+    const Measured m = measure(hw_name, fine, gathers(hw, 656, kGatherRows));
+    const Tick burst = HbmTiming(hw.hbm, hw.chip.clock_ghz).burst_ticks();
+    const double got = static_cast<double>(m.bus_busy_ticks) / static_cast<double>(burst) /
+                       static_cast<double>(kGatherRows);
+    rows.push_back({"bursts per 656 B row", fmt::format("{:.2f}", got),
+                    fmt::format("{:.2f} covering bursts", law), got / law});
+  }
 
   {
     Instruction in;
@@ -135,12 +248,26 @@ std::vector<SelftestRow> run_selftest(const std::string& hw_name,
     in.dst = {Space::kSram, 0};
     in.bytes = hw.hbm.burst_bytes;
     Measured m = measure(hw_name, sets, {in});
-    // First principles: idle latency + opening the row + one burst on the channel bus.
-    const double expect_ns =
-        hw.hbm.latency_ns + hw.hbm.row_miss_ns + hw.hbm.burst_bytes / (peak / hw.hbm.channels);
+    // First principles: path latency + activating the closed bank + one burst on the channel bus.
+    const double expect_ns = hw.hbm.latency_ns + hw.hbm.trcd_ns + bus_ns;
     const double got_ns = static_cast<double>(m.cycles) * ns_per_cycle;
     rows.push_back({"idle latency, one burst", fmt::format("{:.1f} ns", got_ns),
-                    fmt::format("{:.1f} ns latency+miss+burst", expect_ns), got_ns / expect_ns});
+                    fmt::format("{:.1f} ns latency+tRCD+burst", expect_ns), got_ns / expect_ns});
+  }
+  {
+    // A read that depends on the previous one and finds another row open in its bank: precharge
+    // and activate on the way. Channel 0's local rows 0 and banks + 1 share bank 0 (their base-
+    // `banks` digits 0 and (1, 1) XOR to 0), straight through the timing core.
+    HbmTiming h(hw.hbm, hw.chip.clock_ghz);
+    const std::uint64_t g = hw.hbm.interleave_bytes;
+    const std::uint64_t local = (std::uint64_t{hw.hbm.banks_per_channel} + 1) * hw.hbm.row_bytes;
+    const std::uint64_t addr = local / g * hw.hbm.channels * g;
+    const Tick first = h.access(0, 0, hw.hbm.burst_bytes, false);
+    const Tick second = h.access(first, addr, hw.hbm.burst_bytes, false);
+    const double got_ns = static_cast<double>(second - first) / kTicksPerCycle * ns_per_cycle;
+    const double expect_ns = hw.hbm.latency_ns + hw.hbm.trp_ns + hw.hbm.trcd_ns + bus_ns;
+    rows.push_back({"serialized random read", fmt::format("{:.1f} ns", got_ns),
+                    fmt::format("{:.1f} ns lat+tRP+tRCD+burst", expect_ns), got_ns / expect_ns});
   }
 
   {

@@ -1,10 +1,9 @@
 // dma.group_requests is a simulation knob, not hardware: a DMA engine issues that many requests
 // per step of simulated time. The finest setting, 1, issues every request in time order against
 // the other engines; larger groups trade accuracy for fewer SystemC context switches. These
-// tests pin the default's error against that limit and the convergence docs/ARCHITECTURE.md asks
-// for. Measured (cycles, group 1 / 4 / 8 / 16 / 64): dense decode 32k 88369 / 88338 / - / 88354
-// / 88234; DSA decode 32k 22418 / 22310 / 22287 / 21944 / 21689; gather_matmul.trace 42579 /
-// 43135 / 42492 / 41605 / 38715 (gathers of scattered rows are the most sensitive).
+// tests pin the default's error against that limit and the convergence the README asks
+// for, on every example trace and on decode and prefill, dense and DSA (gathers included).
+// Cycles are in tests/bench/RESULTS.md ("dma.group_requests convergence").
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -31,10 +30,15 @@ std::string example(const char* name) {
 
 TEST_CASE("convergence: the default group (8) is within 1% of per-request stepping",
           "[convergence]") {
+  // Prefill at 4k with 256-token chunks and k = 512 keeps the per-query gathers of DSA prefill
+  // (and the dense MHA stream) while running in about a second at group 1.
   for (std::string args :
        {std::string("run --attention dense"), std::string("run --attention dsa"),
-        std::string("run --attention dsa --seq 128k"), example("gather_matmul.trace"),
-        example("double_buffer.trace"), example("indexer.trace")}) {
+        std::string("run --attention dsa --seq 128k"),
+        std::string("run --phase prefill --seq 4k --chunk 256 --topk 512 --attention dense"),
+        std::string("run --phase prefill --seq 4k --chunk 256 --topk 512 --attention dsa"),
+        example("gather_matmul.trace"), example("double_buffer.trace"), example("indexer.trace"),
+        example("strided_dma.trace")}) {
     INFO(args);
     const double fine = cycles(args, 1), dflt = cycles(args, 8);
     CHECK(std::fabs(dflt - fine) / fine < 0.01);

@@ -1,0 +1,314 @@
+// The DRAM laws of HbmTiming (issue 10): activate-bound random reads, refresh-bound streaming,
+// idle and serialized latency, bursts per gathered row, activate-rate limits, and the presets'
+// random-to-streaming ratios. Every pattern runs through DmaEngineTiming with enough requests in
+// flight that Little's law allows more than the law under test (each test says how much), so the
+// DMA engines are never the limit.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "models/dma.h"
+#include "models/hbm.h"
+#include "models/sram.h"
+#include "sim/config.h"
+
+using namespace tpusim;
+
+namespace {
+
+constexpr double kClockGhz = 1.5;
+
+Instruction load(std::uint64_t hbm, std::uint64_t sram, std::uint64_t bytes) {
+  Instruction in;
+  in.op = Op::kDmaLoad;
+  in.src = {Space::kHbm, hbm};
+  in.dst = {Space::kSram, sram};
+  in.bytes = bytes;
+  return in;
+}
+
+Instruction gather(std::uint64_t base, std::uint64_t span, std::uint64_t rows,
+                   std::uint64_t row_bytes, std::uint64_t seed) {
+  Instruction in;
+  in.op = Op::kDmaGather;
+  in.src = {Space::kHbm, base};
+  in.dst = {Space::kSram, 0};
+  in.span = span;
+  in.rows = rows;
+  in.row_bytes = row_bytes;
+  in.pattern = {PatternKind::kUniform, 0};
+  in.seed = seed;
+  return in;
+}
+
+struct Run {
+  Cycle cycles = 0;
+  HbmStats hbm;
+};
+
+/// One instruction per engine, all started at 0, always stepping the engine that is earliest in
+/// simulated time (as the SystemC kernel would). SRAM is made large and wide so it never limits.
+Run run_engines(const HbmConfig& hcfg, const DmaConfig& dcfg, const std::vector<Instruction>& v,
+                std::vector<std::pair<std::uint32_t, Tick>>* act_log = nullptr,
+                double clock_ghz = kClockGhz) {
+  HbmTiming hbm(hcfg, clock_ghz);
+  hbm.set_activate_log(act_log);
+  SramConfig scfg;
+  scfg.capacity_mib = 1024;
+  scfg.banks = 1024;
+  SramTiming sram(scfg);
+  std::vector<std::unique_ptr<DmaEngineTiming>> engines;
+  std::vector<Cycle> now(v.size(), 0);
+  std::vector<bool> busy(v.size(), true);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    engines.push_back(std::make_unique<DmaEngineTiming>(dcfg, hbm, sram));
+    engines[i]->begin(v[i], 0);
+  }
+  Cycle done = 0;
+  for (;;) {
+    std::size_t next = v.size();
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (busy[i] && (next == v.size() || now[i] < now[next])) next = i;
+    if (next == v.size()) break;
+    Cycle r = 0;
+    busy[next] = engines[next]->step(now[next], r);
+    now[next] = r;
+    if (!busy[next]) done = std::max(done, r);
+  }
+  return {done, hbm.stats()};
+}
+
+/// Bytes per cycle over the run, without the one idle latency of filling the pipeline: a stream
+/// of N bytes at rate B takes latency + N/B.
+double rate(const Run& r, std::uint64_t bytes, const HbmConfig& h) {
+  const double fill = (h.latency_ns + h.trcd_ns) * kClockGhz;
+  return static_cast<double>(bytes) / (static_cast<double>(r.cycles) - fill);
+}
+
+double peak_bytes_per_cycle(const HbmConfig& h) {
+  return h.bandwidth_gbs / kClockGhz;  // 819 GB/s at 1.5 GHz = 546 B/cycle
+}
+
+/// Four engines of `per_engine` random rows each, from disjoint 1-GiB-class tables.
+std::vector<Instruction> random_rows(std::uint64_t row_bytes, std::uint64_t per_engine) {
+  std::vector<Instruction> v;
+  const std::uint64_t span = (1ull << 30) / row_bytes;
+  for (std::uint64_t e = 0; e < 4; ++e)
+    v.push_back(gather(e * span * row_bytes, span, per_engine, row_bytes, 11 + e));
+  return v;
+}
+
+DmaConfig deep_dma() {
+  // 4 engines x 4096 outstanding: even at 64 B per request 1 MiB is in flight, over four times
+  // peak (546 B/cycle) x the ~400-cycle latency, so Little's law never binds below peak.
+  DmaConfig d;
+  d.max_outstanding = 4096;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("hbm idle and serialized read latency", "[hbm]") {
+  const HbmConfig cfg;
+  HbmTiming h(cfg, kClockGhz);
+  // Idle: a closed bank activates (tRCD), one burst crosses the bus, then the path latency.
+  // 14 ns * 1.5 * 1024 = 21504 ticks; burst 1920 (see test_hbm_dma.cpp); 234.75 ns = 360576.
+  const Tick first = h.access(0, 0, 64, false);
+  CHECK(first == 21504 + 1920 + 360576);
+  CHECK(h.stats().row_empty == 1);
+  // Serialized random read: issued when the first returns, to another row of the same bank.
+  // Channel 0's local rows 0 and 17 are both bank 0 (XOR of base-16 digits (1, 1) is 0); local
+  // row 17 starts at channel-local byte 17 KiB = granule 68 of channel 0 = address 68*16*256.
+  // The row has been open far longer than tRAS, so: precharge (tRP) + activate (tRCD) + burst +
+  // latency = 21504 + 21504 + 1920 + 360576.
+  const Tick second = h.access(first, 68ull * 16 * 256, 64, false);
+  CHECK(second - first == 21504 + 21504 + 1920 + 360576);
+  CHECK(h.stats().row_conflicts == 1);
+  CHECK(h.stats().row_misses == 2);
+  CHECK(h.stats().activates == 2);
+  // The same row again is a hit: bus + latency only.
+  const Tick third = h.access(second, 68ull * 16 * 256 + 64, 64, false);
+  CHECK(third - second == 1920 + 360576);
+  CHECK(h.stats().row_hits == 1);
+}
+
+TEST_CASE("hbm activates keep tRRD and tFAW per channel and tRC per bank", "[hbm]") {
+  // Random 64-B reads, the pattern with one activate per access, through deep DMA engines.
+  HbmConfig cfg;
+  std::vector<std::pair<std::uint32_t, Tick>> log;
+  const Run r = run_engines(cfg, deep_dma(), random_rows(64, 4096), &log);
+  REQUIRE(log.size() == r.hbm.activates);
+  REQUIRE(r.hbm.activates >= 16000);
+  std::map<std::uint32_t, std::vector<Tick>> per_channel;
+  for (const auto& [c, t] : log)
+    per_channel[c].push_back(t);
+  const Tick trrd = 4 * 1536, tfaw = 30 * 1536;  // ns * 1.5 cycles/ns * 1024 ticks/cycle
+  std::size_t violations = 0;
+  for (auto& [c, acts] : per_channel) {
+    std::sort(acts.begin(), acts.end());
+    for (std::size_t i = 1; i < acts.size(); ++i)
+      violations += acts[i] - acts[i - 1] < trrd;
+    for (std::size_t i = 4; i < acts.size(); ++i)
+      violations += acts[i] - acts[i - 4] < tfaw;  // five activates span at least tFAW
+  }
+  CHECK(violations == 0);
+}
+
+TEST_CASE("random 64-B reads reach the activate bound, independent of banks above 16", "[hbm]") {
+  // Law: a random 64-B read opens a row for one 64-B burst. A channel activates at most 4 per
+  // tFAW (30 ns), one per tRRD (4 ns) and one per tRC = tRAS + tRP = 48 ns per bank, and none
+  // during the tRFC of every tREFI. With 16+ banks tFAW binds: 4/30 per ns * (1 - 260/3900)
+  // = 0.1244 activates/ns/channel * 16 channels * 64 B = 127.4 GB/s = 84.9 B/cycle at 1.5 GHz,
+  // below the bus peak (546 B/cycle). With 2 banks tRC binds: 2/48 per ns * 0.9333 * 16 * 64 B
+  // = 39.8 GB/s. Pattern: 4 engines x 8192 uniform rows of 64 B from 1 GiB tables each; DMA:
+  // 4096 outstanding per engine (Little's law allows 1 MiB / ~260 ns, 30x the bound).
+  auto bound = [](std::uint32_t banks) {
+    const double per_ns = std::min({1.0 / 4, 4.0 / 30, banks / 48.0}) * (1.0 - 260.0 / 3900);
+    return per_ns * 16 * 64 / kClockGhz;  // B/cycle
+  };
+  std::vector<double> ratios;
+  for (std::uint32_t banks : {2u, 16u, 32u, 64u, 256u}) {
+    HbmConfig cfg;
+    cfg.banks_per_channel = banks;
+    const Run r = run_engines(cfg, deep_dma(), random_rows(64, 8192));
+    const double got = rate(r, 4 * 8192 * 64, cfg);
+    INFO("banks " << banks << ": " << got << " B/cycle, bound " << bound(banks));
+    CHECK(got <= bound(banks) * 1.0);
+    CHECK(got >= bound(banks) * 0.85);
+    if (banks >= 16) ratios.push_back(got / bound(banks));
+  }
+  // Above 16 banks the channel's activate window, not the banks, is the limit.
+  const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+  CHECK(*hi - *lo <= 0.03);
+}
+
+TEST_CASE("with every DRAM timing zero any pattern reaches 97% of the bus peak", "[hbm]") {
+  // No tRCD/tRP/tRAS, no activate limits, no refresh: only the bus and Little's law remain, and
+  // 4 engines x 4096 outstanding (>= 1 MiB in flight) exceed peak x latency (546 B/cycle x 352
+  // cycles = 192 KiB) several times over. Bus utilisation = busy time / (channels x run time)
+  // must reach 97% (random rows spread unevenly over 16 channels by about 1%).
+  HbmConfig cfg;
+  cfg.trcd_ns = cfg.trp_ns = cfg.tras_ns = cfg.trrd_ns = cfg.tfaw_ns = cfg.trfc_ns = 0;
+  struct Pattern {
+    const char* name;
+    std::vector<Instruction> v;
+  };
+  std::vector<Instruction> stream;
+  for (std::uint64_t e = 0; e < 4; ++e)
+    stream.push_back(load(e << 30, 0, 16ull << 20));
+  for (auto& [name, v] : std::vector<Pattern>{{"random 64 B", random_rows(64, 32768)},
+                                              {"random 656 B", random_rows(656, 8192)},
+                                              {"stream", stream}}) {
+    const Run r = run_engines(cfg, deep_dma(), v);
+    const double fill = cfg.latency_ns * kClockGhz;
+    const double busy = static_cast<double>(r.hbm.bus_busy_ticks) / kTicksPerCycle;
+    const double util = busy / (cfg.channels * (static_cast<double>(r.cycles) - fill));
+    INFO(name << ": bus utilisation " << util);
+    CHECK(util >= 0.97);
+    CHECK(util <= 1.0);
+  }
+}
+
+TEST_CASE("streaming reaches 1 - tRFC/tREFI of peak", "[hbm]") {
+  // Law: a stream opens each row once and its activates overlap other banks' bursts, so only
+  // refresh (tRFC = 260 ns every tREFI = 3900 ns per channel) takes bus time: 1 - 1/15 = 0.9333
+  // of 546 B/cycle. Pattern: 4 engines each loading 16 MiB from its own GiB; DMA: 4096 x 512 B
+  // outstanding per engine (8 MiB in flight, Little's law far above peak).
+  const HbmConfig cfg;
+  std::vector<Instruction> v;
+  for (std::uint64_t e = 0; e < 4; ++e)
+    v.push_back(load(e << 30, 0, 16ull << 20));
+  const Run r = run_engines(cfg, deep_dma(), v);
+  const double got = rate(r, 64ull << 20, cfg) / peak_bytes_per_cycle(cfg);
+  INFO("streaming at " << got << " of peak");
+  CHECK(got == Approx(1.0 - 260.0 / 3900).epsilon(0.01));
+  // 64 MiB at ~510 B/cycle is ~87 us: every channel refreshed about 22 times.
+  CHECK(r.hbm.refreshes >= 16 * 20);
+  CHECK(r.hbm.row_misses == r.hbm.activates);
+  CHECK(r.hbm.row_misses == r.hbm.row_empty + r.hbm.row_conflicts);
+}
+
+TEST_CASE("a 656-B row costs the 11 bursts that cover it at any request size", "[hbm][dma]") {
+  // Rows sit at multiples of 656 = 10.25 x 64 B, so they start 0, 16, 32 or 48 B into a burst
+  // and cover ceil((offset + 656) / 64) = 11 bursts in every case. Requests split at multiples of
+  // request_bytes (64, 512 or 1024, all burst-aligned) never cut a burst in two, so the bus
+  // carries exactly 11 bursts per row (row-relative splitting carried 18.5 at 64, 11.75 at 512).
+  for (std::uint32_t req : {64u, 512u, 1024u}) {
+    HbmConfig cfg;
+    DmaConfig d;
+    d.request_bytes = req;
+    const Run r = run_engines(cfg, d, {gather(0, 32768, 2048, 656, 7)});
+    const Tick burst = HbmTiming(cfg, kClockGhz).burst_ticks();
+    INFO("request_bytes " << req);
+    CHECK(r.hbm.bus_busy_ticks == 11 * 2048 * burst);
+    CHECK(r.hbm.read_bytes == 2048 * 656);
+  }
+}
+
+TEST_CASE("presets: streaming, random reads and gathers against their laws", "[hbm][presets]") {
+  // Bands of issue 10 for the presets' cited timings (HBM2e: pseudo channels of 32-B bursts,
+  // tFAW 30 ns, tRFC/tREFI = 260/3900). Activate bound of random 64-B reads: 4/30 per ns x
+  // 0.9333 x 64 B per pseudo channel = 7.96 GB/s, x 32 = 255 GB/s on tpu-v5e = 0.33 of its
+  // 764 GB/s stream (x 64 on tpu-v6e: the same ratio). Expected: random 64 B 0.25-0.40 of
+  // streaming, unsorted 656-B gathers 0.45-0.95, sorted within 1.3x of unsorted. Streaming uses
+  // the preset's own DMA engines (>= 90% of peak); the random patterns use 4096 outstanding.
+  for (const char* preset : {"tpu-v5e", "tpu-v6e", "big-sram"}) {
+    const HwConfig hw = load_hw_config(preset, {});
+    std::vector<Instruction> stream;
+    for (std::uint64_t e = 0; e < hw.dma.engines; ++e)
+      stream.push_back(load(e << 30, 0, 16ull << 20));
+    const Run s = run_engines(hw.hbm, hw.dma, stream, nullptr, hw.chip.clock_ghz);
+    const double stream_bw = static_cast<double>(hw.dma.engines * (16ull << 20)) / s.cycles;
+    const double peak = hw.hbm.bandwidth_gbs / hw.chip.clock_ghz;
+    DmaConfig deep = hw.dma;
+    deep.max_outstanding = 4096;
+    deep.gather_sort = false;  // sorted 64-B rows of a small table could share DRAM rows
+    const Run r64 = run_engines(hw.hbm, deep, random_rows(64, 8192), nullptr, hw.chip.clock_ghz);
+    const double bw64 = 4.0 * 8192 * 64 / r64.cycles;
+    deep.gather_sort = false;
+    const Run r656 = run_engines(hw.hbm, deep, random_rows(656, 4096), nullptr, hw.chip.clock_ghz);
+    deep.gather_sort = true;
+    const Run r656s = run_engines(hw.hbm, deep, random_rows(656, 4096), nullptr, hw.chip.clock_ghz);
+    const double bw656 = 4.0 * 4096 * 656 / r656.cycles;
+    const double bw656s = 4.0 * 4096 * 656 / r656s.cycles;
+    INFO(preset << ": stream " << stream_bw / peak << " of peak; random 64 B " << bw64 / stream_bw
+                << ", 656 B " << bw656 / stream_bw << ", sorted " << bw656s / stream_bw
+                << " of streaming");
+    CHECK(stream_bw >= 0.90 * peak);
+    CHECK(bw64 / stream_bw >= 0.25);
+    CHECK(bw64 / stream_bw <= 0.40);
+    CHECK(bw656 / stream_bw >= 0.45);
+    CHECK(bw656 / stream_bw <= 0.95);
+    CHECK(bw656s / bw656 <= 1.3);
+    CHECK(bw656s / bw656 >= 1 / 1.3);
+  }
+}
+
+TEST_CASE("hbm.row_miss_ns is rejected with the keys that replace it", "[hbm][config]") {
+  // From --set: the message names the flag's key and every replacement.
+  try {
+    load_hw_config("tpu-v5e", {"hbm.row_miss_ns=30"});
+    FAIL("hbm.row_miss_ns was accepted");
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("--set") != std::string::npos);
+    for (const char* key : {"hbm.trcd_ns", "hbm.trp_ns", "hbm.tras_ns", "hbm.latency_ns"})
+      CHECK(msg.find(key) != std::string::npos);
+  }
+  // From a TOML file: the message names file:line.
+  try {
+    parse_hw_config("[hbm]\nchannels = 16\nrow_miss_ns = 30\n", "old.toml");
+    FAIL("hbm.row_miss_ns was accepted");
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("old.toml:3") != std::string::npos);
+    CHECK(msg.find("hbm.trcd_ns") != std::string::npos);
+  }
+  // The refresh pair must leave time between refreshes.
+  CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.trfc_ns=4000"}).validate(), ConfigError);
+  CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.queue_depth=0"}).validate(), ConfigError);
+}
