@@ -219,6 +219,11 @@ const std::vector<KeyDesc>& key_table() {
                          FIELD(dma.group_requests)));
     t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order",
                          FIELD(dma.gather_sort)));
+
+    t.push_back(uint_key("exec.issue_window",
+                         "instructions of one unit kind a free unit may choose from (oldest "
+                         "ready first); 1 = in-order issue per kind",
+                         FIELD(exec.issue_window)));
     return t;
   }();
   return table;
@@ -246,9 +251,9 @@ std::string known_keys_of(const std::string& section) {
   std::string section = dot == std::string::npos ? key : key.substr(0, dot);
   std::string known = known_keys_of(section);
   if (known.empty())
-    throw ConfigError(
-        fmt::format("{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma)",
-                    where, section));
+    throw ConfigError(fmt::format(
+        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma, exec)", where,
+        section));
   throw ConfigError(
       fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
 }
@@ -305,6 +310,12 @@ void ChipConfig::validate() const {
           fmt::format("chip.clock_ghz must be in (0, 100] (got {})", clock_ghz));
 }
 
+void ExecConfig::validate() const {
+  // The window is scanned at every issue: thousands would only slow the simulation.
+  require(issue_window >= 1 && issue_window <= 1024,
+          fmt::format("exec.issue_window must be in [1, 1024] (got {})", issue_window));
+}
+
 void HwConfig::validate() const {
   chip.validate();
   mxu.validate();
@@ -313,6 +324,7 @@ void HwConfig::validate() const {
   sram.validate();
   hbm.validate();
   dma.validate();
+  exec.validate();
   require(sram.residency_mib <= sram.capacity_mib,
           fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
                       sram.residency_mib, sram.capacity_mib));

@@ -2,6 +2,7 @@
 /// Hardware configuration: the TOML file format, presets, `--set` overrides and validation.
 /// Only this component knows the file format; models receive their plain config structs.
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,14 @@ struct ChipConfig {
   void validate() const;
 };
 
+/// How the executor issues instructions (sim/executor.h).
+struct ExecConfig {
+  /// exec.issue_window: a unit may start the oldest ready instruction among the next W of its
+  /// kind; 1 = strict in-order issue per unit kind.
+  std::uint64_t issue_window = 1;
+  void validate() const;
+};
+
 /// The whole chip, section by section (DESIGN.md section 6).
 struct HwConfig {
   ChipConfig chip;
@@ -29,6 +38,7 @@ struct HwConfig {
   SramConfig sram;
   HbmConfig hbm;
   DmaConfig dma;
+  ExecConfig exec;
   std::string source;  ///< preset name or file it was loaded from
 
   /// Validates every section; throws ConfigError naming the full key.
