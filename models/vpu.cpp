@@ -26,7 +26,7 @@ void set_cost(std::array<double, kVpuOpCount>& cost, Op op, double v) {
 /// Reductions write one value per row of n when the trace gives n; without n they are treated
 /// as elementwise (a binary max of two vectors, a running sum kept per element).
 bool is_row_reduction(const Instruction& in) {
-  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax) && in.n > 0;
+  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax || in.op == Op::kVpuReluWsum) && in.n > 0;
 }
 
 }  // namespace
@@ -48,6 +48,9 @@ VpuConfig::VpuConfig() {
   set_cost(cost, Op::kVpuRmsnorm, 4);
   set_cost(cost, Op::kVpuRope, 3);
   set_cost(cost, Op::kVpuCast, 1);
+  // relu_wsum fuses ReLU, weight multiply and sum: a max and a multiply-add per element. Fusing
+  // saves the SRAM round trips of the unfused ops, never their arithmetic.
+  set_cost(cost, Op::kVpuReluWsum, 2);
   set_cost(cost, Op::kVpuTopk, 0);  // unused: topk has its own law
 }
 

@@ -84,7 +84,7 @@ int ranges_of(const Instruction& in, Range* out) {
       of = mul_overflows(in.elems, kVpuElementBytes, v);
       out[n++] = {"src", in.src, v, of};
       std::uint64_t dst_elems = in.elems;
-      if ((in.op == Op::kVpuSum || in.op == Op::kVpuMax) && in.n > 0)
+      if ((in.op == Op::kVpuSum || in.op == Op::kVpuMax || in.op == Op::kVpuReluWsum) && in.n > 0)
         dst_elems = (in.elems + in.n - 1) / in.n;
       of = mul_overflows(dst_elems, kVpuElementBytes, v);
       out[n++] = {"dst", in.dst, v, of};

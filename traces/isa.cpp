@@ -7,9 +7,9 @@ namespace tpusim {
 namespace {
 
 constexpr std::array<std::string_view, kOpCount> kOpNames = {
-    "dma.load",    "dma.store", "dma.gather", "mxu.matmul", "vpu.relu", "vpu.exp",
-    "vpu.scale",   "vpu.add",   "vpu.mul",    "vpu.max",    "vpu.sum",  "vpu.softmax",
-    "vpu.rmsnorm", "vpu.rope",  "vpu.cast",   "vpu.topk"};
+    "dma.load",    "dma.store", "dma.gather", "mxu.matmul",    "vpu.relu", "vpu.exp",
+    "vpu.scale",   "vpu.add",   "vpu.mul",    "vpu.max",       "vpu.sum",  "vpu.softmax",
+    "vpu.rmsnorm", "vpu.rope",  "vpu.cast",   "vpu.relu_wsum", "vpu.topk"};
 
 }  // namespace
 

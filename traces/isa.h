@@ -29,6 +29,10 @@ enum class Op : std::uint8_t {
   kVpuRmsnorm,
   kVpuRope,
   kVpuCast,
+  /// Fused indexer epilogue: out[g] = sum over a row of n of relu(x) * w (ReLU, weight multiply
+  /// and head sum in one pass through the vector registers). Added in format v1 without a
+  /// version bump: older traces never name it.
+  kVpuReluWsum,
   kVpuTopk,
 };
 constexpr int kOpCount = static_cast<int>(Op::kVpuTopk) + 1;

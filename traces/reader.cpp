@@ -68,7 +68,8 @@ struct OpKeys {
 
 bool is_row_reduction(Op op) {
   // rmsnorm normalises each row by its own RMS, so it needs the row length just like sum.
-  return op == Op::kVpuSum || op == Op::kVpuMax || op == Op::kVpuSoftmax || op == Op::kVpuRmsnorm;
+  return op == Op::kVpuSum || op == Op::kVpuMax || op == Op::kVpuSoftmax || op == Op::kVpuRmsnorm ||
+         op == Op::kVpuReluWsum;
 }
 
 OpKeys op_keys(Op op) {
