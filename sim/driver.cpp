@@ -250,6 +250,10 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   RunResult r = simulate(hw, src, g.tags, opts);
   Json report =
       make_report(r, workload_json(p, layers_of(p, g)), indexer_json(g.indexer), sram_peak);
+  add_roofline(report, workload_roofline(p, hw,
+                                         static_cast<std::uint64_t>(std::llround(
+                                             g.indexer.resident_fraction * double(p.seq))),
+                                         static_cast<double>(g.closed_form.projection_flops)));
   if (!spec.timeline_path.empty())
     write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                       timeline_json(r, attention));
