@@ -25,7 +25,7 @@ struct ChipConfig {
 struct ExecConfig {
   /// exec.issue_window: a unit may start the oldest ready instruction among the next W of its
   /// kind; 1 = strict in-order issue per unit kind.
-  std::uint64_t issue_window = 1;
+  std::uint64_t issue_window = 32;
   void validate() const;
 };
 
