@@ -425,14 +425,28 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
   // FlashMLA's sparse prefill gives each query its own CTA). The pipeline has one score and KV
   // slot per MXU plus two (one being softmaxed, one being gathered), so mxu.count chains are in
   // flight while the next query's rows arrive. Per query only Q and its accumulator stay.
-  // A small SRAM gets fewer slots (at least two: one computing, one loading).
+  // When the slots cannot each hold a whole selection (little SRAM per array), a query's
+  // selection streams through them in tiles of `ta` rows (its chain then has several pushes, as
+  // FlashMLA streams a query's selected rows through shared memory in blocks); below one MXU
+  // column fold per tile, the slots shrink instead (at least two: one computing, one loading).
   const std::uint64_t per_query_attn = 2 * (q_tok + g.h * dv * kFp32);
-  const std::uint64_t per_slot =
-      k_max * slot_row + g.h * k_max * kFp32 + g.h * dv * kFp32 + 3 * 512;
-  const std::uint64_t slot_room =
-      free / 2 > 8 * 512 + per_query_attn ? (free / 2 - 8 * 512 - per_query_attn) / per_slot : 0;
-  const std::size_t attn_slots = std::max<std::uint64_t>(2, std::min(mxus + 2, slot_room));
+  const std::uint64_t per_row = slot_row + g.h * kFp32, slot_fixed = g.h * dv * kFp32 + 3 * 512;
+  const std::uint64_t want_slots = mxus + 2;
+  const std::uint64_t reserve =
+      8 * 512 + std::min<std::uint64_t>(g.T, kSparseQueryGroup) * per_query_attn;
+  const std::uint64_t slot_budget = free / 2 > reserve ? free / 2 - reserve : 0;
+  std::uint64_t ta = k_max;
+  if (want_slots * (ta * per_row + slot_fixed) > slot_budget) {
+    const std::uint64_t each = slot_budget / want_slots;
+    ta = each > slot_fixed ? align_down((each - slot_fixed) / per_row, cols) : 0;
+    ta = std::clamp<std::uint64_t>(ta, std::min(k_max, cols), k_max);
+  }
+  const std::uint64_t per_slot = ta * per_row + slot_fixed;
+  const std::size_t attn_slots =
+      std::max<std::uint64_t>(2, std::min(want_slots, slot_budget / per_slot));
   const std::uint64_t attn_fixed = attn_slots * per_slot + 8 * 512;
+  tb.meta("tile.attn_selection_rows", std::to_string(ta));
+  tb.meta("tile.attn_slots", std::to_string(attn_slots));
   const std::uint64_t tqa =
       fit_tile(free / 2, per_query_attn, attn_fixed,
                std::min<std::uint64_t>(g.T, kSparseQueryGroup), 1, "sparse attention");
@@ -469,8 +483,8 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     st.idx = tb.sram_alloc(tqi * k_max * kFp32, "top-k indices");
   }
   IndexerScorer scorer(c, tqi, tki, idx_slots);
-  FlashPipeline pipe(tb, dqk, dv, g.h, k_max, attn_slots, attn_slots - 2);
-  BufferRing kv(tb, attn_slots, k_max * slot_row, "selected rows");
+  FlashPipeline pipe(tb, dqk, dv, g.h, ta, attn_slots, attn_slots - 2);
+  BufferRing kv(tb, attn_slots, ta * slot_row, "selected rows");
   std::uint64_t q_buf[2], acc_buf[2];
   Ids arelease[2];  ///< O stores of the group that last used each set
   for (int i = 0; i < 2; ++i) {
@@ -523,17 +537,20 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
                            (a1 - a0) * q_tok, q_deps)};
     }
     const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
-    std::size_t slot;
-    Ids deps = {take_flash_slot(kv, pipe, slot), w.topk};
-    deps.insert(deps.end(), w.append.begin(), w.append.end());
-    Ids ready = w.q_ready;
-    const std::size_t before = ready.size();
-    gather_selection(c, w.kv_b, visible, r, 0, r, kv.addr[slot], 1, deps, ready);
-    st.release.insert(st.release.end(), ready.begin() + before, ready.end());
+    for (std::uint64_t t0 = 0; t0 < r; t0 += ta) {
+      const std::uint64_t t1 = std::min(r, t0 + ta);
+      std::size_t slot;
+      Ids deps = {take_flash_slot(kv, pipe, slot), w.topk};
+      deps.insert(deps.end(), w.append.begin(), w.append.end());
+      Ids ready = w.q_ready;
+      const std::size_t before = ready.size();
+      gather_selection(c, w.kv_b, visible, r, t0, t1, kv.addr[slot], 1, deps, ready);
+      st.release.insert(st.release.end(), ready.begin() + before, ready.end());
+      w.push = pipe.push({g.h, t1 - t0, q_buf[set] + (i - a0) * q_tok, kv.addr[slot],
+                          acc_buf[set] + (i - a0) * g.h * dv * kFp32, ready});
+      kv.last_push[slot] = w.push;
+    }
     selected += r;
-    w.push = pipe.push({g.h, r, q_buf[set] + (i - a0) * q_tok, kv.addr[slot],
-                        acc_buf[set] + (i - a0) * g.h * dv * kFp32, ready});
-    kv.last_push[slot] = w.push;
     if (i + 1 == a1) {
       // Finish the previous group now that this one's qk's are in flight.
       if (!pending.empty()) {
