@@ -35,6 +35,12 @@ void ChipConfig::validate() const {
                  fmt::format("chip.clock_ghz must be in (0, 100] (got {})", clock_ghz));
 }
 
+void ExecConfig::validate() const {
+  // The window is scanned at every issue: thousands would only slow the simulation.
+  require_config(issue_window >= 1 && issue_window <= 1024,
+                 fmt::format("exec.issue_window must be in [1, 1024] (got {})", issue_window));
+}
+
 void HwConfig::validate() const {
   chip.validate();
   mxu.validate();
@@ -43,6 +49,7 @@ void HwConfig::validate() const {
   sram.validate();
   hbm.validate();
   dma.validate();
+  exec.validate();
   require_config(sram.residency_mib <= sram.capacity_mib,
                  fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
                              sram.residency_mib, sram.capacity_mib));

@@ -20,6 +20,14 @@ struct ChipConfig {
   void validate() const;
 };
 
+/// How the executor issues instructions (sim/executor.h).
+struct ExecConfig {
+  /// exec.issue_window: a unit may start the oldest ready instruction among the next W of its
+  /// kind; 1 = strict in-order issue per unit kind.
+  std::uint64_t issue_window = 32;
+  void validate() const;
+};
+
 /// The whole chip, section by section.
 struct HwConfig {
   ChipConfig chip;
@@ -29,6 +37,7 @@ struct HwConfig {
   SramConfig sram;
   HbmConfig hbm;
   DmaConfig dma;
+  ExecConfig exec;
   std::string source;  ///< preset name or file it was loaded from
 
   /// Validates every section; throws ConfigError naming the full key.

@@ -38,6 +38,9 @@ VpuConfig::VpuConfig() {
   set_cost(cost, Op::kVpuRmsnorm, 4);
   set_cost(cost, Op::kVpuRope, 3);
   set_cost(cost, Op::kVpuCast, 1);
+  // relu_wsum fuses ReLU, weight multiply and sum: a max and a multiply-add per element. Fusing
+  // saves the SRAM round trips of the unfused ops, never their arithmetic.
+  set_cost(cost, Op::kVpuReluWsum, 2);
   set_cost(cost, Op::kVpuTopk, 0);  // unused: topk has its own law
 }
 

@@ -30,6 +30,12 @@ def fmt_bytes(x):
     return f"{x:.1f} PiB"
 
 
+def eff(report):
+    """Speed of light: closed-form bound / simulated cycles and the binding unit."""
+    r = report["roofline"]
+    return f"{r['efficiency']:.2f} ({r['bound_by'].upper()})"
+
+
 def main():
     extra = sys.argv[1:]
     json_out = None
@@ -40,8 +46,8 @@ def main():
         json_out, extra = extra[1], extra[2:]
     reports = {}
     print("| phase | L | dense time | DSA time | speedup | dense HBM read | DSA HBM read "
-          "| read ratio | DSA time in indexer |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| read ratio | DSA time in indexer | dense efficiency (bound by) | DSA efficiency (bound by) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for phase in ["decode", "prefill"]:
         for seq in ["8k", "32k", "128k"]:
             cmd = [TPUSIM, "run", "--phase", phase, "--seq", seq, "--format", "json"]
@@ -56,7 +62,7 @@ def main():
             print(f"| {phase} | {seq} | {fmt_time(d['time_s'])} | {fmt_time(s['time_s'])} "
                   f"| {j['speedup']:.2f}x | {fmt_bytes(d['dram']['read_bytes'])} "
                   f"| {fmt_bytes(s['dram']['read_bytes'])} | {j['dram_read_ratio']:.2f}x "
-                  f"| {100 * idx / s['cycles']:.0f}% |", flush=True)
+                  f"| {100 * idx / s['cycles']:.0f}% | {eff(d)} | {eff(s)} |", flush=True)
     if json_out:
         with open(json_out, "w") as f:
             json.dump(reports, f)

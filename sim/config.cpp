@@ -245,6 +245,11 @@ const std::vector<KeyDesc>& key_table() {
                          FIELD(dma.group_requests)));
     t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order",
                          FIELD(dma.gather_sort)));
+
+    t.push_back(uint_key("exec.issue_window",
+                         "instructions of one unit kind a free unit may choose from (oldest "
+                         "ready first); 1 = in-order issue per kind",
+                         FIELD(exec.issue_window)));
     return t;
   }();
   return table;
@@ -279,9 +284,9 @@ std::string known_keys_of(const std::string& section) {
   std::string section = dot == std::string::npos ? key : key.substr(0, dot);
   std::string known = known_keys_of(section);
   if (known.empty())
-    throw ConfigError(
-        fmt::format("{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma)",
-                    where, section));
+    throw ConfigError(fmt::format(
+        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma, exec)", where,
+        section));
   throw ConfigError(
       fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
 }

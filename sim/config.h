@@ -2,6 +2,7 @@
 /// Hardware configuration: the TOML file format, presets, `--set` overrides and validation.
 /// Only this component knows the file format; models receive their plain config structs.
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>

@@ -201,6 +201,10 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   split_meta(g.meta.entries, w, idx, lowering);
   Json report = make_report(r, workload_json(p), indexer_json(g.indexer), sram_peak);
   report["lowering"] = lowering;
+  add_roofline(report, workload_roofline(p, hw,
+                                         static_cast<std::uint64_t>(std::llround(
+                                             g.indexer.resident_fraction * double(p.seq))),
+                                         static_cast<double>(g.closed_form.projection_flops)));
   if (!spec.timeline_path.empty())
     write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                       timeline_json(r, attention));

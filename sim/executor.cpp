@@ -8,8 +8,12 @@
 
 namespace tpusim {
 
-Scoreboard::Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window)
-    : m_source(source), m_topk_unit(topk_unit), m_window(std::max<std::size_t>(window, 1)) {
+Scoreboard::Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window,
+                       std::size_t issue_window)
+    : m_source(source),
+      m_topk_unit(topk_unit),
+      m_window(std::max<std::size_t>(window, 1)),
+      m_issue_window(std::max<std::size_t>(issue_window, 1)) {
   refill();
 }
 
@@ -43,15 +47,27 @@ bool Scoreboard::dep_done(std::uint64_t dep) const {
 const Instruction* Scoreboard::ready_head(UnitKind kind) {
   auto& q = m_queues[static_cast<std::size_t>(kind)];
   if (q.empty()) refill();
-  if (q.empty()) return nullptr;
-  const Instruction& in = q.front()->in;
-  for (std::uint64_t d : in.deps)
-    if (!dep_done(d)) return nullptr;
-  return &in;
+  const std::size_t n = std::min(q.size(), m_issue_window);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Instruction& in = q[i]->in;
+    bool ready = true;
+    for (std::uint64_t d : in.deps) {
+      if (!dep_done(d)) {
+        ready = false;
+        break;
+      }
+    }
+    if (ready) {
+      m_pick[static_cast<std::size_t>(kind)] = i;
+      return &in;
+    }
+  }
+  return nullptr;
 }
 
 void Scoreboard::take(UnitKind kind) {
-  m_queues[static_cast<std::size_t>(kind)].pop_front();
+  auto& q = m_queues[static_cast<std::size_t>(kind)];
+  q.erase(q.begin() + static_cast<std::ptrdiff_t>(m_pick[static_cast<std::size_t>(kind)]));
 }
 
 void Scoreboard::finish(const Instruction* in) {

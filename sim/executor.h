@@ -41,17 +41,28 @@ class VectorSource : public InstructionSource {
   std::size_t m_i = 0;
 };
 
-/// Plain C++ dependency tracking. Instructions enter a window in stream order; each unit kind
-/// takes its instructions in that order. Because dependencies name earlier instructions only,
-/// the oldest unfinished instruction always has its dependencies done, so a window of any size
-/// >= 1 cannot deadlock; the window only bounds memory for huge streamed traces.
+/// Plain C++ dependency tracking. Instructions enter a window in stream order and wait in one
+/// queue per unit kind, in stream order. Issue policy (`exec.issue_window` = W): a unit of a
+/// kind may take the oldest instruction whose dependencies are done among the first W
+/// not-yet-taken instructions of its kind; W = 1 is strict in-order issue per kind. This is
+/// what a unit front end with W reservation slots filled in program order does; the choice is a
+/// pure function of the stream and the finished set, so runs are deterministic.
+///
+/// No deadlock, for any W >= 1 and any window >= 1: dependencies name earlier instructions
+/// only, so the oldest instruction not yet taken has every dependency either finished or
+/// running (running ones finish); it is the first of its kind's queue, which is always inside
+/// the issue window and inside the scoreboard window (everything older was taken). So some
+/// instruction can always start. The scoreboard window only bounds memory for huge streamed
+/// traces; the issue window bounds the scan per issue to W instructions.
 class Scoreboard {
  public:
-  Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window = 16384);
+  Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window = 16384,
+             std::size_t issue_window = 1);
 
-  /// The oldest not-yet-taken instruction of `kind` if all its dependencies are done.
+  /// The instruction of `kind` the issue policy would start now (the oldest ready one among
+  /// the first issue_window of its queue), or null.
   const Instruction* ready_head(UnitKind kind);
-  /// Removes the head of `kind` (after ready_head returned it).
+  /// Removes that instruction from the queue of `kind` (right after ready_head returned it).
   void take(UnitKind kind);
   /// Marks an instruction finished; retires finished instructions from the window's front.
   void finish(const Instruction* in);
@@ -74,9 +85,11 @@ class Scoreboard {
   InstructionSource& m_source;
   bool m_topk_unit;
   std::size_t m_window;
+  std::size_t m_issue_window;
   bool m_source_done = false;
   std::deque<Slot> m_slots;  // stream order; references stay valid across push_back/pop_front
   std::array<std::deque<Slot*>, kUnitKinds> m_queues;
+  std::array<std::size_t, kUnitKinds> m_pick{};  ///< queue position ready_head last returned
   std::uint64_t m_finished = 0;
 };
 

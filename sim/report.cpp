@@ -161,6 +161,28 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   return j;
 }
 
+void add_roofline(Json& report, const Roofline& rf) {
+  const RooflineWork& w = rf.work;
+  const RooflineBound& b = rf.bound;
+  Json j;
+  j["flops"] = w.bf16_flops + w.fp8_flops;
+  j["bf16_flops"] = w.bf16_flops;
+  j["fp8_flops"] = w.fp8_flops;
+  j["hbm_bytes"] = w.hbm_bytes;
+  j["vpu_ops"] = w.vpu_ops;
+  j["mxu_cycles"] = b.mxu_cycles;
+  j["hbm_cycles"] = b.hbm_cycles;
+  j["vpu_cycles"] = b.vpu_cycles;
+  j["bound_cycles"] = b.bound_cycles;
+  j["bound_by"] = b.bound_by;
+  const double cycles = report["cycles"].get<double>();
+  j["efficiency"] = cycles > 0 ? b.bound_cycles / cycles : 0.0;
+  report["roofline"] = j;
+  for (auto& k : report["kernels"])
+    for (const auto& kr : rf.kernels)
+      if (k["tag"] == kr.tag) k["bound_cycles"] = kr.bound.bound_cycles;
+}
+
 Json make_compare(const Json& dense, const Json& dsa) {
   Json j;
   j["tpusim_compare"] = 1;
@@ -323,6 +345,40 @@ std::string format_table(const Json& in) {
     }
     out += "\n";
   }
+  // Speed of light: the closed-form work at each unit's peak, and how close the run came.
+  if (cols.front().contains("roofline")) {
+    out += fmt::format("\n{:<{}}", "speed of light", lw);
+    for (const auto& n : names)
+      out += fmt::format("{:>{}}", n, cw);
+    out += "\n";
+    auto sol_row = [&](const char* label, auto&& cell) {
+      out += fmt::format("{:<{}}", label, lw);
+      for (const auto& c : cols)
+        out += fmt::format("{:>{}}", c.contains("roofline") ? cell(c["roofline"], c) : "-", cw);
+      out += "\n";
+    };
+    auto secs = [](const Json& c, double cycles) {
+      return format_seconds(cycles / (c["hw"]["chip"]["clock_ghz"].get<double>() * 1e9));
+    };
+    sol_row("work FLOPs",
+            [](const Json& r, const Json&) { return format_flops(r["flops"].get<double>()); });
+    sol_row("work HBM bytes",
+            [](const Json& r, const Json&) { return format_bytes(r["hbm_bytes"].get<double>()); });
+    sol_row("work lane-ops",
+            [](const Json& r, const Json&) { return format_si(r["vpu_ops"].get<double>()); });
+    for (const auto& [label, key] : {std::pair<const char*, const char*>{"MXU bound", "mxu_cycles"},
+                                     {"HBM bound", "hbm_cycles"},
+                                     {"VPU bound", "vpu_cycles"}}) {
+      sol_row(label, [&, key = key](const Json& r, const Json& c) {
+        return secs(c, r[key].get<double>());
+      });
+    }
+    sol_row("bound by",
+            [](const Json& r, const Json&) { return r["bound_by"].get<std::string>(); });
+    sol_row("efficiency", [](const Json& r, const Json&) {
+      return fmt::format("{:.2f}", r["efficiency"].get<double>());
+    });
+  }
   if (compare) {
     out += fmt::format("\nDSA speedup over dense: {:.2f}x; DRAM read ratio (dense/dsa): {:.2f}x\n",
                        in["speedup"].get<double>(), in["dram_read_ratio"].get<double>());
@@ -342,6 +398,8 @@ std::vector<std::pair<std::string, std::string>> flatten_report(const Json& repo
         out.emplace_back(p + "cycles", scalar_text(k["cycles"]));
         out.emplace_back(p + "dram_bytes", scalar_text(k["dram_bytes"]));
         out.emplace_back(p + "flops", scalar_text(k["flops"]));
+        if (k.contains("bound_cycles"))
+          out.emplace_back(p + "bound_cycles", scalar_text(k["bound_cycles"]));
       }
     } else if (it.value().is_object()) {
       flatten_into(it.value(), it.key(), out);
@@ -360,6 +418,7 @@ std::vector<std::string> standard_csv_columns(const Json& sample_report) {
     cols.push_back("kernel." + tag + ".cycles");
     cols.push_back("kernel." + tag + ".dram_bytes");
     cols.push_back("kernel." + tag + ".flops");
+    cols.push_back("kernel." + tag + ".bound_cycles");
   }
   return cols;
 }

@@ -1,6 +1,6 @@
 #pragma once
-/// Reports: the JSON object of docs/ARCHITECTURE.md "Reports", the side-by-side table, tidy CSV rows, the
-/// Chrome trace-event timeline.
+/// Reports: the JSON object of docs/ARCHITECTURE.md "Reports", the side-by-side table, tidy CSV
+/// rows, the Chrome trace-event timeline.
 
 #include <string>
 #include <utility>
@@ -9,6 +9,7 @@
 #include "base/file_io.h"
 #include "base/json.h"
 #include "sim/simulation.h"
+#include "workloads/roofline.h"
 
 namespace tpusim {
 
@@ -18,6 +19,10 @@ Json hw_json(const HwConfig& hw);
 /// The report of one simulated variant. `workload` and `indexer` come from the caller.
 Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
                  std::uint64_t sram_peak_bytes);
+/// Speed of light (workloads/roofline.h): adds "roofline" {flops, bf16_flops, fp8_flops,
+/// hbm_bytes, vpu_ops, mxu_cycles, hbm_cycles, vpu_cycles, bound_cycles, bound_by, efficiency}
+/// and `bound_cycles` to each `kernels` entry with closed-form work.
+void add_roofline(Json& report, const Roofline& roofline);
 /// {"tpusim_compare": 1, "dense", "dsa", "speedup", "dram_read_ratio"} (dense over DSA).
 Json make_compare(const Json& dense, const Json& dsa);
 

@@ -52,7 +52,7 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
   RunResult res;
   res.hw = hw;
   res.stats = RunStats(opts.timeline_limit);
-  Scoreboard board(source, hw.topk.enabled, opts.window);
+  Scoreboard board(source, hw.topk.enabled, opts.window, hw.exec.issue_window);
   Executor exec("executor", board,
                 [&res](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,
                        Cycle horizon) { res.stats.on_retire(in, kind, instance, s, e, horizon); });

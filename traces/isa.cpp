@@ -9,9 +9,9 @@ namespace tpusim {
 namespace {
 
 constexpr std::array<std::string_view, kOpCount> kOpNames = {
-    "dma.load",    "dma.store", "dma.gather", "mxu.matmul", "vpu.relu", "vpu.exp",
-    "vpu.scale",   "vpu.add",   "vpu.mul",    "vpu.max",    "vpu.sum",  "vpu.softmax",
-    "vpu.rmsnorm", "vpu.rope",  "vpu.cast",   "vpu.topk"};
+    "dma.load",    "dma.store", "dma.gather", "mxu.matmul",    "vpu.relu", "vpu.exp",
+    "vpu.scale",   "vpu.add",   "vpu.mul",    "vpu.max",       "vpu.sum",  "vpu.softmax",
+    "vpu.rmsnorm", "vpu.rope",  "vpu.cast",   "vpu.relu_wsum", "vpu.topk"};
 
 }  // namespace
 
@@ -35,7 +35,8 @@ std::string_view vpu_op_short_name(int vpu_index) {
 
 bool takes_row_length(Op op) {
   // rmsnorm normalises each row by its own RMS, so it needs the row length just like sum.
-  return op == Op::kVpuSum || op == Op::kVpuMax || op == Op::kVpuSoftmax || op == Op::kVpuRmsnorm;
+  return op == Op::kVpuSum || op == Op::kVpuMax || op == Op::kVpuSoftmax || op == Op::kVpuRmsnorm ||
+         op == Op::kVpuReluWsum;
 }
 
 int operand_extents(const Instruction& in, OperandExtent (&out)[kMaxOperands]) {

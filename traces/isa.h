@@ -30,6 +30,10 @@ enum class Op : std::uint8_t {
   kVpuRmsnorm,
   kVpuRope,
   kVpuCast,
+  /// Fused indexer epilogue: out[g] = sum over a row of n of relu(x) * w (ReLU, weight multiply
+  /// and head sum in one pass through the vector registers). Added in format v1 without a
+  /// version bump: older traces never name it.
+  kVpuReluWsum,
   kVpuTopk,
 };
 constexpr int kOpCount = static_cast<int>(Op::kVpuTopk) + 1;
@@ -128,10 +132,11 @@ inline std::uint64_t dma_row_pitch(const Instruction& in) {
 
 /// Ops that accept a row length `n` (reductions, softmax and rmsnorm work row by row).
 bool takes_row_length(Op op);
-/// True when a vector op writes one value per row of `n` (sum or max with a row length);
+/// True when a vector op writes one value per row of `n` (sum, max or the fused indexer epilogue
+/// relu_wsum, with a row length);
 /// without n, sum and max are elementwise (a running sum or a binary max kept per element).
 inline bool is_row_reduction(const Instruction& in) {
-  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax) && in.n > 0;
+  return (in.op == Op::kVpuSum || in.op == Op::kVpuMax || in.op == Op::kVpuReluWsum) && in.n > 0;
 }
 
 /// One memory range an instruction touches.

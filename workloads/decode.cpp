@@ -123,7 +123,10 @@ void lower_decode(LoweringContext& c) {
 
   // SRAM: the new token's rows (produced on chip), two per-sequence sets, then tiles.
   const std::uint64_t new_rows = tb.sram_alloc(sq * (row + kb), "new cache rows");
-  const std::uint64_t m_attn = dsa ? h : h * sq;
+  // Score rows per push: one query's heads. Dense pushes each KV tile once per MTP query (the
+  // tile is loaded once), so its s_q queries are independent chains like DSA's, instead of one
+  // m = heads x s_q chain that left half the partitions' arrays idle next to DSA's.
+  const std::uint64_t m_attn = h;
   const std::uint64_t attn_rows = dsa ? k_eff : L;     // per query: the cache or its selection
   const std::uint64_t part_acc = sq * h * dv * kFp32;  // one partition's accumulators
   const std::uint64_t scores_bytes = sq * L * kFp32, idx_bytes = sq * k_eff * kFp32;
@@ -218,7 +221,8 @@ void lower_decode(LoweringContext& c) {
   // Emits the attention over rows [0, n) of one query's (or the dense) KV range, split over the
   // partitions and interleaved tile by tile. `load(a, e, slot_addr, deps, ready)` brings rows
   // [a, e) into a slot.
-  auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready, auto&& load) {
+  auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
+                    std::uint64_t queries, auto&& load) {
     for (std::uint64_t t = 0;; ++t) {
       if (t == 2) run_pending();
       bool any = false;
@@ -230,8 +234,10 @@ void lower_decode(LoweringContext& c) {
         Ids deps = {take_flash_slot(rings[i], *pipes[i], slot)};
         Ids ready = q_ready;
         load(a, e, rings[i].addr[slot], deps, ready);
-        rings[i].last_push[slot] = pipes[i]->push(
-            {m_attn, e - a, q_addr, rings[i].addr[slot], acc_addr + i * part_acc, ready});
+        for (std::uint64_t j = 0; j < queries; ++j)
+          rings[i].last_push[slot] =
+              pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
+                              acc_addr + i * part_acc + j * h * dv * kFp32, ready});
       }
       if (!any) break;
     }
@@ -251,8 +257,10 @@ void lower_decode(LoweringContext& c) {
     Ids q_ready, q_deps = c.proj_ready;
     q_deps.push_back(s.release);
     if (!dsa) {
-      q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, q_deps));
-      attend(s.q, s.acc, q_ready,
+      // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
+      // KV tile: on one engine its latency and transfer would precede every first matmul.
+      load_rows(c, kTagAttnLoad, q_hbm + b * q_bytes, s.q, sq * h, dqk * kBf16, q_deps, q_ready);
+      attend(s.q, s.acc, q_ready, sq,
              [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
                if (e > first_new) deps.push_back(app_kv);
                load_rows(c, kTagAttnLoad, kv_b + a * row, dst, e - a, row, deps, ready,
@@ -275,9 +283,11 @@ void lower_decode(LoweringContext& c) {
       });
       std::uint64_t topk = tb.topk(kTagIndexerTopk, sq, L, k_eff, s.scores, s.idx, sums);
 
-      q_ready.push_back(tb.load(kTagAttnLoad, q_hbm + b * q_bytes, s.q, q_bytes, q_deps));
+      // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
+      // KV tile: on one engine its latency and transfer would precede every first matmul.
+      load_rows(c, kTagAttnLoad, q_hbm + b * q_bytes, s.q, sq * h, dqk * kBf16, q_deps, q_ready);
       for (std::uint64_t j = 0; j < sq; ++j) {
-        attend(s.q + j * h * dqk * kBf16, s.acc + j * h * dv * kFp32, q_ready,
+        attend(s.q + j * h * dqk * kBf16, s.acc + j * h * dv * kFp32, q_ready, 1,
                [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
                  // Any selection may include the new token's row.
                  deps.push_back(topk);

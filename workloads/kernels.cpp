@@ -273,16 +273,14 @@ std::uint64_t IndexerScorer::score(Keys& keys, std::uint64_t key_offset, std::ui
                                     : m_c.tb.matmul(kTagIndexerScores, heads * q, n, di,
                                                     DType::kFp8, q_addr, kaddr, logits, deps);
   if (keys.slot != ~std::size_t{0}) m_keys.last_reader[keys.slot] = mm;
-  std::uint64_t elems = heads * q * n;
-  std::uint64_t relu = m_c.tb.vpu(kTagIndexerScores, Op::kVpuRelu, elems, logits, logits, {mm});
-  // Head weights with the q and k scales folded in (docs/DSA.md section 2).
-  // (w_addr is tiny and broadcast per head; the op streams the logits.)
+  // ReLU, head weights (with the q and k scales folded in, docs/DSA.md section 2) and the
+  // sum over heads in one vector pass, as a TPU kernel keeps them in vector registers: it reads
+  // the logits once and writes one score per (key, query). With the keys streamed the groups of
+  // `heads` logits are contiguous rows; in the other orientation it is a reduction across rows
+  // with the same traffic. (w_addr is tiny and broadcast per head; the op streams the logits.)
   (void)w_addr;
-  std::uint64_t mul = m_c.tb.vpu(kTagIndexerScores, Op::kVpuMul, elems, logits, logits, {relu});
-  // The head sum reduces each (key, query) group of `heads` values to one score, so it writes
-  // n*q scores, not the whole logit matrix. With the keys streamed the groups are contiguous
-  // rows; in the other orientation it is a reduction across rows with the same traffic.
-  std::uint64_t sum = m_c.tb.vpu(kTagIndexerScores, Op::kVpuSum, elems, logits, out, {mul}, heads);
+  std::uint64_t sum =
+      m_c.tb.vpu(kTagIndexerScores, Op::kVpuReluWsum, heads * q * n, logits, out, {mm}, heads);
   m_logits.last_reader[ls] = sum;
   return sum;
 }

@@ -37,6 +37,8 @@ constexpr std::uint64_t kDiagRows = 8;
 // fill) while keeping the scores tile small enough for large query tiles.
 constexpr std::uint64_t kKeyTileFolds = 8;
 constexpr std::uint64_t kIndexerKeyTileFolds = 16;
+// DSA prefill: queries whose Q loads and O stores are batched (each query is its own chain).
+constexpr std::uint64_t kSparseQueryGroup = 16;
 // Dense MQA: every KV tile is pushed once per query sub-block (mxu.count of them), so its tiles
 // are longer, keeping T = 4k at L = 128k under 150k instructions.
 constexpr std::uint64_t kMqaKeyTileFolds = 32;
@@ -419,18 +421,45 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
   // Half the SRAM for the sparse attention (its selections are large), half for the indexer.
   const std::uint64_t free = tb.sram_free();
   const std::uint64_t k_max = std::min(g.k, g.L);
-  const std::uint64_t per_query_attn =
-      2 * (q_tok + g.h * dv * kFp32 + k_max * slot_row) + 2 * g.h * k_max * kFp32;
-  const std::uint64_t tqa = fit_tile(free / 2, per_query_attn, 2 * g.h * dv * kFp32 + 8 * 512,
-                                     std::min<std::uint64_t>(g.T, 16), 1, "sparse attention");
-  // Indexer key and logits slots. The VPU's ReLU / weight / head-sum (3 x 64 passes per pair)
-  // bounds the indexer, not the logits matmuls; more slots would shrink the query tile (logits
-  // slots are per query) and re-read the keys more: mxu.count + 1 slots gave 5% less time for
-  // 18% more HBM reads at T = 4k, L = 64k, so two it is.
-  const std::size_t idx_slots = 2;
+  const std::uint64_t mxus = std::max<std::uint64_t>(1, c.hw.mxu.count);
+  // Sparse attention: every query is its own flash chain (m = 128 heads, n = its k rows, as
+  // FlashMLA's sparse prefill gives each query its own CTA). The pipeline has one score and KV
+  // slot per MXU plus two (one being softmaxed, one being gathered), so mxu.count chains are in
+  // flight while the next query's rows arrive. Per query only Q and its accumulator stay.
+  // When the slots cannot each hold a whole selection (little SRAM per array), a query's
+  // selection streams through them in tiles of `ta` rows (its chain then has several pushes, as
+  // FlashMLA streams a query's selected rows through shared memory in blocks); below one MXU
+  // column fold per tile, the slots shrink instead (at least two: one computing, one loading).
+  const std::uint64_t per_query_attn = 2 * (q_tok + g.h * dv * kFp32);
+  const std::uint64_t per_row = slot_row + g.h * kFp32, slot_fixed = g.h * dv * kFp32 + 3 * 512;
+  const std::uint64_t want_slots = mxus + 2;
+  const std::uint64_t reserve =
+      8 * 512 + std::min<std::uint64_t>(g.T, kSparseQueryGroup) * per_query_attn;
+  const std::uint64_t slot_budget = free / 2 > reserve ? free / 2 - reserve : 0;
+  std::uint64_t ta = k_max;
+  if (want_slots * (ta * per_row + slot_fixed) > slot_budget) {
+    const std::uint64_t each = slot_budget / want_slots;
+    ta = each > slot_fixed ? align_down((each - slot_fixed) / per_row, cols) : 0;
+    ta = std::clamp<std::uint64_t>(ta, std::min(k_max, cols), k_max);
+  }
+  const std::uint64_t per_slot = ta * per_row + slot_fixed;
+  const std::size_t attn_slots =
+      std::max<std::uint64_t>(2, std::min(want_slots, slot_budget / per_slot));
+  const std::uint64_t attn_fixed = attn_slots * per_slot + 8 * 512;
+  tb.meta("tile.attn_selection_rows", std::to_string(ta));
+  tb.meta("tile.attn_slots", std::to_string(attn_slots));
+  const std::uint64_t tqa =
+      fit_tile(free / 2, per_query_attn, attn_fixed,
+               std::min<std::uint64_t>(g.T, kSparseQueryGroup), 1, "sparse attention");
+  // Indexer key and logits slots: one per MXU plus one, so every array has a logits matmul to
+  // work on while the VPU runs the fused epilogue of another. The logits slots are per query,
+  // so the key tile shrinks as the slots grow (the logits SRAM per query stays that of two
+  // slots of kIndexerKeyTileFolds folds), keeping the query tile and hence the key re-reads.
+  const std::size_t idx_slots = mxus + 1;
+  const std::uint64_t tki_target =
+      std::max<std::uint64_t>(2, 2 * kIndexerKeyTileFolds / idx_slots) * cols;
   const std::uint64_t tki =
-      fit_tile(free / 4, idx_slots * g.kb, 0, std::min(g.L, kIndexerKeyTileFolds * cols), cols,
-               "indexer key");
+      fit_tile(free / 4, idx_slots * g.kb, 0, std::min(g.L, tki_target), cols, "indexer key");
   const std::uint64_t per_query_idx =
       2 * (qi_tok + w_tok + g.L * kFp32 + k_max * kFp32) + idx_slots * g.hi * tki * kFp32;
   std::uint64_t tqi =
@@ -455,8 +484,8 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     st.idx = tb.sram_alloc(tqi * k_max * kFp32, "top-k indices");
   }
   IndexerScorer scorer(c, tqi, tki, idx_slots);
-  FlashPipeline pipe(tb, dqk, dv, g.h, tqa * k_max);
-  BufferRing kv(tb, 2, tqa * k_max * slot_row, "selected rows");
+  FlashPipeline pipe(tb, dqk, dv, g.h, ta, attn_slots, attn_slots - 2);
+  BufferRing kv(tb, attn_slots, ta * slot_row, "selected rows");
   std::uint64_t q_buf[2], acc_buf[2];
   Ids arelease[2];  ///< O stores of the group that last used each set
   for (int i = 0; i < 2; ++i) {
@@ -482,12 +511,61 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     c.o_stores.insert(c.o_stores.end(), arelease[pd.set].begin(), arelease[pd.set].end());
   };
 
-  std::function<void()> deferred;  // the previous indexer tile's sparse attention
-  auto run_deferred = [&] {
-    if (!deferred) return;
-    auto f = std::move(deferred);
-    deferred = nullptr;
-    f();
+  // The previous indexer tile's sparse attention, emitted one query at a time interleaved with
+  // the next tile's indexer: emitted as one block after it, its matmuls sat more than an issue
+  // window behind the indexer's in the MXU queue, so the phases alternated (indexer: VPU-bound
+  // with the arrays half idle; attention: MXU-bound with the VPU half idle).
+  struct AttnWork {
+    std::uint64_t b = 0, q0 = 0, q1 = 0, topk = kNoId, kv_b = 0, si = 0, next = 0;
+    Ids append, q_ready;
+    std::size_t push = 0;
+  };
+  AttnWork work;
+  bool have_work = false;
+  auto attn_remaining = [&]() -> std::uint64_t { return have_work ? work.q1 - work.next : 0; };
+  // Emits the sparse attention of the next query of `work`.
+  auto attn_step = [&] {
+    AttnWork& w = work;
+    const std::uint64_t i = w.next++;
+    const std::uint64_t a0 = w.q0 + (i - w.q0) / tqa * tqa, a1 = std::min(w.q1, a0 + tqa);
+    const std::uint64_t set = group_index % 2;
+    IdxSet& st = isets[w.si];
+    if (i == w.q0) st.release.clear();
+    if (i == a0) {
+      Ids q_deps = arelease[set];
+      q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
+      w.q_ready = {tb.load(kTagAttnLoad, q_hbm + (w.b * g.T + a0) * q_tok, q_buf[set],
+                           (a1 - a0) * q_tok, q_deps)};
+    }
+    const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
+    for (std::uint64_t t0 = 0; t0 < r; t0 += ta) {
+      const std::uint64_t t1 = std::min(r, t0 + ta);
+      std::size_t slot;
+      Ids deps = {take_flash_slot(kv, pipe, slot), w.topk};
+      deps.insert(deps.end(), w.append.begin(), w.append.end());
+      Ids ready = w.q_ready;
+      const std::size_t before = ready.size();
+      gather_selection(c, w.kv_b, visible, r, t0, t1, kv.addr[slot], 1, deps, ready);
+      st.release.insert(st.release.end(), ready.begin() + before, ready.end());
+      w.push = pipe.push({g.h, t1 - t0, q_buf[set] + (i - a0) * q_tok, kv.addr[slot],
+                          acc_buf[set] + (i - a0) * g.h * dv * kFp32, ready});
+      kv.last_push[slot] = w.push;
+    }
+    selected += r;
+    if (i + 1 == a1) {
+      // Finish the previous group now that this one's qk's are in flight.
+      if (!pending.empty()) {
+        finish(pending.back());
+        pending.pop_back();
+      }
+      pending.push_back({w.push, set, a1 - a0, o_hbm + (w.b * g.T + a0) * o_tok});
+      ++group_index;
+    }
+    if (w.next == w.q1) have_work = false;
+  };
+  auto attn_until = [&](std::uint64_t left) {
+    while (attn_remaining() > left)
+      attn_step();
   };
   std::uint64_t tile_index = 0;
   for (std::uint64_t b = 0; b < g.B; ++b) {
@@ -501,12 +579,22 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
           tb.load(kTagIndexerScores, qi_hbm + (b * g.T + q0) * qi_tok, st.qi, nq * qi_tok,
                   st.release),
           tb.load(kTagIndexerScores, w_hbm + (b * g.T + q0) * w_tok, st.w, nq * w_tok, st.release)};
+      // Spread the previous tile's queries evenly over this tile's scoring steps.
+      const std::uint64_t steps =
+          ceil_div(g.P0 + q0, tki) + (R > 0 ? 1 : 0) + ceil_div(nq, kDiagRows);
+      const std::uint64_t owed = attn_remaining();
+      std::uint64_t step = 0;
+      auto interleave = [&] {
+        ++step;
+        attn_until(owed - std::min(owed, owed * step / std::max<std::uint64_t>(steps, 1)));
+      };
       Ids sums;
       for_each_tile(0, g.P0 + q0, R, tki, [&](std::uint64_t a, std::uint64_t e) {
         IndexerScorer::Keys keys = scorer.acquire(b, keys_b, a, e, e > g.P0 ? append : Ids{});
         if (e > R) streamed_keys += e - a;
         sums.push_back(
             scorer.score(keys, 0, e - a, nq, st.qi, st.w, qi_ready, st.scores + a * kFp32));
+        interleave();
       });
       {
         std::uint64_t a = g.P0 + q0, e = g.P0 + q1;
@@ -516,54 +604,18 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
           std::uint64_t r1 = std::min(nq, r0 + kDiagRows);
           sums.push_back(scorer.score(keys, 0, r1, r1 - r0, st.qi + r0 * qi_tok, st.w + r0 * w_tok,
                                       qi_ready, st.scores + a * kFp32));
+          interleave();
         }
       }
       const std::uint64_t row_len = g.P0 + q1;
       std::uint64_t topk =
           tb.topk(kTagIndexerTopk, nq, row_len, std::min(g.k, row_len), st.scores, st.idx, sums);
-
-      // Sparse MLA for this tile's queries, in groups of tqa. Emitted after the next tile's
-      // indexer: in trace order it would otherwise put this tile's gathers (waiting for top-k)
-      // ahead of the next tile's key loads in the in-order DMA queue, and its matmuls ahead of
-      // the next tile's logits in the MXU queue, serialising indexer and attention.
-      run_deferred();
-      deferred = [&, b, q0, q1, topk, append, kv_b, si = tile_index % 2] {
-        IdxSet& st = isets[si];
-        st.release.clear();
-        for (std::uint64_t a0 = q0; a0 < q1; a0 += tqa, ++group_index) {
-          const std::uint64_t a1 = std::min(q1, a0 + tqa), set = group_index % 2;
-          Ids q_deps = arelease[set];
-          q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
-          Ids q_ready = {tb.load(kTagAttnLoad, q_hbm + (b * g.T + a0) * q_tok, q_buf[set],
-                                 (a1 - a0) * q_tok, q_deps)};
-          std::size_t slot;
-          Ids deps = {take_flash_slot(kv, pipe, slot), topk};
-          deps.insert(deps.end(), append.begin(), append.end());
-          Ids ready = q_ready;
-          std::uint64_t rows = 0;
-          for (std::uint64_t i = a0; i < a1; ++i) {
-            const std::uint64_t visible = g.P0 + i + 1, r = std::min(g.k, visible);
-            std::size_t before = ready.size();
-            gather_selection(c, kv_b, visible, r, 0, r, kv.addr[slot] + rows * g.row, 1, deps,
-                             ready);
-            st.release.insert(st.release.end(), ready.begin() + before, ready.end());
-            rows += r;
-          }
-          selected += rows;
-          std::size_t push = pipe.push({g.h, rows, q_buf[set], kv.addr[slot], acc_buf[set], ready});
-          kv.last_push[slot] = push;
-          // Finish the previous group now that this one's qk is in flight.
-          if (!pending.empty()) {
-            finish(pending.back());
-            pending.pop_back();
-          }
-          pending.push_back({push, set, a1 - a0, o_hbm + (b * g.T + a0) * o_tok});
-        }
-        // (The indexer set is free once these gathers have consumed its indices.)
-      };
+      attn_until(0);
+      work = AttnWork{b, q0, q1, topk, kv_b, tile_index % 2, q0, append, {}, 0};
+      have_work = true;
     }
   }
-  run_deferred();
+  attn_until(0);
   for (const Pending& pd : pending)
     finish(pd);
 

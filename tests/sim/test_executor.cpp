@@ -113,3 +113,63 @@ TEST_CASE("a window of one instruction still finishes (no deadlock by constructi
   RunResult r = simulate(hw, src, tags, opts);
   CHECK(r.stats.instructions == 4);
 }
+
+// Issue window (exec.issue_window = W): a free unit takes the oldest ready instruction among the
+// next W of its kind. M = one 128^3 matmul (510 cycles), V = one vexp (264 cycles < M).
+
+TEST_CASE("issue window 1 is in-order: a blocked head holds back an independent matmul",
+          "[executor]") {
+  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=1"});
+  const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
+  const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
+  REQUIRE(V < M);
+  // 0 = vexp; 1 = matmul after 0; 2 = independent matmul. In order, 1 starts at V and 2 after
+  // it: V + 2M.
+  std::vector<Instruction> v = {vexp(0, 1 << 21), matmul(1, 0, {0}), matmul(2, 1 << 20)};
+  CHECK(run(hw, v) == V + 2 * M);
+}
+
+TEST_CASE("issue window 2 lets a ready matmul pass a blocked one", "[executor]") {
+  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=2"});
+  const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
+  const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
+  REQUIRE(V < M);
+  // Same stream: 2 is ready at cycle 0 and runs [0, M); 1 is ready at V < M and runs [M, 2M).
+  std::vector<Instruction> v = {vexp(0, 1 << 21), matmul(1, 0, {0}), matmul(2, 1 << 20)};
+  CHECK(run(hw, v) == 2 * M);
+}
+
+namespace {
+
+// 0 = vexp; 1 and 2 = matmuls after 0; 3 = independent matmul, third of its kind.
+std::vector<Instruction> blocked_pair_then_free() {
+  return {vexp(0, 1 << 21), matmul(1, 0, {0}), matmul(2, 0, {0}), matmul(3, 1 << 20)};
+}
+
+}  // namespace
+
+TEST_CASE("the issue window is bounded: an instruction beyond it waits", "[executor]") {
+  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=2"});
+  const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
+  const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
+  REQUIRE(V < M);
+  // W = 2 sees {1, 2}, both blocked until V; then 1, 2, and only then 3: V + 3M.
+  CHECK(run(hw, blocked_pair_then_free()) == V + 3 * M);
+}
+
+TEST_CASE("a window reaching the free instruction starts it first", "[executor]") {
+  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=3"});
+  const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
+  const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
+  REQUIRE(V < M);
+  // W = 3 sees 3 as well: it runs [0, M), then 1 and 2 (ready at V < M): 3M.
+  CHECK(run(hw, blocked_pair_then_free()) == 3 * M);
+}
+
+TEST_CASE("exec.issue_window outside [1, 1024] is a config error naming the key",
+          "[executor][config]") {
+  CHECK_THROWS_WITH(load_hw_config(kDefaultPreset, {"exec.issue_window=0"}),
+                    Catch::Contains("exec.issue_window"));
+  CHECK_THROWS_WITH(load_hw_config(kDefaultPreset, {"exec.issue_window=1025"}),
+                    Catch::Contains("exec.issue_window"));
+}

@@ -40,8 +40,9 @@ std::string sim_error_of(const HwConfig& hw, const std::vector<Instruction>& v) 
 }  // namespace
 
 TEST_CASE("a deadlocked stream stops with a diagnostic naming the waits", "[executor][watchdog]") {
-  // 1 waits on 2, which queues behind 1 on the single VPU: neither can ever start.
-  HwConfig hw = load_hw_config(kDefaultPreset);
+  // 1 waits on 2, which queues behind 1 on the single VPU: with in-order issue neither can ever
+  // start (a wider issue window would let 2 pass 1; the reader rejects such streams anyway).
+  HwConfig hw = load_hw_config(kDefaultPreset, {"exec.issue_window=1"});
   const std::string msg = sim_error_of(hw, {vexp(0), vexp(1, {2}), vexp(2)});
   INFO(msg);
   CHECK(msg.find("deadlock") != std::string::npos);

@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Speed-of-light bench: runs tpusim on the points of issue 11 and prints each run's efficiency
+(closed-form bound / simulated cycles, from the report's roofline section) beside its target.
+
+usage: scripts/efficiency.py [--tpusim build/tpusim] [--quick] [-j 2]
+Columns: efficiency against the largest of the MXU, HBM and VPU bounds, and against the MXU and
+HBM bounds alone; the binding resource; the target and whether it is met.
+"""
+import argparse
+import concurrent.futures as cf
+import json
+import subprocess
+import sys
+
+
+def run(tpusim, args):
+    out = subprocess.run([tpusim, "run", "--format", "json"] + args, capture_output=True,
+                         text=True)
+    if out.returncode != 0:
+        sys.exit(f"tpusim run {' '.join(args)} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tpusim", default="build/tpusim")
+    ap.add_argument("--quick", action="store_true", help="decode rows and 32k prefill only")
+    ap.add_argument("-j", type=int, default=2)
+    a = ap.parse_args()
+    seqs = ["4k", "8k", "16k", "32k", "64k", "128k"]
+    rows = []  # (label, args, target)
+    for phase in ["decode", "prefill"]:
+        for att in ["dense", "dsa"]:
+            for s in seqs:
+                if a.quick and phase == "prefill" and s != "32k":
+                    continue
+                L = int(s[:-1]) * 1024
+                target = 0.70 if L >= 32768 else 0.50
+                rows.append((f"{phase} {att} L={s} b=1", ["--phase", phase, "--seq", s,
+                                                         "--attention", att], target))
+    for s in ["32k", "128k"]:
+        for att in ["dense", "dsa"]:
+            rows.append((f"decode {att} L={s} b=32", ["--seq", s, "--attention", att,
+                                                      "--batch", "32"], 0.70))
+    scale = [] if a.quick else [
+        ("prefill dsa L=128k 2x MXU+lanes", ["--phase", "prefill", "--seq", "128k", "--attention",
+                                             "dsa", "--set", "mxu.count=8", "--set",
+                                             "vpu.lanes=2048"], None)]
+    todo = rows + scale
+    with cf.ThreadPoolExecutor(a.j) as ex:
+        res = list(ex.map(lambda r: run(a.tpusim, r[1]), todo))
+    print(f"{'point (tpu-v5e, k 2048, chunk 4k)':34s} {'cycles':>12s} {'eff':>5s} {'mxu':>5s} "
+          f"{'hbm':>5s} {'bound':>5s} {'target':>7s}")
+    byname = {}
+    for (label, _, target), r in zip(todo, res):
+        rf = r["roofline"]
+        c = r["cycles"]
+        byname[label] = c
+        if target is None:
+            continue
+        ok = "ok" if rf["efficiency"] >= target else "MISS"
+        print(f"{label:34s} {c:12d} {rf['efficiency']:5.2f} {rf['mxu_cycles'] / c:5.2f} "
+              f"{rf['hbm_cycles'] / c:5.2f} {rf['bound_by']:>5s} {'>=%.2f' % target:>7s} {ok}")
+    if scale:
+        base = byname["prefill dsa L=128k b=1"]
+        sp = base / byname["prefill dsa L=128k 2x MXU+lanes"]
+        print(f"{'DSA prefill 128k, 2x mxu.count+vpu.lanes':42s} speedup {sp:.2f}x "
+              f"(target >= 1.60x) {'ok' if sp >= 1.6 else 'MISS'}")
+
+
+if __name__ == "__main__":
+    main()
