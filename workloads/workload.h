@@ -72,6 +72,11 @@ struct GeneratedTrace {
 /// (unknown model, k = 0, a tile or pinned cache that cannot fit in SRAM, ...).
 GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& hw);
 
+/// Checks what needs no lowering (sizes > 0, the prefill chunk within --seq, decode's query
+/// tokens within --seq); throws UserError naming the flag. Expects resolved parameters
+/// (resolve_params). generate_workload calls it; the CLI calls it before forking a simulation.
+void validate_workload(const WorkloadParams& params);
+
 // Text forms of the enums for flags, meta lines and reports. parse_* throw UserError naming the
 // flag: "--phase: 'foo' is not one of decode, prefill".
 Phase parse_phase(const std::string& text);
