@@ -191,7 +191,8 @@ std::string format_table(const Json& in) {
   std::string out;
   auto wstr = [&w](const char* k) { return w.contains(k) ? scalar_text(w[k]) : std::string("-"); };
   if (w.contains("phase")) {
-    out += fmt::format("{} {} attention, L = {}, k = {}, batch {}", wstr("model"), wstr("phase"),
+    out += fmt::format("{} {} {}, L = {}, k = {}, batch {}", wstr("model"), wstr("phase"),
+                       w.contains("scope") ? wstr("scope") : std::string("attention"),
                        format_count(w.value("seq", 0.0)), format_count(w.value("topk", 0.0)),
                        wstr("batch"));
     if (w.value("phase", std::string()) == "prefill")
@@ -199,6 +200,16 @@ std::string format_table(const Json& in) {
     out += fmt::format(", indexer keys {}\n", wstr("residency"));
   } else {
     out += fmt::format("trace {}\n", wstr("trace"));
+  }
+  // What the DSA variant ran differs from what was asked: say so under the header.
+  for (const auto& c : cols) {
+    if (!c.contains("lowering")) continue;
+    const Json& l = c["lowering"];
+    if (l.value("ran_as", std::string()) == "dense-mha")
+      out += "note: the DSA column ran dense MHA (--short-prefill-mha and L <= k)\n";
+    if (l.contains("topk_clipped_to"))
+      out += fmt::format("note: k = {} exceeds L, so DSA selects all {} tokens (k clipped to L)\n",
+                         wstr("topk"), scalar_text(l["topk_clipped_to"]));
   }
   out += fmt::format("on {} ({} GHz, {} x {}x{} MXU, {} SRAM, {} HBM)\n\n",
                      hw["chip"]["name"].get<std::string>(), scalar_text(hw["chip"]["clock_ghz"]),
