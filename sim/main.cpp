@@ -161,6 +161,8 @@ int run_cli(int argc, char** argv) {
       "(the header once, then every part's rows; scripts/merge_shards.sh also checks them):\n"
       "  head -n 1 part1.csv > all.csv; for f in part*.csv; do tail -n +2 \"$f\" >> all.csv; done\n"
       "On Slurm: sbatch --array=1-N scripts/slurm/sweep_array.sbatch [SWEEP FLAGS].\n"
+      "Every value of every list is checked before the first run (exit 2 naming the flag or\n"
+      "key and the grid point); --dry-run prints the grid and its estimated cost, runs nothing.\n"
       "Progress goes to stderr when it is a terminal.\n"
       "Exit codes: 0 all points ok, 1 some point failed (its row says why), 2 usage error,\n"
       "130 interrupted (SIGINT/SIGTERM: children killed, finished rows kept; rerun with "
