@@ -213,6 +213,18 @@ void write_timeline(Json& report, const RunResult& r, const std::string& path,
 
 }  // namespace
 
+namespace {
+
+// What the user asked for but the lowering could not do as given, said in the report (and by a
+// note in the table).
+void add_lowering_notes(const WorkloadParams& p, Json& lowering) {
+  if (p.attention != Attention::kDsa) return;
+  if (prefill_uses_mha(p)) lowering["ran_as"] = "dense-mha";
+  if (p.topk > p.seq) lowering["topk_clipped_to"] = p.seq;
+}
+
+}  // namespace
+
 Json simulate_point_variant(const PointSpec& spec, const std::string& attention) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, parse_attention(attention));
@@ -224,9 +236,7 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   RunResult r = simulate(hw, src, g.tags, opts);
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(g.meta.entries, w, idx, lowering);
-  // What the user asked for but the lowering could not do as given, said in the report.
-  if (p.attention == Attention::kDsa && prefill_uses_mha(p)) lowering["ran_as"] = "dense-mha";
-  if (p.attention == Attention::kDsa && p.topk > p.seq) lowering["topk_clipped_to"] = p.seq;
+  add_lowering_notes(p, lowering);
   Json report = make_report(r, workload_json(p), indexer_json(g.indexer), sram_peak);
   report["lowering"] = lowering;
   if (!spec.timeline_path.empty())
@@ -375,6 +385,14 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(reader.meta().entries, w, idx, lowering);
   w["trace"] = path;
+  // A generated trace carries its workload: the same notes as `run`. Hand-written meta may name
+  // no workload (or a model file not at hand); then there is nothing to say.
+  if (w.contains("attention") && w.contains("phase")) {
+    try {
+      add_lowering_notes(params_from_meta(reader.meta().entries), lowering);
+    } catch (const std::exception&) {
+    }
+  }
   Json report = make_report(r, w, idx, peak);
   report["lowering"] = lowering;
   if (!timeline_path.empty()) write_timeline(report, r, timeline_path, path, false);

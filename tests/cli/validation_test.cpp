@@ -214,6 +214,14 @@ TEST_CASE("the table says what ran: scope, clipped k, short prefill as MHA", "[c
   CHECK(has(table.out, "note: the DSA column ran dense MHA"));
   auto json = run_tpusim(mha + " --attention dsa --format json");
   CHECK(Json::parse(json.out)["lowering"]["ran_as"] == "dense-mha");
+  // The generated trace carries the workload, so trace run says the same.
+  TempDir dir;
+  const std::string trace = dir.path() + "/mha.trace";
+  REQUIRE(
+      run_tpusim("trace gen --model tiny --phase prefill --seq 1k --short-prefill-mha -o " + trace)
+          .exit_code == 0);
+  auto traced = run_tpusim("trace run " + trace);
+  CHECK(has(traced.out, "note: the DSA column ran dense MHA"));
   auto plain =
       run_tpusim("run --model tiny --phase prefill --seq 1k --attention dsa --format json");
   CHECK_FALSE(Json::parse(plain.out)["lowering"].contains("ran_as"));
