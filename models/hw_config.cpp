@@ -50,8 +50,10 @@ void HwConfig::validate() const {
   hbm.validate();
   dma.validate();
   exec.validate();
+  // load_hw_config shrinks a budget the user did not set with the SRAM, so this names the budget.
   require_config(sram.residency_mib <= sram.capacity_mib,
-                 fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
+                 fmt::format("sram.residency_mib ({} MiB of pinned indexer keys) must be <= "
+                             "sram.capacity_mib ({} MiB)",
                              sram.residency_mib, sram.capacity_mib));
 }
 

@@ -68,11 +68,26 @@ KeyDesc double_key(std::string key, std::string help, Ref ref) {
 template <class Ref>
 KeyDesc uint_key(std::string key, std::string help, Ref ref) {
   using T = std::remove_reference_t<decltype(ref(std::declval<HwConfig&>()))>;
-  return {key, std::move(help),
-          [ref](const HwConfig& c) { return std::to_string(ref(const_cast<HwConfig&>(c))); },
-          [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
-            ref(c) = static_cast<T>(as_uint(n, key, where, std::numeric_limits<T>::max()));
-          }};
+  return {
+      key, std::move(help),
+      [ref](const HwConfig& c) { return std::to_string(ref(const_cast<HwConfig&>(c))); },
+      [ref, key](HwConfig& c, const toml::node& n, const std::string& where) {
+        auto i = n.as_integer();
+        if (i && i->get() < 0) {
+          // A negative value gets the message 0 would get (">" 0 where 0 is invalid), so -2
+          // and 0 are not told apart by two different rules.
+          HwConfig probe = c;
+          ref(probe) = 0;
+          try {
+            probe.validate();
+          } catch (const ConfigError& e) {
+            const std::string m = e.what();
+            if (m.rfind(key + " must be > 0", 0) == 0)
+              throw ConfigError(fmt::format("{}: {} must be > 0 (got {})", where, key, i->get()));
+          }
+        }
+        ref(c) = static_cast<T>(as_uint(n, key, where, std::numeric_limits<T>::max()));
+      }};
 }
 
 template <class Ref>
@@ -343,6 +358,8 @@ HwConfig parse_hw_config(const std::string& toml_text, const std::string& origin
   } catch (const toml::parse_error& e) {
     throw ConfigError(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
   }
+  // `extends` is resolved by load_hw_config; text parsed on its own starts from the defaults.
+  root.erase("extends");
   apply_table(cfg, root, origin);
   return cfg;
 }
@@ -367,31 +384,87 @@ void apply_override(HwConfig& cfg, const std::string& assignment) {
   d->set(cfg, *t.get("v"), where);
 }
 
+namespace {
+
+std::string preset_text(const std::string& name, const std::string& flag) {
+  if (auto embedded = find_embedded(embedded_presets(), name)) return std::string(*embedded);
+  std::string known;
+  for (const auto& p : list_presets())
+    known += (known.empty() ? "" : ", ") + p;
+  throw ConfigError(fmt::format("{}: unknown preset '{}' (presets: {}; or give a .toml file)", flag,
+                                name, known));
+}
+
+bool sets_key(const std::string& assignment, const std::string& key) {
+  std::string k = assignment.substr(0, assignment.find('='));
+  k.erase(std::remove_if(k.begin(), k.end(), ::isspace), k.end());
+  return k == key;
+}
+
+}  // namespace
+
 HwConfig load_hw_config(const std::string& preset_or_file,
                         const std::vector<std::string>& overrides) {
   std::string name = preset_or_file.empty() ? kDefaultPreset : preset_or_file;
   const bool is_file =
       name.find('/') != std::string::npos || std::filesystem::path(name).extension() == ".toml";
   std::string text;
+  HwConfig cfg;
+  const std::string origin = is_file ? name : "models/presets/" + name + ".toml";
+  bool file_sets_residency = false, file_sets_capacity = false;
   if (is_file) {
     std::ifstream in(name);
     if (!in) throw ConfigError(fmt::format("--hw: cannot read '{}'", name));
     std::stringstream ss;
     ss << in.rdbuf();
     text = ss.str();
-  } else if (auto embedded = find_embedded(embedded_presets(), name)) {
-    text = std::string(*embedded);
+    // A file gives only the keys it changes; the rest come from the preset it extends.
+    toml::table root;
+    try {
+      root = toml::parse(text, origin);
+    } catch (const toml::parse_error& e) {
+      throw ConfigError(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
+    }
+    std::string base = kDefaultPreset;
+    if (const toml::node* ext = root.get("extends")) {
+      auto v = ext->as_string();
+      if (!v) throw ConfigError(source_position(*ext, origin) + ": extends must be a preset name");
+      base = v->get();
+      preset_text(base, source_position(*ext, origin) + ": extends");
+      root.erase("extends");
+    }
+    cfg = parse_hw_config(preset_text(base, "--hw"), "models/presets/" + base + ".toml");
+    apply_table(cfg, root, origin);
+    file_sets_residency = root.at_path("sram.residency_mib").node() != nullptr;
+    file_sets_capacity = root.at_path("sram.capacity_mib").node() != nullptr;
+    cfg.source = fmt::format("{} (extends {})", name, base);
   } else {
-    std::string known;
-    for (const auto& p : list_presets())
-      known += (known.empty() ? "" : ", ") + p;
-    throw ConfigError(
-        fmt::format("--hw: unknown preset '{}' (presets: {}; or give a .toml file)", name, known));
+    text = preset_text(name, "--hw");
+    cfg = parse_hw_config(text, origin);
+    file_sets_residency = file_sets_capacity = true;
+    cfg.source = name;
   }
-  HwConfig cfg = parse_hw_config(text, is_file ? name : "models/presets/" + name + ".toml");
-  cfg.source = name;
-  for (const auto& o : overrides)
-    apply_override(cfg, o);
+  // The residency budget lives in SRAM. When the capacity was lowered after the budget was set
+  // (a --set sram.capacity_mib, or a file that extends a preset), the budget shrinks with it to
+  // half the SRAM, as in the presets; a budget the user set last is an error naming it.
+  int residency_step = file_sets_residency ? 0 : -1, capacity_step = file_sets_capacity ? 0 : -1;
+  for (std::size_t i = 0; i < overrides.size(); ++i) {
+    apply_override(cfg, overrides[i]);
+    if (sets_key(overrides[i], "sram.residency_mib")) residency_step = static_cast<int>(i) + 1;
+    if (sets_key(overrides[i], "sram.capacity_mib")) capacity_step = static_cast<int>(i) + 1;
+  }
+  if (cfg.sram.residency_mib > cfg.sram.capacity_mib && std::isfinite(cfg.sram.capacity_mib) &&
+      cfg.sram.capacity_mib > 0) {
+    if (residency_step < capacity_step) {
+      cfg.sram.residency_mib = cfg.sram.capacity_mib / 2;
+    } else {
+      const std::string who = residency_step > 0 ? "--set sram.residency_mib" : origin;
+      throw ConfigError(fmt::format(
+          "{}: sram.residency_mib ({} MiB of pinned indexer keys) must be <= sram.capacity_mib "
+          "({} MiB)",
+          who, cfg.sram.residency_mib, cfg.sram.capacity_mib));
+    }
+  }
   cfg.validate();
   return cfg;
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "sim/simulation.h"
 #include "traces/reader.h"
 #include "traces/writer.h"
+#include "workloads/lowering.h"
 #include "workloads/model_config.h"
 #include "workloads/params.h"
 #include "workloads/workload.h"
@@ -54,14 +56,14 @@ ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
     ::close(fds[0]);
     if (own_group) {
       // The parent alone decides on Ctrl-C (it must finish its CSV row first), so the child
-      // leaves the terminal's process group and instead dies with the parent, even a SIGKILLed
-      // one, rather than simulate on for nobody.
+      // leaves the terminal's process group.
       ::setpgid(0, 0);
       ::signal(SIGINT, SIG_DFL);
       ::signal(SIGTERM, SIG_DFL);
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
     }
+    // Every child dies with its parent, even a SIGKILLed one, rather than simulate on for nobody.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
     std::string text;
     int code = 0;
     // Serialising is inside the try: a report that cannot be dumped must come back as an
@@ -188,6 +190,41 @@ std::uint64_t validate_generated(const GeneratedTrace& g, const HwConfig& hw,
 
 }  // namespace
 
+namespace {
+
+// Notes travel inside the report JSON from the child to the CLI (take_run_notes removes them).
+constexpr const char* kNotesKey = "tpusim_notes";
+
+void add_note(Json& report, const std::string& text, bool error) {
+  report[kNotesKey].push_back(Json{{"text", text}, {"error", error}});
+}
+
+// Writes the timeline; a failure costs only the timeline, never the report.
+// With two variants the file names are derived from the one given, so they are announced.
+void write_timeline(Json& report, const RunResult& r, const std::string& path,
+                    const std::string& name, bool announce) {
+  try {
+    write_file_atomic(path, timeline_json(r, name));
+    if (announce) add_note(report, "timeline of " + name + " written to " + path, false);
+  } catch (const std::exception& e) {
+    add_note(report, std::string("--timeline: ") + e.what() + " (the report is complete)", true);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// What the user asked for but the lowering could not do as given, said in the report (and by a
+// note in the table).
+void add_lowering_notes(const WorkloadParams& p, Json& lowering) {
+  if (p.attention != Attention::kDsa) return;
+  if (prefill_uses_mha(p)) lowering["ran_as"] = "dense-mha";
+  if (p.topk > p.seq) lowering["topk_clipped_to"] = p.seq;
+}
+
+}  // namespace
+
 Json simulate_point_variant(const PointSpec& spec, const std::string& attention) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, parse_attention(attention));
@@ -199,6 +236,7 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   RunResult r = simulate(hw, src, g.tags, opts);
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(g.meta.entries, w, idx, lowering);
+  add_lowering_notes(p, lowering);
   Json report = make_report(r, workload_json(p), indexer_json(g.indexer), sram_peak);
   report["lowering"] = lowering;
   add_roofline(report, workload_roofline(p, hw,
@@ -206,8 +244,9 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
                                              g.indexer.resident_fraction * double(p.seq))),
                                          static_cast<double>(g.closed_form.projection_flops)));
   if (!spec.timeline_path.empty())
-    write_file_atomic(timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
-                      timeline_json(r, attention));
+    write_timeline(report, r,
+                   timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
+                   attention, spec.attention == "both");
   return report;
 }
 
@@ -215,14 +254,99 @@ Json workload_json_of(const PointSpec& spec, const std::string& attention) {
   return workload_json(params_from_flags(spec.flags, parse_attention(attention)));
 }
 
-Json run_point(const PointSpec& spec) {
+void check_output_path(const std::string& path, const std::string& flag) {
+  if (path.empty() || path == "-") return;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw UserError(fmt::format("{}: '{}' is a directory, not a file", flag, path));
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw UserError(fmt::format("{}: cannot write '{}': directory '{}': {}", flag, path, dir,
+                                std::strerror(errno)));
+}
+
+void check_point(const PointSpec& spec) {
+  load_hw_config(spec.hw, spec.sets);
   if (spec.attention == "both") {
-    Json dense = run_in_child([&spec] { return simulate_point_variant(spec, "dense"); });
-    Json dsa = run_in_child([&spec] { return simulate_point_variant(spec, "dsa"); });
-    return make_compare(dense, dsa);
+    validate_workload(params_from_flags(spec.flags, Attention::kDense));
+    validate_workload(params_from_flags(spec.flags, Attention::kDsa));
+  } else {
+    validate_workload(params_from_flags(spec.flags, parse_attention(spec.attention)));
   }
-  parse_attention(spec.attention);  // a clear error before forking
+}
+
+Json run_point(const PointSpec& spec) {
+  check_point(spec);  // clear errors before forking
+  if (spec.attention == "both") {
+    // Each variant in its own child; one that fails does not cost the other's report.
+    Json out[2];
+    std::string error[2];
+    int exit_code[2] = {0, 0};
+    const char* names[2] = {"dense", "dsa"};
+    for (int i = 0; i < 2; ++i) {
+      const std::string v = names[i];
+      try {
+        out[i] = run_in_child([&spec, v] { return simulate_point_variant(spec, v); });
+      } catch (const UserError& e) {
+        error[i] = e.what();
+        exit_code[i] = 2;
+      } catch (const SimError& e) {
+        error[i] = e.what();
+        exit_code[i] = 1;
+      }
+    }
+    if (exit_code[0] && exit_code[1]) {
+      const std::string msg =
+          error[0] == error[1] ? error[0] : fmt::format("dense: {}; dsa: {}", error[0], error[1]);
+      if (exit_code[0] == 2 && exit_code[1] == 2) throw UserError(msg);
+      throw SimError(msg);
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (!exit_code[i]) continue;
+      Json& ok = out[1 - i];
+      ok["failed_variant"] = {{"attention", names[i]}, {"error", error[i]}, {"exit", exit_code[i]}};
+      return ok;
+    }
+    return make_compare(out[0], out[1]);
+  }
   return run_in_child([&spec] { return simulate_point_variant(spec, spec.attention); });
+}
+
+std::vector<std::string> take_run_notes(Json& result, bool& error) {
+  std::vector<std::string> lines;
+  auto take = [&](Json& r) {
+    if (!r.is_object()) return;
+    if (r.contains(kNotesKey)) {
+      for (const auto& n : r[kNotesKey]) {
+        lines.push_back(n.value("text", std::string()));
+        if (n.value("error", false)) error = true;
+      }
+      r.erase(kNotesKey);
+    }
+    if (r.contains("failed_variant")) {
+      const Json f = r["failed_variant"];
+      lines.push_back(
+          fmt::format("--attention both: the {} variant failed: {} (the report "
+                      "shows the {} variant only)",
+                      f.value("attention", std::string("?")), f.value("error", std::string("?")),
+                      r["workload"].value("attention", std::string("other"))));
+      error = true;
+      r.erase("failed_variant");
+    }
+  };
+  take(result);
+  if (result.contains("tpusim_compare")) {
+    take(result["dense"]);
+    take(result["dsa"]);
+  }
+  return lines;
+}
+
+std::string version_string() {
+  std::string v = fmt::format("tpusim {}", TPUSIM_VERSION);
+  if (std::string(TPUSIM_GIT_COMMIT).empty()) return v + " (git commit unknown)";
+  return v + fmt::format(" (commit {})", TPUSIM_GIT_COMMIT);
 }
 
 namespace {
@@ -265,9 +389,17 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(reader.meta().entries, w, idx, lowering);
   w["trace"] = path;
+  // A generated trace carries its workload: the same notes as `run`. Hand-written meta may name
+  // no workload (or a model file not at hand); then there is nothing to say.
+  if (w.contains("attention") && w.contains("phase")) {
+    try {
+      add_lowering_notes(params_from_meta(reader.meta().entries), lowering);
+    } catch (const std::exception&) {
+    }
+  }
   Json report = make_report(r, w, idx, peak);
   report["lowering"] = lowering;
-  if (!timeline_path.empty()) write_file_atomic(timeline_path, timeline_json(r, path));
+  if (!timeline_path.empty()) write_timeline(report, r, timeline_path, path, false);
   return report;
 }
 

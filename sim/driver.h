@@ -51,8 +51,26 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
 Json workload_json_of(const PointSpec& spec, const std::string& attention);
 
 /// Runs a point (one or both variants, each in its own child process): a report, or a
-/// comparison when attention is "both".
+/// comparison when attention is "both". When one variant of "both" fails, the other's report is
+/// returned with a "failed_variant" object ({"attention", "error", "exit"}) that the CLI takes
+/// out and reports; when both fail, the first error is thrown.
 Json run_point(const PointSpec& spec);
+
+/// Throws UserError naming `flag` unless `path` ("-" and "" are stdout) can be created: its
+/// directory exists and is writable and the path is not a directory. Called before any work.
+void check_output_path(const std::string& path, const std::string& flag);
+
+/// Checks what a point needs before forking: the hardware config and the workload flags of each
+/// variant (validate_workload). Throws UserError naming the flag or key.
+void check_point(const PointSpec& spec);
+
+/// Out-of-band notes a report carries from the simulating child to the CLI (a timeline file
+/// written or not written, a failed variant); takes them out of `result` and returns them as
+/// lines for stderr, and whether one of them is an error.
+std::vector<std::string> take_run_notes(Json& result, bool& error);
+
+/// "tpusim 0.1 (commit abc1234)": the CMake project version and the git commit at configure time.
+std::string version_string();
 
 /// Simulates a trace file (streamed; validated in a first pass). Must run in a fresh process.
 Json simulate_trace_file(const std::string& path, const std::string& hw,

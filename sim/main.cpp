@@ -95,14 +95,15 @@ int run_cli(int argc, char** argv) {
         ->type_name("K=V")
         ->allow_extra_args(false);
   };
-  auto add_output = [&](CLI::App* c) {
+  auto add_output = [&](CLI::App* c, bool variants) {
     c->add_option("--format", format, "table | json | csv")->capture_default_str();
     c->add_option("-o,--output", output, "write the report to FILE (atomically) instead of stdout");
     c->add_option("--timeline", timeline,
-                  "write a Chrome trace-event timeline (open in Perfetto); with --attention both, "
-                  "FILE.dense.json and FILE.dsa.json");
+                  variants ? "write a Chrome trace-event timeline (open in Perfetto); with "
+                             "--attention both, FILE.dense.json and FILE.dsa.json"
+                           : "write a Chrome trace-event timeline (open in Perfetto)");
     c->add_option("--timeline-limit", timeline_limit,
-                  "keep at most N instruction slices in the timeline")
+                  "keep at most N >= 1 instruction slices in the timeline")
         ->capture_default_str();
   };
 
@@ -116,7 +117,7 @@ int run_cli(int argc, char** argv) {
   add_hw(run);
   add_workload_flags(run, run_flags);
   run->add_option("--attention", run_attention, "dense | dsa | both")->capture_default_str();
-  add_output(run);
+  add_output(run, true);
 
   // trace gen / trace run
   CLI::App* trace =
@@ -137,7 +138,7 @@ int run_cli(int argc, char** argv) {
       trace->add_subcommand("run", "Simulate a trace file (streamed, validated first)");
   trun->add_option("FILE", trace_file, "trace file")->required();
   add_hw(trun);
-  add_output(trun);
+  add_output(trun, false);
 
   // sweep
   WorkloadFlagValues sweep_flags;
@@ -160,6 +161,8 @@ int run_cli(int argc, char** argv) {
       "(the header once, then every part's rows; scripts/merge_shards.sh also checks them):\n"
       "  head -n 1 part1.csv > all.csv; for f in part*.csv; do tail -n +2 \"$f\" >> all.csv; done\n"
       "On Slurm: sbatch --array=1-N scripts/slurm/sweep_array.sbatch [SWEEP FLAGS].\n"
+      "Every value of every list is checked before the first run (exit 2 naming the flag or\n"
+      "key and the grid point); --dry-run prints the grid and its estimated cost, runs nothing.\n"
       "Progress goes to stderr when it is a terminal.\n"
       "Exit codes: 0 all points ok, 1 some point failed (its row says why), 2 usage error,\n"
       "130 interrupted (SIGINT/SIGTERM: children killed, finished rows kept; rerun with "
@@ -181,8 +184,8 @@ int run_cli(int argc, char** argv) {
       ->type_name("LIST");
   sweep
       ->add_option("-j,--jobs", sweep_opts.jobs,
-                   "simulations running at once, each in its own process (default: the number "
-                   "of cores)")
+                   "simulations running at once (N >= 1), each in its own process (default: "
+                   "the number of cores)")
       ->type_name("N");
   sweep
       ->add_option("--shard", sweep_opts.shard,
@@ -193,6 +196,9 @@ int run_cli(int argc, char** argv) {
                   "continue FILE.csv: skip points already in it (matched by point.key and "
                   "point.attention, including error rows), drop a trailing partial row");
   sweep->add_flag("-q,--quiet", sweep_opts.quiet, "no progress line on stderr");
+  sweep->add_flag("--dry-run", sweep_opts.dry_run,
+                  "check every value, print the grid size, its points and the estimated cost; "
+                  "run and write nothing");
   sweep
       ->add_option("-o,--output", sweep_opts.output,
                    "CSV file to append rows to; must not exist unless --resume")
@@ -211,6 +217,8 @@ int run_cli(int argc, char** argv) {
   hw_selftest->add_option("PRESET", selftest_hw, "preset name or TOML file (default: tpu-v5e)");
   hw_selftest->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
       ->type_name("K=V");
+  std::string selftest_format = "table";
+  hw_selftest->add_option("--format", selftest_format, "table | json")->capture_default_str();
   std::string show_what;
   CLI::App* hw_show =
       hwc->add_subcommand("show", "Print the resolved configuration (every key) as TOML");
@@ -218,15 +226,46 @@ int run_cli(int argc, char** argv) {
   hw_show->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
       ->type_name("K=V");
 
+  app.set_version_flag("--version", version_string(), "Print the version and git commit");
+
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // The same prefix and exit code as every other usage error.
+    std::cerr << "tpusim: error: " << e.what() << "\nRun with --help for more information.\n";
+    return 2;
   }
+
+  // Errors that cost only an output (a timeline that could not be written) set this.
+  bool output_error = false;
+  auto report_notes = [&](Json& result) {
+    for (const auto& line : take_run_notes(result, output_error))
+      std::cerr << "tpusim: " << line << "\n";
+  };
+  // A bad --timeline path must not cost the report: say so, run without it, exit non-zero.
+  auto check_timeline = [&] {
+    if (timeline.empty()) return;
+    if (timeline_limit == 0)
+      throw UserError("--timeline-limit must be >= 1 (leave out --timeline for no timeline)");
+    try {
+      check_output_path(timeline, "--timeline");
+    } catch (const UserError& e) {
+      std::cerr << "tpusim: error: " << e.what() << " (running without the timeline)\n";
+      timeline.clear();
+      output_error = true;
+    }
+  };
 
   if (*run) {
     check_format(format);
+    check_output_path(output, "-o");
+    check_timeline();
     PointSpec spec;
     spec.hw = hw;
     spec.sets = sets;
@@ -234,8 +273,13 @@ int run_cli(int argc, char** argv) {
     spec.attention = run_attention;
     spec.timeline_path = timeline;
     spec.timeline_limit = timeline_limit;
-    emit(run_point(spec), format, output);
+    Json result = run_point(spec);
+    report_notes(result);
+    emit(result, format, output);
+    return output_error ? 1 : 0;
   } else if (*sweep) {
+    if (sweep->count("--jobs") && sweep_opts.jobs == 0)
+      throw UserError("-j: must be >= 1 (leave it out for one job per core)");
     sweep_opts.flag_lists = to_flag_list(sweep_flags);
     return run_sweep(sweep_opts);
   } else if (*gen) {
@@ -246,12 +290,17 @@ int run_cli(int argc, char** argv) {
     spec.attention = gen_attention;
     if (gen_attention == "both")
       throw UserError("--attention: a trace holds one variant (dense or dsa)");
+    check_output_path(gen_out, "-o");
     generate_trace_file(spec, gen_out);
   } else if (*trun) {
     check_format(format);
+    check_output_path(output, "-o");
+    check_timeline();
     Json r = run_in_child(
         [&] { return simulate_trace_file(trace_file, hw, sets, timeline_limit, timeline); });
+    report_notes(r);
     emit(r, format, output);
+    return output_error ? 1 : 0;
   } else if (*hw_list) {
     for (const auto& p : list_presets()) {
       HwConfig c = load_hw_config(p);
@@ -260,9 +309,14 @@ int run_cli(int argc, char** argv) {
                  c.hbm.bandwidth_gbs, p == kDefaultPreset ? "  [default]" : "");
     }
   } else if (*hw_selftest) {
+    if (selftest_format != "table" && selftest_format != "json")
+      throw UserError("--format: '" + selftest_format + "' is not one of table, json");
     std::string name = selftest_hw.empty() ? kDefaultPreset : selftest_hw;
     HwConfig c = load_hw_config(name, sets);
-    fmt::print("{}", format_selftest(c, run_selftest(name, sets)));
+    if (selftest_format == "json")
+      fmt::print("{}\n", selftest_json(c, run_selftest(name, sets)).dump(2));
+    else
+      fmt::print("{}", format_selftest(c, run_selftest(name, sets)));
   } else if (*hw_show) {
     HwConfig c = load_hw_config(show_what.empty() ? kDefaultPreset : show_what, sets);
     fmt::print("# resolved configuration of {}\n{}", c.source, to_toml(c));

@@ -210,7 +210,8 @@ std::string format_table(const Json& in) {
   std::string out;
   auto wstr = [&w](const char* k) { return w.contains(k) ? scalar_text(w[k]) : std::string("-"); };
   if (w.contains("phase")) {
-    out += fmt::format("{} {} attention, L = {}, k = {}, batch {}", wstr("model"), wstr("phase"),
+    out += fmt::format("{} {} {}, L = {}, k = {}, batch {}", wstr("model"), wstr("phase"),
+                       w.contains("scope") ? wstr("scope") : std::string("attention"),
                        format_count(w.value("seq", 0.0)), format_count(w.value("topk", 0.0)),
                        wstr("batch"));
     if (w.value("phase", std::string()) == "prefill")
@@ -218,6 +219,16 @@ std::string format_table(const Json& in) {
     out += fmt::format(", indexer keys {}\n", wstr("residency"));
   } else {
     out += fmt::format("trace {}\n", wstr("trace"));
+  }
+  // What the DSA variant ran differs from what was asked: say so under the header.
+  for (const auto& c : cols) {
+    if (!c.contains("lowering")) continue;
+    const Json& l = c["lowering"];
+    if (l.value("ran_as", std::string()) == "dense-mha")
+      out += "note: the DSA column ran dense MHA (--short-prefill-mha and L <= k)\n";
+    if (l.contains("topk_clipped_to"))
+      out += fmt::format("note: k = {} exceeds L, so DSA selects all {} tokens (k clipped to L)\n",
+                         wstr("topk"), scalar_text(l["topk_clipped_to"]));
   }
   out += fmt::format("on {} ({} GHz, {} x {}x{} MXU, {} SRAM, {} HBM)\n\n",
                      hw["chip"]["name"].get<std::string>(), scalar_text(hw["chip"]["clock_ghz"]),
@@ -394,12 +405,11 @@ std::vector<std::pair<std::string, std::string>> flatten_report(const Json& repo
       continue;  // the lowering's tile choices differ by variant: JSON only, not CSV columns
     } else if (it.key() == "kernels") {
       for (const auto& k : it.value()) {
-        std::string p = "kernel." + k["tag"].get<std::string>() + ".";
-        out.emplace_back(p + "cycles", scalar_text(k["cycles"]));
-        out.emplace_back(p + "dram_bytes", scalar_text(k["dram_bytes"]));
-        out.emplace_back(p + "flops", scalar_text(k["flops"]));
-        if (k.contains("bound_cycles"))
-          out.emplace_back(p + "bound_cycles", scalar_text(k["bound_cycles"]));
+        const std::string p = "kernel." + k["tag"].get<std::string>();
+        for (const auto& field : kernel_csv_fields()) {
+          const std::string key = field.substr(1);
+          if (k.contains(key)) out.emplace_back(p + field, scalar_text(k[key]));
+        }
       }
     } else if (it.value().is_object()) {
       flatten_into(it.value(), it.key(), out);
@@ -414,13 +424,16 @@ std::vector<std::string> standard_csv_columns(const Json& sample_report) {
   std::vector<std::string> cols;
   for (const auto& [k, v] : flatten_report(sample_report))
     if (k.rfind("kernel.", 0) != 0) cols.push_back(k);
-  for (const auto& tag : kernel_tags()) {
-    cols.push_back("kernel." + tag + ".cycles");
-    cols.push_back("kernel." + tag + ".dram_bytes");
-    cols.push_back("kernel." + tag + ".flops");
-    cols.push_back("kernel." + tag + ".bound_cycles");
-  }
+  for (const auto& tag : kernel_tags())
+    for (const auto& field : kernel_csv_fields())
+      cols.push_back("kernel." + tag + field);
   return cols;
+}
+
+const std::vector<std::string>& kernel_csv_fields() {
+  static const std::vector<std::string> fields = {".cycles", ".dram_bytes", ".flops",
+                                                  ".bound_cycles"};
+  return fields;
 }
 
 std::string csv_escape(const std::string& s) {

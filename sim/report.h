@@ -35,6 +35,8 @@ std::vector<std::pair<std::string, std::string>> flatten_report(const Json& repo
 /// The columns every sweep CSV has, in order: the report's scalars, then three columns per tag of
 /// kernel_tags() (workloads/kernel_tags.h), whether or not the sample report ran that kernel.
 std::vector<std::string> standard_csv_columns(const Json& sample_report);
+/// The fields each kernel tag has in a sweep CSV (".cycles", ...), in column order.
+const std::vector<std::string>& kernel_csv_fields();
 /// CSV text with a header, one row per report (columns: the union in first-seen order).
 std::string format_csv(const std::vector<Json>& reports);
 /// One CSV line (no newline) of `report` in the order of `columns`; missing values are empty.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "base/format.h"
 #include "models/hbm.h"
@@ -321,6 +322,49 @@ std::string format_selftest(const HwConfig& cfg, const std::vector<SelftestRow>&
     out += fmt::format("{:<28}{:>32}{:>34}{:>8}\n", r.name, r.measured, r.expected,
                        r.fraction > 0 ? fmt::format("{:.0f}%", 100 * r.fraction) : "");
   return out;
+}
+
+namespace {
+
+// "801.2 GB/s peak" -> {"value": 801.2, "unit": "GB/s peak"}; text without a number -> null value.
+Json number_and_unit(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  Json j;
+  j["text"] = text;
+  if (end == text.c_str()) {
+    j["value"] = nullptr;
+    j["unit"] = text;
+    return j;
+  }
+  std::string unit(end);
+  unit.erase(0, unit.find_first_not_of(' '));
+  j["value"] = v;
+  j["unit"] = unit;
+  return j;
+}
+
+}  // namespace
+
+Json selftest_json(const HwConfig& cfg, const std::vector<SelftestRow>& rows) {
+  Json j;
+  j["tpusim_selftest"] = 1;
+  j["chip"] = cfg.chip.name;
+  j["source"] = cfg.source;
+  Json list = Json::array();
+  for (const auto& r : rows) {
+    Json b;
+    b["name"] = r.name;
+    b["measured"] = number_and_unit(r.measured);
+    b["reference"] = number_and_unit(r.expected);
+    if (r.fraction > 0)
+      b["ratio"] = r.fraction;
+    else
+      b["ratio"] = nullptr;
+    list.push_back(b);
+  }
+  j["benchmarks"] = list;
+  return j;
 }
 
 }  // namespace tpusim

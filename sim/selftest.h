@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "sim/config.h"
 
 namespace tpusim {
@@ -20,5 +21,8 @@ struct SelftestRow {
 /// Runs every micro-benchmark for the given config (preset or file plus overrides).
 std::vector<SelftestRow> run_selftest(const std::string& hw, const std::vector<std::string>& sets);
 std::string format_selftest(const HwConfig& cfg, const std::vector<SelftestRow>& rows);
+/// The same rows for scripts (`hw selftest --format json`): each benchmark's text, the leading
+/// number of its measured and reference text with the unit that follows, and the ratio.
+Json selftest_json(const HwConfig& cfg, const std::vector<SelftestRow>& rows);
 
 }  // namespace tpusim

@@ -21,6 +21,7 @@
 
 #include "base/format.h"
 #include "sim/config.h"
+#include "workloads/kernel_tags.h"
 
 namespace tpusim {
 namespace {
@@ -169,23 +170,35 @@ class SweepCsv {
 
   /// Opens a fresh file (refusing to clobber existing results) or, with `resume`, reads the
   /// finished rows of an existing one. Returns the ids ("key|variant") already present.
-  std::set<std::string> open(bool resume) {
+  /// With `dry_run` nothing is created, truncated or opened for writing.
+  std::set<std::string> open(bool resume, bool dry_run = false) {
     std::set<std::string> done;
     struct stat st {};
     bool exists = ::stat(m_path.c_str(), &st) == 0 && st.st_size > 0;
     if (exists && !resume)
       throw UserError(fmt::format(
           "-o: '{}' already exists; pass --resume to continue that sweep, or remove it", m_path));
-    if (exists) done = read_existing();
+    if (!exists) check_output_dir();
+    if (exists) done = read_existing(!dry_run);
+    if (dry_run) return done;
     m_fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (m_fd < 0)
       throw UserError(fmt::format("-o: cannot open '{}': {}", m_path, std::strerror(errno)));
     return done;
   }
 
+  /// What --resume found: finished rows, and whether a partial last line was dropped.
+  std::size_t resumed_rows() const { return m_resumed_rows; }
+  bool dropped_partial() const { return m_dropped_partial; }
+
   /// Appends a finished row. Rows wait in memory until the first report fixes the columns.
   void add(const std::vector<std::string>& point_fields, const Json* report) {
     if (report && m_report_columns.empty()) set_report_columns(standard_csv_columns(*report));
+    if (report && m_check_columns) {
+      // A resumed file's columns come from its header; rows of this sweep must line up with them.
+      m_check_columns = false;
+      check_same_columns(standard_csv_columns(*report));
+    }
     std::vector<std::string> fields = point_fields;
     Row row{fields, report ? csv_row(*report, m_report_columns) : std::string()};
     if (!m_header_written && m_report_columns.empty()) {
@@ -252,7 +265,38 @@ class SweepCsv {
       throw UserError(fmt::format("-o: cannot reopen '{}': {}", m_path, std::strerror(errno)));
   }
 
-  std::set<std::string> read_existing() {
+  // The directory of a new CSV must exist and be writable before any simulation runs.
+  void check_output_dir() const {
+    const auto slash = m_path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : m_path.substr(0, slash + 1);
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+      throw UserError(fmt::format("-o: cannot write '{}': directory '{}': {}", m_path, dir,
+                                  std::strerror(errno)));
+  }
+
+  [[noreturn]] void column_mismatch(std::size_t i, const std::vector<std::string>& have,
+                                    const std::vector<std::string>& want) const {
+    throw UserError(fmt::format(
+        "--resume: '{}' has other columns than this sweep writes: column {} is '{}' in the "
+        "file but '{}' in this sweep (was it written by another tpusim version or with other "
+        "--hw/--set?); start a new CSV",
+        m_path, i + 1, i < have.size() ? have[i] : "(none)", i < want.size() ? want[i] : "(none)"));
+  }
+
+  // The report columns of the file against those this sweep produces (point columns excluded).
+  void check_same_columns(const std::vector<std::string>& want) const {
+    const std::size_t base = sweep_point_columns().size();
+    for (std::size_t i = 0; i < std::max(want.size(), m_report_columns.size()); ++i) {
+      if (i >= want.size() || i >= m_report_columns.size() || want[i] != m_report_columns[i]) {
+        std::vector<std::string> have = sweep_point_columns(), w = sweep_point_columns();
+        have.insert(have.end(), m_report_columns.begin(), m_report_columns.end());
+        w.insert(w.end(), want.begin(), want.end());
+        column_mismatch(base + i, have, w);
+      }
+    }
+  }
+
+  std::set<std::string> read_existing(bool modify) {
     std::string text;
     {
       std::ifstream in(m_path, std::ios::binary);
@@ -264,7 +308,8 @@ class SweepCsv {
     if (!text.empty() && text.back() != '\n') {
       auto keep = text.rfind('\n');
       keep = keep == std::string::npos ? 0 : keep + 1;
-      if (::truncate(m_path.c_str(), static_cast<off_t>(keep)) != 0)
+      m_dropped_partial = true;
+      if (modify && ::truncate(m_path.c_str(), static_cast<off_t>(keep)) != 0)
         throw UserError(
             fmt::format("--resume: cannot truncate the partial last row of '{}'", m_path));
       text.resize(keep);
@@ -275,17 +320,35 @@ class SweepCsv {
     if (!std::getline(lines, line)) return done;
     auto cols = parse_csv_line(line);
     const auto& want = sweep_point_columns();
-    if (cols.size() < want.size() || !std::equal(want.begin(), want.end(), cols.begin()))
-      throw UserError(
-          fmt::format("--resume: '{}' is not a tpusim sweep CSV (its header does not "
-                      "start with {})",
-                      m_path, join_csv(want)));
+    for (std::size_t i = 0; i < want.size(); ++i)
+      if (i >= cols.size() || cols[i] != want[i]) column_mismatch(i, cols, want);
     m_report_columns.assign(cols.begin() + static_cast<long>(want.size()), cols.end());
+    // The kernel columns end every header (standard_csv_columns) and are known without a run.
+    const auto& tags = kernel_tags();
+    const auto& fields = kernel_csv_fields();
+    const std::size_t nk = fields.size() * tags.size();
+    if (!m_report_columns.empty()) {
+      if (m_report_columns.size() < nk) column_mismatch(cols.size(), cols, {});
+      const std::size_t first = cols.size() - nk;
+      for (std::size_t t = 0; t < tags.size(); ++t) {
+        for (std::size_t j = 0; j < fields.size(); ++j) {
+          const std::string expect = "kernel." + tags[t] + fields[j];
+          const std::size_t i = first + fields.size() * t + j;
+          if (cols[i] != expect) {
+            std::vector<std::string> w = cols;
+            w[i] = expect;
+            column_mismatch(i, cols, w);
+          }
+        }
+      }
+      m_check_columns = true;
+    }
     m_header_written = true;
     while (std::getline(lines, line)) {
       if (line.empty()) continue;
       auto f = parse_csv_line(line);
       if (f.size() >= 2) done.insert(f[0] + "|" + f[1]);
+      ++m_resumed_rows;
     }
     return done;
   }
@@ -295,6 +358,9 @@ class SweepCsv {
   bool m_header_written = false;
   std::vector<std::string> m_report_columns;
   std::vector<Row> m_pending;
+  std::size_t m_resumed_rows = 0;
+  bool m_dropped_partial = false;
+  bool m_check_columns = false;
 };
 
 // ---- progress -----------------------------------------------------------------------------
@@ -462,14 +528,43 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
   }
 }
 
+void validate_sweep_grid(const std::vector<SweepPoint>& grid) {
+  // Hardware configs repeat across the grid: load each distinct --hw/--set combination once.
+  std::set<std::string> hw_ok;
+  for (const SweepPoint& p : grid) {
+    std::string hw_id = p.spec.hw;
+    for (const auto& s : p.spec.sets)
+      hw_id += "\n" + s;
+    const std::vector<std::string> variants = p.spec.attention == "both"
+                                                  ? std::vector<std::string>{"dense", "dsa"}
+                                                  : std::vector<std::string>{p.spec.attention};
+    try {
+      if (hw_ok.insert(hw_id).second) load_hw_config(p.spec.hw, p.spec.sets);
+      for (const auto& v : variants)
+        validate_workload(params_from_flags(p.spec.flags, parse_attention(v)));
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("{} (at grid point {}); nothing was run", e.what(), p.key));
+    }
+  }
+}
+
 int run_sweep(const SweepOptions& opts) {
   if (opts.output.empty()) throw UserError("-o: the sweep needs an output CSV file");
   std::vector<SweepPoint> grid = sweep_grid(opts);
   std::size_t shard_i = 1, shard_n = 1;
   if (!opts.shard.empty()) std::tie(shard_i, shard_n) = parse_shard(opts.shard);
+  validate_sweep_grid(grid);
 
   SweepCsv csv(opts.output);
-  std::set<std::string> done = csv.open(opts.resume);
+  std::set<std::string> done = csv.open(opts.resume, opts.dry_run);
+  if (opts.resume) {
+    std::fprintf(stderr, "tpusim: sweep --resume: %zu rows already in %s%s\n", csv.resumed_rows(),
+                 opts.output.c_str(),
+                 csv.dropped_partial()
+                     ? (opts.dry_run ? "; a partial last line would be dropped (its point reruns)"
+                                     : "; dropped a partial last line (its point reruns)")
+                     : "");
+  }
 
   // Tasks of this shard not yet in the file; a "both" point is two tasks (two rows).
   std::vector<Task> tasks;
@@ -490,6 +585,38 @@ int run_sweep(const SweepOptions& opts) {
       if (!queued.insert(id).second) continue;  // --attention dense,both: dense once
       tasks.push_back({&p, v, estimated_cost(p.spec, v)});
     }
+  }
+
+  if (opts.dry_run) {
+    // The cost is the scheduler's ordering estimate (decode L*B*mtp, prefill L*T, dense prefill
+    // x4), scaled so the default decode step is 1; it ranks runs, it does not predict seconds.
+    const double unit = 32768.0;
+    double total = 0;
+    std::size_t shared = 0;
+    std::set<std::string> dense_keys;
+    for (const auto& t : tasks) {
+      if (t.variant == "dense" && !dense_keys.insert(dense_share_key(t.point->spec)).second) {
+        ++shared;  // its row is copied from another point's dense run
+        continue;
+      }
+      total += t.cost;
+    }
+    std::size_t in_shard = 0;
+    for (std::size_t i = 0; i < grid.size(); ++i)
+      if (i % shard_n == shard_i - 1) ++in_shard;
+    fmt::print(
+        "grid: {} points{}, {} runs to do ({} rows; {} already in {}; {} dense rows shared)\n",
+        grid.size(),
+        shard_n > 1 ? fmt::format(" ({} in shard {}/{})", in_shard, shard_i, shard_n) : "",
+        tasks.size() - shared, tasks.size(), skipped, opts.output, shared);
+    for (const auto& t : tasks)
+      fmt::print("{} attention={}  cost {:.3g}\n", t.point->key, t.variant, t.cost / unit);
+    fmt::print(
+        "estimated cost: {:.3g} (relative: a decode step at L = 32k, batch 1 is 1; prefill "
+        "counts L x chunk, so its cost ranks runs but is not calibrated to seconds)\n"
+        "dry run: nothing was simulated or written\n",
+        total / unit);
+    return 0;
   }
   std::stable_sort(tasks.begin(), tasks.end(),
                    [](const Task& a, const Task& b) { return a.cost > b.cost; });
@@ -600,12 +727,16 @@ int run_sweep(const SweepOptions& opts) {
         continue;
       }
       ::close(r.fd);
+      // Only the child's failure is a row; an error writing the CSV (or a resumed file whose
+      // columns differ from this sweep's) stops the sweep.
+      Json report;
+      std::string error;
       try {
-        Json report = finish_child(r.pid, r.text);
-        record(*r.task, &report, "");
+        report = finish_child(r.pid, r.text);
       } catch (const std::exception& e) {
-        record(*r.task, nullptr, e.what());
+        error = e.what();
       }
+      record(*r.task, error.empty() ? &report : nullptr, error);
     }
     bool changed = still.size() != running.size();
     running = std::move(still);

@@ -22,7 +22,8 @@ struct SweepOptions {
   std::string shard;               ///< "I/N" (1-based), empty = every point
   bool resume = false;
   bool quiet = false;
-  std::string output;  ///< the CSV file
+  bool dry_run = false;  ///< validate, print the grid and its estimated cost, run nothing
+  std::string output;    ///< the CSV file
 };
 
 /// One point of the grid: a hardware config and one value of every workload flag.
@@ -40,6 +41,12 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
 
 /// The whole grid (the product of every list) in a fixed order, before sharding and resume.
 std::vector<SweepPoint> sweep_grid(const SweepOptions& opts);
+
+/// Checks every point of `grid` as far as possible without simulating: the workload flags of each
+/// variant (parse, range, model, chunk within --seq) and each distinct hardware config (--hw with
+/// its --set values). Throws UserError naming the flag or key and the point, so that a typo in any
+/// list stops the sweep before its first child starts.
+void validate_sweep_grid(const std::vector<SweepPoint>& grid);
 
 /// Runs the sweep; returns the exit code (0, 1 if any point failed, 130 if interrupted).
 int run_sweep(const SweepOptions& opts);

@@ -67,7 +67,8 @@ std::uint64_t TraceBuilder::hbm_region(std::string name, std::uint64_t bytes) {
   std::uint64_t end = align_up(base + std::max<std::uint64_t>(bytes, 1), kHbmAlign);
   if (end > m_hbm_capacity)
     throw UserError("hbm.capacity_gib: HBM region '" + name + "' (" + mib(bytes) +
-                    ") does not fit; the workload needs more than " + mib(m_hbm_capacity));
+                    ") does not fit: the workload needs at least " + mib(end) + ", the chip has " +
+                    mib(m_hbm_capacity));
   m_hbm_top = end;
   m_regions.push_back(HbmRegion{std::move(name), base, bytes});
   return base;

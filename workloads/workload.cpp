@@ -52,19 +52,6 @@ std::string mib(std::uint64_t bytes) {
   return buf;
 }
 
-void validate(const WorkloadParams& p) {
-  if (p.seq == 0) throw UserError("--seq must be > 0");
-  if (p.topk == 0) throw UserError("--topk must be > 0");
-  if (p.batch == 0) throw UserError("--batch must be > 0");
-  if (p.mtp == 0) throw UserError("--mtp must be > 0");
-  if (p.phase == Phase::kPrefill) {
-    if (p.chunk == 0) throw UserError("--chunk must be > 0");
-    if (p.chunk > p.seq)
-      throw UserError("--chunk: the chunk (" + std::to_string(p.chunk) +
-                      " tokens) must end at --seq (" + std::to_string(p.seq) + ")");
-  }
-}
-
 /// Tokens per sequence whose indexer keys are pinned (docs/DSA.md section 5.4).
 std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const ModelConfig& m,
                              std::uint64_t layers, IndexerResidency& out) {
@@ -185,6 +172,23 @@ std::string to_string(Residency v) {
   return enum_name(v, kResidencies);
 }
 
+void validate_workload(const WorkloadParams& p) {
+  if (p.seq == 0) throw UserError("--seq must be > 0");
+  if (p.topk == 0) throw UserError("--topk must be > 0");
+  if (p.batch == 0) throw UserError("--batch must be > 0");
+  if (p.mtp == 0) throw UserError("--mtp must be > 0");
+  if (p.phase == Phase::kPrefill) {
+    if (p.chunk == 0) throw UserError("--chunk must be > 0");
+    if (p.chunk > p.seq)
+      throw UserError("--chunk: the chunk (" + std::to_string(p.chunk) +
+                      " tokens) must end at --seq (" + std::to_string(p.seq) +
+                      "), so it cannot be longer than --seq");
+  }
+  if (p.phase == Phase::kDecode && p.mtp > p.seq)
+    throw UserError("--mtp: " + std::to_string(p.mtp) + " query tokens exceed --seq (" +
+                    std::to_string(p.seq) + ")");
+}
+
 /// True when a DSA prefill runs as dense MHA (--short-prefill-mha and the context fits in k).
 bool prefill_uses_mha(const WorkloadParams& p) {
   if (p.phase != Phase::kPrefill) return false;
@@ -192,10 +196,41 @@ bool prefill_uses_mha(const WorkloadParams& p) {
   return p.short_prefill_mha && p.seq <= p.topk;
 }
 
+namespace {
+
+GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw);
+
+// The workload flags that size the SRAM tiles and HBM regions, for messages about capacity.
+std::string size_flags(const WorkloadParams& p) {
+  std::string s = "--seq " + std::to_string(p.seq) + ", --batch " + std::to_string(p.batch);
+  if (p.phase == Phase::kPrefill) s += ", --chunk " + std::to_string(p.chunk);
+  if (p.phase == Phase::kDecode && p.mtp > 1) s += ", --mtp " + std::to_string(p.mtp);
+  if (p.residency != Residency::kStream) s += ", --residency " + to_string(p.residency);
+  return s;
+}
+
+}  // namespace
+
 GeneratedTrace generate_workload(const WorkloadParams& given, const HwConfig& hw) {
   WorkloadParams params = given;
   resolve_params(params);
-  validate(params);
+  validate_workload(params);
+  try {
+    return lower_workload(params, hw);
+  } catch (const UserError& e) {
+    // A capacity message names the chip's key; the user may as well change the workload, so
+    // name the flags that size it too.
+    const std::string m = e.what();
+    for (const char* key : {"sram.capacity_mib", "sram.residency_mib", "hbm.capacity_gib"})
+      if (m.rfind(key, 0) == 0)
+        throw UserError(m + " (at " + size_flags(params) + ": lower them or raise " + key + ")");
+    throw;
+  }
+}
+
+namespace {
+
+GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) {
   const ModelConfig model = load_model_config(params.model);
   const std::uint64_t layers = params.layers;
 
@@ -256,5 +291,7 @@ GeneratedTrace generate_workload(const WorkloadParams& given, const HwConfig& hw
   out.meta = tb.trace_meta();
   return out;
 }
+
+}  // namespace
 
 }  // namespace tpusim

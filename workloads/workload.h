@@ -40,8 +40,8 @@ struct WorkloadParams {
   std::uint64_t seed = 1;          ///< --seed: base seed of the gathers' index patterns
 };
 
-/// The indexer key cache and how much of it is pinned in SRAM (docs/ARCHITECTURE.md "Reports" "indexer").
-/// Bytes count all `layers` layers and all B sequences.
+/// The indexer key cache and how much of it is pinned in SRAM (docs/ARCHITECTURE.md "Reports"
+/// "indexer"). Bytes count all `layers` layers and all B sequences.
 struct IndexerResidency {
   std::uint64_t key_cache_bytes = 0;
   std::uint64_t resident_bytes = 0;
@@ -71,6 +71,11 @@ struct GeneratedTrace {
 /// Lowers the workload for `hw`. Throws UserError naming the flag or config key on bad input
 /// (unknown model, k = 0, a tile or pinned cache that cannot fit in SRAM, ...).
 GeneratedTrace generate_workload(const WorkloadParams& params, const HwConfig& hw);
+
+/// Checks what needs no lowering (sizes > 0, the prefill chunk within --seq, decode's query
+/// tokens within --seq); throws UserError naming the flag. Expects resolved parameters
+/// (resolve_params). generate_workload calls it; the CLI calls it before forking a simulation.
+void validate_workload(const WorkloadParams& params);
 
 // Text forms of the enums for flags, meta lines and reports. parse_* throw UserError naming the
 // flag: "--phase: 'foo' is not one of decode, prefill".

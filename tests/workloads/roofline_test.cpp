@@ -1,4 +1,4 @@
-// Speed of light (workloads/roofline.h) against reference/dsa.md section 9 on the tpu-v5e
+// Speed of light (workloads/roofline.h) against docs/DSA.md section 5 on the tpu-v5e
 // preset: 4 x 128x128 MXUs at 1.5 GHz = 131,072 bf16 FLOP per cycle (fp8 at twice that),
 // 819 GB/s = 546 B per cycle, 1024 vector lanes.
 #include <catch2/catch.hpp>

@@ -1,0 +1,69 @@
+// sweep --resume says what it found, and refuses a CSV whose columns differ from this sweep's.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <string>
+
+#include "tests/cli/cli_util.h"
+
+using tpusim_test::run_tpusim;
+using tpusim_test::slurp;
+using tpusim_test::TempDir;
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+const std::string kSweep = "sweep --model tiny --seq 1k,2k --topk 256 --attention dsa -q -o ";
+
+}  // namespace
+
+TEST_CASE("sweep --resume says how many rows were done and that it dropped a partial line",
+          "[cli][sweep]") {
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  REQUIRE(run_tpusim(kSweep + csv).exit_code == 0);
+  const std::string full = slurp(csv);
+  // Keep the header and the first row, plus half of the second row (as a kill mid-write would).
+  const auto first_end = full.find('\n', full.find('\n') + 1) + 1;
+  const std::string partial = full.substr(0, first_end) + full.substr(first_end, 20);
+  std::ofstream(csv, std::ios::binary) << partial;
+  auto r = run_tpusim(kSweep + csv + " --resume");
+  REQUIRE(r.exit_code == 0);
+  CHECK(has(r.err, "1 rows already in " + csv));
+  CHECK(has(r.err, "dropped a partial last line"));
+  CHECK(slurp(csv).size() == full.size());  // the dropped point ran again: two whole rows
+  auto again = run_tpusim(kSweep + csv + " --resume");
+  CHECK(has(again.err, "2 rows already in " + csv));
+  CHECK_FALSE(has(again.err, "partial"));
+}
+
+TEST_CASE("sweep --resume refuses a CSV with other columns, naming the first", "[cli][sweep]") {
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  REQUIRE(run_tpusim(kSweep + csv).exit_code == 0);
+  std::string text = slurp(csv);
+  const auto header_end = text.find('\n');
+  std::string header = text.substr(0, header_end);
+  // One changed report column in the middle of the header (as another tpusim version might write).
+  const auto at = header.find(",cycles,");
+  REQUIRE(at != std::string::npos);
+  header.replace(at, 8, ",cycels,");
+  // Keep one row, so the resumed sweep has a point to run and compare columns with.
+  const auto row_end = text.find('\n', header_end + 1);
+  const std::string edited = header + text.substr(header_end, row_end - header_end + 1);
+  std::ofstream(csv, std::ios::binary) << edited;
+  auto r = run_tpusim(kSweep + csv + " --resume");
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.err, "'cycels' in the file but 'cycles' in this sweep"));
+  CHECK(slurp(csv) == edited);  // nothing appended
+
+  // A header that is not a sweep CSV at all names its first column.
+  std::ofstream(csv, std::ios::binary) << "a,b\n1,2\n";
+  auto other = run_tpusim(kSweep + csv + " --resume");
+  CHECK(other.exit_code == 2);
+  CHECK(has(other.err, "column 1 is 'a' in the file but 'point.key' in this sweep"));
+  CHECK(slurp(csv) == "a,b\n1,2\n");
+}

@@ -1,0 +1,333 @@
+// What a new user trips over (issue 12), through the built binary: every mistake exits with the
+// documented code, a message naming the flag, key or path, before any simulation, and leaves no
+// file behind.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli/cli_util.h"
+
+using Json = nlohmann::json;
+using tpusim_test::run_tpusim;
+using tpusim_test::slurp;
+using tpusim_test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// A process whose parent is `parent`, from /proc/PID/stat ("pid (comm) state ppid ..."), or 0.
+pid_t child_of(pid_t parent) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string text = slurp(e.path().string() + "/stat");
+    auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) return static_cast<pid_t>(std::stol(name));
+  }
+  return 0;
+}
+
+// A small, fast point: the tiny model decoding 1k tokens.
+const std::string kTiny = " --model tiny --seq 1k --topk 256 ";
+
+}  // namespace
+
+TEST_CASE("sweep: a typo in any list exits 2 naming it before anything runs", "[cli][sweep]") {
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  // Each list has a good first value, so only checking every value finds the typo.
+  const std::pair<const char*, const char*> cases[] = {
+      {"--hw tpu-v5e,tpu-v7", "tpu-v7"},
+      {"--phase decode,foo", "--phase"},
+      {"--set mxu.count=4,four", "mxu.count"},
+      {"--residency stream,pinn", "--residency"},
+      {"--model tiny,tinyy", "--model"},
+      {"--topk 512,0", "--topk"},
+      {"--set mxu.bogus=1,2", "mxu.bogus"},
+      // Needs the values together: a 4k chunk cannot end at L = 2k.
+      {"--phase prefill --seq 2k,8k --chunk 4k", "--chunk"},
+  };
+  for (const auto& [flags, culprit] : cases) {
+    INFO(flags);
+    const std::string f = flags;
+    std::string base = "sweep";
+    if (!has(f, "--model")) base += " --model tiny";
+    if (!has(f, "--seq")) base += " --seq 1k";
+    auto r = run_tpusim(base + " " + f + " -q -o " + csv);
+    CHECK(r.exit_code == 2);
+    CHECK(has(r.err, "tpusim: error:"));
+    CHECK(has(r.err, culprit));
+    CHECK(has(r.err, "nothing was run"));
+    CHECK_FALSE(fs::exists(csv));
+  }
+}
+
+TEST_CASE("sweep --dry-run prints the grid and its cost and writes nothing", "[cli][sweep]") {
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  auto r = run_tpusim("sweep --model tiny --seq 1k:4k:x2 --topk 256,512 --dry-run -o " + csv);
+  REQUIRE(r.exit_code == 0);
+  // 3 values of L x 2 of k = 6 points; "both" gives 12 rows, of which dense (which does not
+  // depend on k) is simulated once per L: 6 DSA runs + 3 dense runs.
+  CHECK(has(r.out, "grid: 6 points, 9 runs to do (12 rows;"));
+  int point_lines = 0;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line))
+    point_lines += line.rfind("hw=tpu-v5e model=tiny seq=", 0) == 0;
+  CHECK(point_lines == 12);
+  CHECK(has(r.out, "estimated cost:"));
+  CHECK_FALSE(fs::exists(csv));
+  CHECK(fs::is_empty(dir.path()));
+}
+
+TEST_CASE("output paths are checked before any simulation", "[cli][paths]") {
+  TempDir dir;
+  const std::string bad = dir.path() + "/missing/r.txt";
+  // --seq 20m fails only once lowered for the chip (no SRAM tile fits): the path error must come
+  // first, as it would before a long simulation.
+  auto r = run_tpusim("run --seq 20m --attention dsa -o " + bad);
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.err, "-o: cannot write '" + bad + "'"));
+  CHECK_FALSE(has(r.err, "sram.capacity_mib"));
+  auto s = run_tpusim("sweep --seq 20m --attention dsa -o " + dir.path() + "/missing/s.csv");
+  CHECK(s.exit_code == 2);
+  CHECK(has(s.err, "-o: cannot write"));
+  auto g = run_tpusim("trace gen --seq 20m -o " + bad);
+  CHECK(g.exit_code == 2);
+  CHECK(has(g.err, "-o: cannot write"));
+  auto d = run_tpusim("run" + kTiny + "-o " + dir.path());
+  CHECK(d.exit_code == 2);
+  CHECK(has(d.err, "is a directory"));
+  CHECK(fs::is_empty(dir.path()));
+}
+
+TEST_CASE("a bad --timeline path costs the timeline, not the report", "[cli][paths]") {
+  TempDir dir;
+  auto r = run_tpusim("run" + kTiny + "--timeline " + dir.path() + "/missing/t.json");
+  CHECK(r.exit_code == 1);
+  CHECK(has(r.err, "--timeline: cannot write"));
+  CHECK(has(r.out, "speedup"));  // the comparison table is complete
+  CHECK(fs::is_empty(dir.path()));
+}
+
+TEST_CASE("run --timeline with both variants names the two files it wrote", "[cli][paths]") {
+  TempDir dir;
+  const std::string t = dir.path() + "/t.json";
+  auto r = run_tpusim("run" + kTiny + "--timeline " + t);
+  REQUIRE(r.exit_code == 0);
+  CHECK(has(r.err, "written to " + dir.path() + "/t.dense.json"));
+  CHECK(has(r.err, "written to " + dir.path() + "/t.dsa.json"));
+  CHECK(fs::exists(dir.path() + "/t.dense.json"));
+  CHECK(fs::exists(dir.path() + "/t.dsa.json"));
+}
+
+TEST_CASE("errors name what the user can change, numbers the right way round", "[cli][errors]") {
+  // A smaller SRAM shrinks the residency budget the user did not set; the error (the tiles no
+  // longer fit) names the capacity.
+  auto cap = run_tpusim("run --seq 4k --set sram.capacity_mib=1");
+  CHECK(cap.exit_code == 2);
+  CHECK(has(cap.err, "sram.capacity_mib"));
+  CHECK_FALSE(has(cap.err, "sram.residency_mib"));
+  // A budget set last and too large is the budget's fault.
+  auto res = run_tpusim("hw show --set sram.capacity_mib=8 --set sram.residency_mib=16");
+  CHECK(res.exit_code == 2);
+  CHECK(has(res.err, "--set sram.residency_mib: sram.residency_mib (16 MiB"));
+  CHECK(has(res.err, "sram.capacity_mib (8 MiB)"));
+  // L = 20M tokens: the tile does not fit, and the message names --seq.
+  auto seq = run_tpusim("run --seq 20m --attention dsa");
+  CHECK(seq.exit_code == 2);
+  CHECK(has(seq.err, "--seq 20971520"));
+  // B = 100000 needs 100000 x 32768 x 656 B = 2,050,000 MiB of MLA cache against 16 GiB.
+  auto batch = run_tpusim("run --batch 100000");
+  CHECK(batch.exit_code == 2);
+  CHECK(has(batch.err, "--batch 100000"));
+  CHECK(has(batch.err, "needs at least 2050000.00 MiB, the chip has 16384.00 MiB"));
+}
+
+TEST_CASE("trace run on a small SRAM does not blame the residency budget", "[cli][errors]") {
+  TempDir dir;
+  const std::string trace = dir.path() + "/g.trace";
+  // The 4k decode step of DeepSeek-V3.2 uses more than 2 MiB of SRAM (its 64 MiB residency
+  // budget, unused by trace run, is larger than 2 MiB too).
+  REQUIRE(run_tpusim("trace gen --seq 4k -o " + trace).exit_code == 0);
+  auto r = run_tpusim("trace run " + trace + " --set sram.capacity_mib=2");
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.err, "sram.capacity_mib"));
+  CHECK_FALSE(has(r.err, "residency"));
+}
+
+TEST_CASE("run --attention both reports the variant that succeeded", "[cli][errors]") {
+  // Pinning the indexer keys into a zero budget fails for DSA only; dense runs.
+  auto r = run_tpusim("run" + kTiny + "--residency pin --set sram.residency_mib=0");
+  CHECK(r.exit_code == 1);
+  CHECK(has(r.out, "dense"));
+  CHECK(has(r.out, "cycles"));
+  CHECK(has(r.err, "the dsa variant failed: sram.residency_mib"));
+  auto j = run_tpusim("run" + kTiny + "--residency pin --set sram.residency_mib=0 --format json");
+  CHECK(j.exit_code == 1);
+  const Json report = Json::parse(j.out);
+  CHECK(report["workload"]["attention"] == "dense");
+  CHECK_FALSE(report.contains("failed_variant"));
+}
+
+TEST_CASE("the table says what ran: scope, clipped k, short prefill as MHA", "[cli][notes]") {
+  auto layer = run_tpusim("run" + kTiny + "--scope layer --attention dsa");
+  REQUIRE(layer.exit_code == 0);
+  CHECK(has(layer.out, "tiny decode layer, L = 1k"));
+  // k = 100000 at L = 1k: all 1024 tokens are selected.
+  auto clip = run_tpusim("run --model tiny --seq 1k --topk 100000 --attention dsa");
+  REQUIRE(clip.exit_code == 0);
+  CHECK(has(clip.out, "k clipped to L"));
+  auto clip_json =
+      run_tpusim("run --model tiny --seq 1k --topk 100000 --attention dsa --format json");
+  CHECK(Json::parse(clip_json.out)["lowering"]["topk_clipped_to"] == 1024);
+  auto unclipped = run_tpusim("run" + kTiny + "--attention dsa --format json");
+  CHECK_FALSE(Json::parse(unclipped.out)["lowering"].contains("topk_clipped_to"));
+  // L = 1k <= k = 2048 with --short-prefill-mha: the DSA column is dense MHA.
+  const std::string mha = "run --model tiny --phase prefill --seq 1k --short-prefill-mha";
+  auto table = run_tpusim(mha);
+  REQUIRE(table.exit_code == 0);
+  CHECK(has(table.out, "note: the DSA column ran dense MHA"));
+  auto json = run_tpusim(mha + " --attention dsa --format json");
+  CHECK(Json::parse(json.out)["lowering"]["ran_as"] == "dense-mha");
+  // The generated trace carries the workload, so trace run says the same.
+  TempDir dir;
+  const std::string trace = dir.path() + "/mha.trace";
+  REQUIRE(
+      run_tpusim("trace gen --model tiny --phase prefill --seq 1k --short-prefill-mha -o " + trace)
+          .exit_code == 0);
+  auto traced = run_tpusim("trace run " + trace);
+  CHECK(has(traced.out, "note: the DSA column ran dense MHA"));
+  auto plain =
+      run_tpusim("run --model tiny --phase prefill --seq 1k --attention dsa --format json");
+  CHECK_FALSE(Json::parse(plain.out)["lowering"].contains("ran_as"));
+}
+
+TEST_CASE("cli: --version prints the version and commit", "[cli]") {
+  auto r = run_tpusim("--version");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.rfind("tpusim 0.", 0) == 0);
+  CHECK((has(r.out, "(commit ") || has(r.out, "(git commit unknown)")));
+}
+
+TEST_CASE("a partial hardware file says which preset it extends", "[cli][config]") {
+  TempDir dir;
+  const std::string f = dir.path() + "/hw.toml";
+  write_text(f, "extends = \"tpu-v6e\"\n[mxu]\ncount = 2\n");
+  auto show = run_tpusim("hw show " + f);
+  REQUIRE(show.exit_code == 0);
+  CHECK(has(show.out, "# resolved configuration of " + f + " (extends tpu-v6e)"));
+  auto v6e = run_tpusim("hw show tpu-v6e");
+  // Everything but mxu.count comes from the preset: compare the clock line.
+  auto clock_of = [](const std::string& toml) {
+    auto at = toml.find("clock_ghz = ");
+    return toml.substr(at, toml.find('\n', at) - at);
+  };
+  CHECK(clock_of(show.out) == clock_of(v6e.out));
+  CHECK(has(show.out, "count = 2"));
+  // The default base is tpu-v5e.
+  write_text(f, "[mxu]\ncount = 2\n");
+  CHECK(has(run_tpusim("hw show " + f).out, "(extends tpu-v5e)"));
+  write_text(f, "\nextends = \"tpu-v9\"\n");
+  auto bad = run_tpusim("hw show " + f);
+  CHECK(bad.exit_code == 2);
+  CHECK(has(bad.err, f + ":2: extends: unknown preset 'tpu-v9'"));
+}
+
+TEST_CASE("small CLI defects of issue 12", "[cli]") {
+  auto limit = run_tpusim("run" + kTiny + "--timeline /tmp/x.json --timeline-limit 0");
+  CHECK(limit.exit_code == 2);
+  CHECK(has(limit.err, "--timeline-limit must be >= 1"));
+  auto jobs = run_tpusim("sweep" + kTiny + "-j 0 -o /tmp/tpusim_never.csv");
+  CHECK(jobs.exit_code == 2);
+  CHECK(has(jobs.err, "-j: must be >= 1"));
+  CHECK_FALSE(fs::exists("/tmp/tpusim_never.csv"));
+  auto layers = run_tpusim("run" + kTiny + "--layers 0");
+  CHECK(layers.exit_code == 2);
+  CHECK(has(layers.err, "--layers"));
+  auto help = run_tpusim("trace run --help");
+  CHECK(help.exit_code == 0);
+  CHECK_FALSE(has(help.out, "--attention both"));
+  auto frac = run_tpusim("run --seq 1.5k");
+  CHECK(frac.exit_code == 2);
+  CHECK(has(frac.err, "--seq: '1.5k': fractions are not accepted"));
+  auto neg = run_tpusim("hw show --set mxu.count=-2");
+  auto zero = run_tpusim("hw show --set mxu.count=0");
+  CHECK(neg.exit_code == 2);
+  CHECK(zero.exit_code == 2);
+  CHECK(has(neg.err, "mxu.count must be > 0 (got -2)"));
+  CHECK(has(zero.err, "mxu.count must be > 0 (got 0)"));
+  auto cli11 = run_tpusim("run --no-such-flag");
+  CHECK(cli11.exit_code == 2);
+  CHECK(cli11.err.rfind("tpusim: error: ", 0) == 0);
+  auto missing = run_tpusim("sweep --seq 1k");  // -o is required
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.rfind("tpusim: error: ", 0) == 0);
+}
+
+TEST_CASE("hw selftest --format json is machine-readable", "[cli]") {
+  auto r = run_tpusim("hw selftest --format json");
+  REQUIRE(r.exit_code == 0);
+  const Json j = Json::parse(r.out);
+  CHECK(j["tpusim_selftest"] == 1);
+  REQUIRE(j["benchmarks"].size() > 3);
+  const Json& first = j["benchmarks"][0];
+  CHECK(first["name"] == "sequential read");
+  CHECK(first["measured"]["value"].get<double>() > 0);
+  CHECK(first["measured"]["unit"] == "GB/s");
+}
+
+TEST_CASE("run --attention both: children die with a SIGKILLed parent", "[cli]") {
+  // The dense half of L = 20M runs for seconds; kill the parent while it does.
+  const pid_t parent = ::fork();
+  REQUIRE(parent >= 0);
+  if (parent == 0) {
+    ::execl(TPUSIM_BINARY, "tpusim", "run", "--seq", "20m", "-o", "/dev/null",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Find the simulating child (the parent's only child) once it exists.
+  pid_t child = 0;
+  for (int i = 0; i < 100 && child == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    child = child_of(parent);
+  }
+  REQUIRE(child > 0);
+  ::kill(parent, SIGKILL);
+  int status = 0;
+  ::waitpid(parent, &status, 0);
+  // PR_SET_PDEATHSIG delivers SIGKILL to the child; it is gone (or a zombie awaiting its reaper).
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string pid, comm, state;
+    gone = !(stat >> pid >> comm >> state) || state == "Z" || state == "X";
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(gone);
+  if (!gone) ::kill(child, SIGKILL);
+}
