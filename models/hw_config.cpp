@@ -43,6 +43,7 @@ void HwConfig::validate() const {
   sram.validate();
   hbm.validate();
   dma.validate();
+  energy.validate();
   require_config(sram.residency_mib <= sram.capacity_mib,
                  fmt::format("sram.residency_mib ({}) must not exceed sram.capacity_mib ({})",
                              sram.residency_mib, sram.capacity_mib));

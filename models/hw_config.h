@@ -6,6 +6,7 @@
 #include <string>
 
 #include "models/dma.h"
+#include "models/energy.h"
 #include "models/hbm.h"
 #include "models/mxu.h"
 #include "models/sram.h"
@@ -29,6 +30,7 @@ struct HwConfig {
   SramConfig sram;
   HbmConfig hbm;
   DmaConfig dma;
+  EnergyConfig energy;
   std::string source;  ///< preset name or file it was loaded from
 
   /// Validates every section; throws ConfigError naming the full key.

@@ -27,11 +27,15 @@ struct MxuConfig {
 struct MxuStats {
   std::uint64_t instructions = 0;
   std::uint64_t macs = 0;
+  std::uint64_t macs_bf16 = 0;  ///< of `macs`, those of bf16 matmuls (energy per dtype)
+  std::uint64_t macs_fp8 = 0;
   Cycle busy_cycles = 0;     ///< cycles this array was running a matmul
   Cycle compute_cycles = 0;  ///< of which the array itself was the limit (vs SRAM)
   MxuStats& operator+=(const MxuStats& o) {
     instructions += o.instructions;
     macs += o.macs;
+    macs_bf16 += o.macs_bf16;
+    macs_fp8 += o.macs_fp8;
     busy_cycles += o.busy_cycles;
     compute_cycles += o.compute_cycles;
     return *this;

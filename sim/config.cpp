@@ -221,6 +221,24 @@ const std::vector<KeyDesc>& key_table() {
                          FIELD(dma.group_requests)));
     t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order",
                          FIELD(dma.gather_sort)));
+
+    t.push_back(double_key("energy.hbm_read_pj_per_byte", "HBM read energy, pJ per byte",
+                           FIELD(energy.hbm_read_pj_per_byte)));
+    t.push_back(double_key("energy.hbm_write_pj_per_byte", "HBM write energy, pJ per byte",
+                           FIELD(energy.hbm_write_pj_per_byte)));
+    t.push_back(double_key("energy.sram_read_pj_per_byte", "SRAM read energy, pJ per byte",
+                           FIELD(energy.sram_read_pj_per_byte)));
+    t.push_back(double_key("energy.sram_write_pj_per_byte", "SRAM write energy, pJ per byte",
+                           FIELD(energy.sram_write_pj_per_byte)));
+    t.push_back(double_key("energy.mac_bf16_pj", "MXU energy per bf16 multiply-accumulate, pJ",
+                           FIELD(energy.mac_bf16_pj)));
+    t.push_back(double_key("energy.mac_fp8_pj", "MXU energy per fp8 multiply-accumulate, pJ",
+                           FIELD(energy.mac_fp8_pj)));
+    t.push_back(double_key("energy.vpu_lane_op_pj",
+                           "vector energy per lane-op (one element-pass of one element), pJ",
+                           FIELD(energy.vpu_lane_op_pj)));
+    t.push_back(double_key("energy.static_w", "static (leakage and always-on) power, W",
+                           FIELD(energy.static_w)));
     return t;
   }();
   return table;
@@ -248,9 +266,9 @@ std::string known_keys_of(const std::string& section) {
   std::string section = dot == std::string::npos ? key : key.substr(0, dot);
   std::string known = known_keys_of(section);
   if (known.empty())
-    throw ConfigError(
-        fmt::format("{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma)",
-                    where, section));
+    throw ConfigError(fmt::format(
+        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma, energy)", where,
+        section));
   throw ConfigError(
       fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
 }
