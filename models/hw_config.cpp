@@ -50,6 +50,7 @@ void HwConfig::validate() const {
   hbm.validate();
   dma.validate();
   exec.validate();
+  energy.validate();
   // load_hw_config shrinks a budget the user did not set with the SRAM, so this names the budget.
   require_config(sram.residency_mib <= sram.capacity_mib,
                  fmt::format("sram.residency_mib ({} MiB of pinned indexer keys) must be <= "

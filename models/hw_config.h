@@ -6,6 +6,7 @@
 #include <string>
 
 #include "models/dma.h"
+#include "models/energy.h"
 #include "models/hbm.h"
 #include "models/mxu.h"
 #include "models/sram.h"
@@ -38,6 +39,7 @@ struct HwConfig {
   HbmConfig hbm;
   DmaConfig dma;
   ExecConfig exec;
+  EnergyConfig energy;
   std::string source;  ///< preset name or file it was loaded from
 
   /// Validates every section; throws ConfigError naming the full key.

@@ -109,6 +109,7 @@ Cycle MxuCore::execute(const Instruction& in, Cycle t0) {
   end = std::max(end, m_sram.access(t0, in.c.offset, traffic.c_bytes, true));
   ++m_stats.instructions;
   m_stats.macs += in.m * in.n * in.k;
+  (in.dtype == DType::kFp8 ? m_stats.macs_fp8 : m_stats.macs_bf16) += in.m * in.n * in.k;
   m_stats.busy_cycles += end - t0;
   m_stats.compute_cycles += compute;
   return end;

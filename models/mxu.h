@@ -28,6 +28,8 @@ struct MxuConfig {
 struct MxuStats {
   std::uint64_t instructions = 0;
   std::uint64_t macs = 0;
+  std::uint64_t macs_bf16 = 0;  ///< of `macs`, those of bf16 matmuls (energy per dtype)
+  std::uint64_t macs_fp8 = 0;
   Cycle busy_cycles = 0;     ///< cycles this array was running a matmul
   Cycle compute_cycles = 0;  ///< of which the array itself was the limit (vs SRAM)
 };
@@ -38,6 +40,8 @@ inline constexpr StatField<MxuStats> kMxuStatFields[] = {
     {"instructions", "instructions", &MxuStats::instructions},
     {"busy_cycles", "cycles", &MxuStats::busy_cycles},
     {"macs", "MACs", &MxuStats::macs},
+    {"macs_bf16", "MACs", &MxuStats::macs_bf16},
+    {"macs_fp8", "MACs", &MxuStats::macs_fp8},
     {"compute_cycles", "cycles", &MxuStats::compute_cycles},
 };
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "models/energy.h"
+
 namespace tpusim {
 namespace {
 
@@ -42,6 +44,7 @@ Cycle TopkCore::execute(const Instruction& in, Cycle t0) {
   end = std::max(end, m_sram.access(t0, in.dst.offset, m_timing.write_bytes(in), true));
   ++m_stats.instructions;
   m_stats.elements += in.rows * in.n;
+  m_stats.lane_ops += topk_unit_lane_ops(in);
   m_stats.busy_cycles += end - t0;
   return end;
 }

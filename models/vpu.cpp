@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/math.h"
+#include "models/energy.h"
 
 namespace tpusim {
 namespace {
@@ -105,6 +106,7 @@ Cycle VpuCore::execute(const Instruction& in, Cycle t0) {
   end = std::max(end, m_sram.access(t0, in.dst.offset, wr, true));
   ++m_stats.instructions;
   m_stats.elements += in.op == Op::kVpuTopk ? in.rows * in.n : in.elems;
+  m_stats.lane_ops += vpu_lane_ops(in, m_timing.config());
   m_stats.busy_cycles += end - t0;
   return end;
 }

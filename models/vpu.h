@@ -26,6 +26,7 @@ struct VpuConfig {
 struct VpuStats {
   std::uint64_t instructions = 0;
   std::uint64_t elements = 0;
+  double lane_ops = 0;  ///< element-passes (models/energy.h vpu_lane_ops), for energy
   Cycle busy_cycles = 0;
 };
 

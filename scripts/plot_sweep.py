@@ -4,6 +4,8 @@
   speedup_<phase>           DSA speedup over dense (dense time / DSA time) vs L, a line per k
   step_time_<phase>         simulated step time vs L, dense and DSA (a line per k)
   hbm_bytes_<phase>         HBM bytes (read + write) per step vs L, dense and DSA
+  energy_<phase>            energy per step (energy.total_j: dynamic plus static, see
+                            docs/ENERGY.md) vs L, dense and DSA; skipped for a CSV without it
   units_<phase>             at one L (--at-seq, default the largest): per unit kind, the time its
                             instances were busy (mean over instances) and idle; each bar adds up
                             to the step time of its variant
@@ -112,6 +114,14 @@ def fmt_time(us):
 def time_scale(max_us):
     """Display unit for times up to max_us: microseconds, or milliseconds past 10 ms."""
     return (1e3, "ms") if max_us > 1e4 else (1.0, "us")
+
+
+def energy_scale(max_j):
+    """(divisor, unit) putting the largest energy of a plot in [1, 1000) of its unit."""
+    for scale, unit in [(1.0, "J"), (1e-3, "mJ"), (1e-6, "uJ")]:
+        if max_j >= scale:
+            return scale, unit
+    return 1e-9, "nJ"
 
 
 def log2_seq_axis(ax, seqs):
@@ -616,8 +626,18 @@ def main():
                 plot_per_variant(w, g, phase, dims, "hbm_bytes",
                                  "HBM traffic per step vs context length",
                                  "HBM read + write (MiB, log scale)", with_step=True)
+                if "energy.total_j" in g.columns:
+                    g["_v"] = pd.to_numeric(g["energy.total_j"])
+                    scale, unit = energy_scale(g["_v"].max())
+                    g["_v"] /= scale
+                    plot_per_variant(w, g, phase, dims, "energy",
+                                     "Energy per step vs context length",
+                                     f"energy ({unit}, log scale)", with_step=True)
+                else:
+                    note(f"skipped energy_{phase}: the CSV has no energy.total_j column")
             else:
-                note(f"skipped speedup_{phase}, step_time_{phase}, hbm_bytes_{phase}: "
+                note(f"skipped speedup_{phase}, step_time_{phase}, hbm_bytes_{phase}, "
+                     f"energy_{phase}: "
                      f"one L only ({count_label(g['workload.seq'].iloc[0])})")
             sub = g[g["workload.seq"] == at[phase]]
             plot_units(w, sub, phase, at[phase], dims)

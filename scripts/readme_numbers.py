@@ -166,7 +166,7 @@ def residency_sweep(tmp):
 
 def standard_sweep(tmp):
     pics = [f"{k}_{p}.png" for p in ["decode", "prefill"]
-            for k in ["speedup", "step_time", "hbm_bytes", "units", "kernels"]]
+            for k in ["speedup", "step_time", "hbm_bytes", "energy", "units", "kernels"]]
     rows, points, wall, cpu, files = sweep_and_plot(STANDARD, tmp, "standard", pics)
     # The longest points, timed alone (the sweep's CSV has no per-point wall time).
     longest = {}

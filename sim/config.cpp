@@ -265,6 +265,23 @@ const std::vector<KeyDesc>& key_table() {
                          "instructions of one unit kind a free unit may choose from (oldest "
                          "ready first); 1 = in-order issue per kind",
                          FIELD(exec.issue_window)));
+    t.push_back(double_key("energy.hbm_read_pj_per_byte", "HBM read energy, pJ per byte",
+                           FIELD(energy.hbm_read_pj_per_byte)));
+    t.push_back(double_key("energy.hbm_write_pj_per_byte", "HBM write energy, pJ per byte",
+                           FIELD(energy.hbm_write_pj_per_byte)));
+    t.push_back(double_key("energy.sram_read_pj_per_byte", "SRAM read energy, pJ per byte",
+                           FIELD(energy.sram_read_pj_per_byte)));
+    t.push_back(double_key("energy.sram_write_pj_per_byte", "SRAM write energy, pJ per byte",
+                           FIELD(energy.sram_write_pj_per_byte)));
+    t.push_back(double_key("energy.mac_bf16_pj", "MXU energy per bf16 multiply-accumulate, pJ",
+                           FIELD(energy.mac_bf16_pj)));
+    t.push_back(double_key("energy.mac_fp8_pj", "MXU energy per fp8 multiply-accumulate, pJ",
+                           FIELD(energy.mac_fp8_pj)));
+    t.push_back(double_key("energy.vpu_lane_op_pj",
+                           "vector energy per lane-op (one element-pass of one element), pJ",
+                           FIELD(energy.vpu_lane_op_pj)));
+    t.push_back(double_key("energy.static_w", "static (leakage and always-on) power, W",
+                           FIELD(energy.static_w)));
     return t;
   }();
   return table;
@@ -300,8 +317,8 @@ std::string known_keys_of(const std::string& section) {
   std::string known = known_keys_of(section);
   if (known.empty())
     throw ConfigError(fmt::format(
-        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma, exec)", where,
-        section));
+        "{}: unknown section '{}' (sections: chip, mxu, vpu, topk, sram, hbm, dma, exec, energy)",
+        where, section));
   throw ConfigError(
       fmt::format("{}: unknown key '{}' (keys of [{}]: {})", where, key, section, known));
 }

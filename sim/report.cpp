@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -76,7 +77,44 @@ void flatten_into(const Json& j, const std::string& prefix,
   }
 }
 
+Json energy_json(const EnergyBreakdown& e) {
+  Json j;
+  j["total_j"] = e.total_j();
+  j["hbm_j"] = e.hbm_j;
+  j["sram_j"] = e.sram_j;
+  j["mxu_j"] = e.mxu_j;
+  j["vpu_j"] = e.vpu_j;
+  j["static_j"] = e.static_j;
+  return j;
+}
+
+// Joules scaled to J/mJ/uJ/nJ, three significant digits.
+std::string format_joules(double j) {
+  if (j == 0) return "0 J";
+  const double a = std::fabs(j);
+  if (a >= 1) return fmt::format("{:.3g} J", j);
+  if (a >= 1e-3) return fmt::format("{:.3g} mJ", j * 1e3);
+  if (a >= 1e-6) return fmt::format("{:.3g} uJ", j * 1e6);
+  return fmt::format("{:.3g} nJ", j * 1e9);
+}
+
 }  // namespace
+
+EnergyCounts run_activity(const RunResult& r) {
+  EnergyCounts c;
+  c.hbm_read_bytes = r.hbm.read_bytes;
+  c.hbm_write_bytes = r.hbm.write_bytes;
+  c.sram_read_bytes = r.sram.read_bytes;
+  c.sram_write_bytes = r.sram.write_bytes;
+  c.macs_bf16 = r.mxu.macs_bf16;
+  c.macs_fp8 = r.mxu.macs_fp8;
+  c.vpu_lane_ops = r.vpu.lane_ops + r.topk.lane_ops;
+  return c;
+}
+
+EnergyBreakdown run_energy(const RunResult& r) {
+  return energy_of(run_activity(r), r.hw.energy, r.seconds());
+}
 
 Json hw_json(const HwConfig& hw) {
   Json out = Json::object();
@@ -133,7 +171,13 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   units["dma"] = unit(UnitKind::kDma, stat_json(r.dma, kDmaStatFields));
   if (r.hw.topk.enabled) units["topk"] = unit(UnitKind::kTopk, stat_json(r.topk, kVpuStatFields));
   j["units"] = units;
+  j["energy"] = energy_json(run_energy(r));
 
+  // A kernel's static energy is the run's, split by the kernels' active times: kernels overlap,
+  // so charging each its own span would count the overlapped time twice.
+  double active_sum = 0;
+  for (const auto& k : r.stats.kernels)
+    if (k.instructions > 0) active_sum += static_cast<double>(k.active_cycles());
   Json kernels = Json::array();
   for (std::size_t tag = 0; tag < r.stats.kernels.size(); ++tag) {
     const KernelStats& k = r.stats.kernels[tag];
@@ -146,6 +190,8 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     kj["dram_bytes"] = k.dram_bytes;
     kj["flops"] = k.flops;
     kj["instructions"] = k.instructions;
+    const double share = active_sum > 0 ? static_cast<double>(k.active_cycles()) / active_sum : 0;
+    kj["energy"] = energy_json(energy_of(k.activity, r.hw.energy, t * share));
     kernels.push_back(kj);
   }
   // Standard tags first in pipeline order, then any others by name: stable across runs.
@@ -191,6 +237,8 @@ Json make_compare(const Json& dense, const Json& dsa) {
   j["speedup"] = ratio(dense["cycles"].get<double>(), dsa["cycles"].get<double>());
   j["dram_read_ratio"] =
       ratio(dense["dram"]["read_bytes"].get<double>(), dsa["dram"]["read_bytes"].get<double>());
+  j["energy_ratio"] =
+      ratio(dense["energy"]["total_j"].get<double>(), dsa["energy"]["total_j"].get<double>());
   return j;
 }
 
@@ -289,6 +337,19 @@ std::string format_table(const Json& in) {
          return fmt::format("{:.1f}%", 100 * r["units"]["dma"]["utilization"].get<double>());
        },
        nullptr},
+      {"energy", [](const Json& r) { return format_joules(r["energy"]["total_j"].get<double>()); },
+       num("energy", "total_j")},
+      {"  HBM", [](const Json& r) { return format_joules(r["energy"]["hbm_j"].get<double>()); },
+       num("energy", "hbm_j")},
+      {"  SRAM", [](const Json& r) { return format_joules(r["energy"]["sram_j"].get<double>()); },
+       num("energy", "sram_j")},
+      {"  MXU", [](const Json& r) { return format_joules(r["energy"]["mxu_j"].get<double>()); },
+       num("energy", "mxu_j")},
+      {"  VPU", [](const Json& r) { return format_joules(r["energy"]["vpu_j"].get<double>()); },
+       num("energy", "vpu_j")},
+      {"  static",
+       [](const Json& r) { return format_joules(r["energy"]["static_j"].get<double>()); },
+       num("energy", "static_j")},
       {"SRAM peak use",
        [](const Json& r) { return format_bytes(r["sram"]["peak_bytes"].get<double>()); }, nullptr},
       {"SRAM conflicts",
@@ -333,7 +394,7 @@ std::string format_table(const Json& in) {
   });
   out += fmt::format("\n{:<{}}", "kernel", lw);
   for (const auto& n : names)
-    out += fmt::format("{:>{}}", n + " time  DRAM", cw + 8);
+    out += fmt::format("{:>{}}", n + " time  DRAM  energy", cw + 18);
   out += "\n";
   for (const auto& tag : tags) {
     out += fmt::format("{:<{}}", tag, lw);
@@ -342,7 +403,7 @@ std::string format_table(const Json& in) {
       for (const auto& k : c["kernels"])
         if (k["tag"] == tag) found = &k;
       if (!found) {
-        out += fmt::format("{:>{}}", "-", cw + 8);
+        out += fmt::format("{:>{}}", "-", cw + 18);
         continue;
       }
       double secs =
@@ -350,9 +411,10 @@ std::string format_table(const Json& in) {
       double share =
           100.0 * (*found)["cycles"].get<double>() / std::max(1.0, c["cycles"].get<double>());
       out += fmt::format("{:>{}}",
-                         fmt::format("{} {:>3.0f}% {:>10}", format_seconds(secs), share,
-                                     format_bytes((*found)["dram_bytes"].get<double>())),
-                         cw + 8);
+                         fmt::format("{} {:>3.0f}% {:>10} {:>9}", format_seconds(secs), share,
+                                     format_bytes((*found)["dram_bytes"].get<double>()),
+                                     format_joules((*found)["energy"]["total_j"].get<double>())),
+                         cw + 18);
     }
     out += "\n";
   }
@@ -391,10 +453,15 @@ std::string format_table(const Json& in) {
     });
   }
   if (compare) {
-    out += fmt::format("\nDSA speedup over dense: {:.2f}x; DRAM read ratio (dense/dsa): {:.2f}x\n",
-                       in["speedup"].get<double>(), in["dram_read_ratio"].get<double>());
+    out += fmt::format(
+        "\nDSA speedup over dense: {:.2f}x; DRAM read ratio (dense/dsa): {:.2f}x; "
+        "energy ratio (dense/dsa): {:.2f}x\n",
+        in["speedup"].get<double>(), in["dram_read_ratio"].get<double>(),
+        in["energy_ratio"].get<double>());
   }
-  out += "(kernel time is the span during which any of its instructions ran; kernels overlap)\n";
+  out +=
+      "(kernel time is the span during which any of its instructions ran; kernels overlap;\n"
+      " a kernel's static energy is the run's, split by the kernels' times)\n";
   return out;
 }
 
@@ -408,7 +475,10 @@ std::vector<std::pair<std::string, std::string>> flatten_report(const Json& repo
         const std::string p = "kernel." + k["tag"].get<std::string>();
         for (const auto& field : kernel_csv_fields()) {
           const std::string key = field.substr(1);
-          if (k.contains(key)) out.emplace_back(p + field, scalar_text(k[key]));
+          if (key == "energy_j" && k.contains("energy"))
+            out.emplace_back(p + field, scalar_text(k["energy"]["total_j"]));
+          else if (k.contains(key))
+            out.emplace_back(p + field, scalar_text(k[key]));
         }
       }
     } else if (it.value().is_object()) {
@@ -432,7 +502,7 @@ std::vector<std::string> standard_csv_columns(const Json& sample_report) {
 
 const std::vector<std::string>& kernel_csv_fields() {
   static const std::vector<std::string> fields = {".cycles", ".dram_bytes", ".flops",
-                                                  ".bound_cycles"};
+                                                  ".bound_cycles", ".energy_j"};
   return fields;
 }
 

@@ -16,6 +16,11 @@ namespace tpusim {
 /// The resolved hardware config as {"section": {"key": value}} with typed values.
 Json hw_json(const HwConfig& hw);
 
+/// The run's activity from the units' own counters (HBM and SRAM bytes, MACs per dtype, vector
+/// lane-ops), and its energy under r.hw.energy with static power over the simulated time.
+EnergyCounts run_activity(const RunResult& r);
+EnergyBreakdown run_energy(const RunResult& r);
+
 /// The report of one simulated variant. `workload` and `indexer` come from the caller.
 Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
                  std::uint64_t sram_peak_bytes);
@@ -23,16 +28,17 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
 /// hbm_bytes, vpu_ops, mxu_cycles, hbm_cycles, vpu_cycles, bound_cycles, bound_by, efficiency}
 /// and `bound_cycles` to each `kernels` entry with closed-form work.
 void add_roofline(Json& report, const Roofline& roofline);
-/// {"tpusim_compare": 1, "dense", "dsa", "speedup", "dram_read_ratio"} (dense over DSA).
+/// {"tpusim_compare": 1, "dense", "dsa", "speedup", "dram_read_ratio", "energy_ratio"} (dense
+/// over DSA).
 Json make_compare(const Json& dense, const Json& dsa);
 
 /// Human-readable table of a report or of a comparison, numbers with units.
 std::string format_table(const Json& report_or_compare);
 
 /// The report as (column, value) pairs: scalars flattened with dots, kernels as
-/// kernel.<tag>.cycles / .dram_bytes / .flops.
+/// kernel.<tag>.cycles / .dram_bytes / .flops / .energy_j.
 std::vector<std::pair<std::string, std::string>> flatten_report(const Json& report);
-/// The columns every sweep CSV has, in order: the report's scalars, then three columns per tag of
+/// The columns every sweep CSV has, in order: the report's scalars, then four columns per tag of
 /// kernel_tags() (workloads/kernel_tags.h), whether or not the sample report ran that kernel.
 std::vector<std::string> standard_csv_columns(const Json& sample_report);
 /// The fields each kernel tag has in a sweep CSV (".cycles", ...), in column order.

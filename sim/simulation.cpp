@@ -51,7 +51,7 @@ RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable
                    const SimOptions& opts) {
   RunResult res;
   res.hw = hw;
-  res.stats = RunStats(opts.timeline_limit);
+  res.stats = RunStats(opts.timeline_limit, ActivityCounter(hw));
   Scoreboard board(source, hw.topk.enabled, opts.window, hw.exec.issue_window);
   Executor exec("executor", board,
                 [&res](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,

@@ -30,6 +30,7 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
   k.busy_cycles += dur;
   k.dram_bytes += b;
   k.flops += f;
+  k.activity += m_counter.count(in);
   if (dur > 0) {
     Cycle s = start;
     while (!k.active.empty() && k.active.back().second >= s) {

@@ -10,6 +10,7 @@
 
 #include "base/cycle.h"
 #include "base/error.h"
+#include "models/energy.h"
 #include "traces/isa.h"
 
 namespace tpusim {
@@ -19,6 +20,8 @@ struct KernelStats {
   Cycle busy_cycles = 0;         ///< sum of its instructions' durations (unit-cycles)
   std::uint64_t dram_bytes = 0;  ///< HBM bytes its instructions declare
   std::uint64_t flops = 0;
+  /// Its instructions' accesses, MACs and lane-ops (ActivityCounter), for its energy.
+  EnergyCounts activity;
   /// Union of its instructions' [start, end) intervals, merged as they retire. Retirements come
   /// in time order (ends never decrease), so merging from the back is exact. Intervals that end
   /// before every instruction still running started can never merge again; they are folded
@@ -49,7 +52,8 @@ struct TimelineEvent {
 
 class RunStats {
  public:
-  explicit RunStats(std::size_t timeline_limit = 0) : m_timeline_limit(timeline_limit) {}
+  explicit RunStats(std::size_t timeline_limit = 0, ActivityCounter counter = {})
+      : m_timeline_limit(timeline_limit), m_counter(counter) {}
   /// `horizon`: no instruction retiring later started before it (0: unknown, fold nothing).
   void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
                  Cycle horizon = 0);
@@ -67,6 +71,7 @@ class RunStats {
 
  private:
   std::size_t m_timeline_limit;
+  ActivityCounter m_counter;
 };
 
 }  // namespace tpusim

@@ -95,7 +95,8 @@ TEST_CASE("plot_sweep.py: every picture names chip and workload, no bar exceeds 
   const std::string chip = sweep[0].at("hw.chip.name");
   REQUIRE(!chip.empty());
 
-  const std::vector<std::string> kinds = {"speedup", "step_time", "hbm_bytes", "units", "kernels"};
+  const std::vector<std::string> kinds = {"speedup", "step_time", "hbm_bytes",
+                                          "energy",  "units",     "kernels"};
   std::size_t pictures = 0;
   for (std::string phase : {"decode", "prefill"}) {
     for (const auto& kind : kinds) {
@@ -120,11 +121,28 @@ TEST_CASE("plot_sweep.py: every picture names chip and workload, no bar exceeds 
         CHECK(!r.at("ylabel").empty());
       }
       const CsvRow& r0 = rows[0];
-      if (kind == "speedup" || kind == "step_time" || kind == "hbm_bytes")
+      if (kind == "speedup" || kind == "step_time" || kind == "hbm_bytes" || kind == "energy")
         CHECK(contains(r0.at("xlabel"), "context length L (tokens"));
       if (kind == "speedup") CHECK(contains(r0.at("ylabel"), "dense step time / DSA step time"));
       if (kind == "step_time") CHECK(contains(r0.at("ylabel"), "step time (us"));
       if (kind == "hbm_bytes") CHECK(contains(r0.at("ylabel"), "(MiB"));
+      if (kind == "energy") {
+        // Its points are the sweep's energy.total_j in the unit the label names.
+        const std::string& yl = r0.at("ylabel");
+        REQUIRE(contains(yl, "energy ("));
+        const double scale = contains(yl, "(mJ")   ? 1e-3
+                             : contains(yl, "(uJ") ? 1e-6
+                             : contains(yl, "(nJ") ? 1e-9
+                                                   : 1.0;
+        for (const auto& r : rows) {
+          if (r.at("series") != "dense") continue;
+          for (const auto& sw : sweep)
+            if (sw.at("workload.phase") == phase && sw.at("workload.attention") == "dense" &&
+                sw.at("workload.seq") == r.at("x"))
+              CHECK(std::stod(r.at("y")) * scale ==
+                    Approx(std::stod(sw.at("energy.total_j"))).epsilon(1e-5));
+        }
+      }
       if (kind == "units") CHECK(contains(r0.at("ylabel"), "time per step (us)"));
       if (kind == "kernels") CHECK(contains(r0.at("xlabel"), "% of the step time"));
       if (kind != "units" && kind != "kernels") continue;
