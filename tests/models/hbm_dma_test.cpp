@@ -86,7 +86,7 @@ TEST_CASE("hbm converts its datasheet numbers into ticks", "[hbm]") {
   // 1.5 GHz = 1920.4 ticks -> 1920.
   CHECK(h.burst_ticks() == 1920);
   // Path latency 234.75 ns * 1.5 = 352.125 cycles = 360576 ticks (idle latency 250 ns with tRCD
-  // and one burst, see test_hbm_timing.cpp); tRCD 14 ns = 21 cycles = 21504 ticks.
+  // and one burst, see hbm_timing_test.cpp); tRCD 14 ns = 21 cycles = 21504 ticks.
   CHECK(h.latency_ticks() == 360576);
   CHECK(h.trcd_ticks() == 21504);
 }

@@ -375,7 +375,7 @@ TEST_CASE("plot_sweep.py writes the PNG plots of a sweep", "[sweep][plot]") {
                 "/plots") == 0);
   for (std::string phase : {"decode", "prefill"}) {
     // indexer_resident is skipped here: 1 MiB holds all of the tiny model's keys at L <= 2k,
-    // so the fraction does not vary (tests/cli/test_plot_sweep.cpp covers it and the tables).
+    // so the fraction does not vary (tests/cli/plot_sweep_test.cpp covers it and the tables).
     for (std::string plot : {"speedup", "step_time", "hbm_bytes", "units", "kernels"}) {
       std::string png = dir + "/plots/" + plot + "_" + phase + ".png";
       INFO(png);

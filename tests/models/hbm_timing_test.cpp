@@ -116,7 +116,7 @@ TEST_CASE("hbm idle and serialized read latency", "[hbm]") {
   const HbmConfig cfg;
   HbmTiming h(cfg, kClockGhz);
   // Idle: a closed bank activates (tRCD), one burst crosses the bus, then the path latency.
-  // 14 ns * 1.5 * 1024 = 21504 ticks; burst 1920 (see test_hbm_dma.cpp); 234.75 ns = 360576.
+  // 14 ns * 1.5 * 1024 = 21504 ticks; burst 1920 (see hbm_dma_test.cpp); 234.75 ns = 360576.
   const Tick first = h.access(0, 0, 64, false);
   CHECK(first == 21504 + 1920 + 360576);
   CHECK(h.stats().row_empty == 1);
