@@ -16,8 +16,8 @@ Chip::Chip(sc_core::sc_module_name name, const HwConfig& cfg, InstructionPort& p
     m_dmas.push_back(
         std::make_unique<DmaUnit>(n.c_str(), cfg.dma, static_cast<int>(i), port, m_hbm, m_sram));
   }
-  m_vpu = std::make_unique<VpuUnit>("vpu", cfg.vpu, port, m_sram);
-  if (cfg.topk.enabled) m_topk = std::make_unique<TopkUnit>("topk", cfg.topk, port, m_sram);
+  m_vpu = std::make_unique<VpuUnit>("vpu", cfg.vpu, 0, port, m_sram);
+  if (cfg.topk.enabled) m_topk = std::make_unique<TopkUnit>("topk", cfg.topk, 0, port, m_sram);
 }
 
 }  // namespace tpusim

@@ -7,13 +7,11 @@
 
 #include <systemc>
 
+#include "models/core_unit.h"
 #include "models/dma_unit.h"
 #include "models/hbm.h"
 #include "models/hw_config.h"
-#include "models/mxu_unit.h"
 #include "models/sram.h"
-#include "models/topk_unit.h"
-#include "models/vpu_unit.h"
 
 namespace tpusim {
 

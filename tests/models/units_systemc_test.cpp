@@ -6,8 +6,7 @@
 #include <vector>
 
 #include "models/dma_unit.h"
-#include "models/mxu_unit.h"
-#include "models/vpu_unit.h"
+#include "models/core_unit.h"
 
 using namespace tpusim;
 
@@ -73,7 +72,7 @@ TEST_CASE("systemc units retire at their timing cores' cycles", "[systemc]") {
   SramTiming sram{SramConfig{}};
   HbmTiming hbm{HbmConfig{}, clock_ghz};
   MxuUnit mxu("mxu0", MxuConfig{}, 0, port, sram);
-  VpuUnit vpu("vpu", VpuConfig{}, port, sram);
+  VpuUnit vpu("vpu", VpuConfig{}, 0, port, sram);
   DmaUnit dma("dma0", DmaConfig{}, 0, port, hbm, sram);
   sc_core::sc_start();
 
