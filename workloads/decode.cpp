@@ -42,13 +42,10 @@ constexpr std::size_t kKvSlots = 3;
 // Indexer key tiles per sequence, and key/logits slots per MXU: a tile's fp8 matmul streams
 // Lt/2 rows against one stationary fold, several times longer than loading its 132-B keys, so
 // the loads must run several tiles ahead for all arrays to work at once.
-// With every key pinned the indexer is bound on chip, not by scheduling: per key the logits
-// matmul moves 256 B of SRAM (128 B of fp8 key in, 64 bf16 logits out) and relu, weight multiply
-// and head sum each read and write 64 fp32 (512 B), 1,792 B / 8 KiB per cycle = 28,672 cycles at
-// L = 128k on tpu-v5e, above the VPU lanes' 3 x 64 x L / 1024 = 24,576. The pinned indexer runs at
-// that bound after a one-tile ramp (the first 4096-key matmul, ~2.4k cycles, before the VPU can
-// start). Halving leading tiles (512, 512, 1024, 2048) let the VPU start earlier but then wait for
-// the first full tile: pin gained 0.6% at 128k and lost 1.3% at 32k, auto lost 4%.
+// With every key pinned the indexer is bound on chip (SRAM traffic of the logits and the fused
+// epilogue, and the VPU's lane-ops), not by scheduling. Leading tiles of equal size: halving the
+// first ones let the VPU start earlier but then wait for the first full tile (measurements in
+// tests/bench/RESULTS.md, "Indexer key tiles").
 constexpr std::uint64_t kIndexerTiles = 32;
 constexpr std::size_t kIndexerSlotsPerMxu = 2;
 
