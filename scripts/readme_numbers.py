@@ -105,7 +105,22 @@ def dsa_table(tmp):
                 f"{kernel(dec, 'indexer.scores', 'dram_bytes') / 2 ** 20:.1f} MiB",
             "prefill-gather-bytes-128k":
                 f"{kernel(pre['dsa'], 'attn.gather', 'dram_bytes') / 1e9:.1f} GB",
-            "prefill-speedup-128k": f"{pre['speedup']:.1f}x"}, {}
+            "prefill-speedup-128k": f"{pre['speedup']:.1f}x",
+            "prefill-speedup-8k": f"{j['prefill 8k']['speedup']:.2f}x",
+            "decode-dense-efficiency-from-32k": eff_range(j, "decode", "dense", 32 * 1024),
+            "decode-dsa-efficiency": eff_range(j, "decode", "dsa", 0),
+            "prefill-dsa-efficiency": eff_range(j, "prefill", "dsa", 0)}, {}
+
+
+def eff_range(runs, phase, variant, min_seq):
+    """'lo-hi' of the speed-of-light efficiency over the table's runs of one phase and variant."""
+    effs = []
+    for key, run in runs.items():
+        p, seq = key.split()
+        n = int(seq[:-1]) * (1024 if seq.endswith("k") else 1) if seq[-1] in "km" else int(seq)
+        if p == phase and n >= min_seq:
+            effs.append(run[variant]["roofline"]["efficiency"])
+    return f"{min(effs):.2f}-{max(effs):.2f}"
 
 
 GROUPS = [1, 4, 8, 16, 64]
@@ -185,7 +200,8 @@ PRODUCERS = [
     # name, blocks it fills, function, needs --with-sweep
     ("dsa-table", ["dsa-table", "dsa-table-time", "decode-indexer-share-128k",
                    "decode-indexer-bytes-128k", "prefill-gather-bytes-128k",
-                   "prefill-speedup-128k"], dsa_table, False),
+                   "prefill-speedup-128k", "prefill-speedup-8k", "decode-dense-efficiency-from-32k",
+                   "decode-dsa-efficiency", "prefill-dsa-efficiency"], dsa_table, False),
     ("group-size", ["group-size"], group_size, False),
     ("residency-sweep", ["residency-sweep"], residency_sweep, False),
     ("standard-sweep", ["standard-sweep"], standard_sweep, True),
