@@ -62,8 +62,10 @@ struct HbmStats {
 
 /// HbmStats' reported counters (bus_busy_ticks is internal, in 1/1024-cycle ticks).
 inline constexpr StatField<HbmStats> kHbmStatFields[] = {
-    {"read_bytes", "B", &HbmStats::read_bytes},      {"write_bytes", "B", &HbmStats::write_bytes},
-    {"requests", "requests", &HbmStats::requests},   {"row_hits", "bursts", &HbmStats::row_hits},
+    {"read_bytes", "B", &HbmStats::read_bytes},
+    {"write_bytes", "B", &HbmStats::write_bytes},
+    {"requests", "requests", &HbmStats::requests},
+    {"row_hits", "bursts", &HbmStats::row_hits},
     {"row_misses", "accesses", &HbmStats::row_misses},
     {"row_empty", "accesses", &HbmStats::row_empty},
     {"row_conflicts", "accesses", &HbmStats::row_conflicts},
