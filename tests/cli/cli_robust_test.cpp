@@ -1,5 +1,5 @@
-// End-to-end error handling through the tpusim binary (docs/ARCHITECTURE.md "Errors"): malformed input
-// exits 2 with a message that says where, and output files are all-or-nothing.
+// End-to-end error handling through the tpusim binary (docs/ARCHITECTURE.md "Errors"): malformed
+// input exits 2 with a message that says where, and output files are all-or-nothing.
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>

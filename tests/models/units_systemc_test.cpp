@@ -5,8 +5,8 @@
 #include <systemc>
 #include <vector>
 
-#include "models/dma_unit.h"
 #include "models/core_unit.h"
+#include "models/dma_unit.h"
 
 using namespace tpusim;
 
