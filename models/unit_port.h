@@ -3,6 +3,7 @@
 /// a unit thread asks for its next instruction and reports when it is done.
 
 #include <exception>
+#include <utility>
 
 #include <systemc>
 
@@ -26,7 +27,7 @@ class InstructionPort {
   /// exception leaving a thread into a generic report and lose its type and message layout, so
   /// units hand it here instead; the executor stops the simulation and simulate() rethrows it.
   /// The default rethrows at once (for ports outside a full simulation).
-  virtual void fail(std::exception_ptr error) { std::rethrow_exception(error); }
+  virtual void fail(std::exception_ptr error) { std::rethrow_exception(std::move(error)); }
 };
 
 /// Body of a unit's SC_THREAD: runs `serve` and hands any error to the port. SystemC's own
