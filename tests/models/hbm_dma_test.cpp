@@ -8,6 +8,7 @@
 #include "models/dma.h"
 #include "models/hbm.h"
 #include "models/sram.h"
+#include "tests/models/dma_test_util.h"
 
 using namespace tpusim;
 
@@ -15,14 +16,7 @@ namespace {
 
 constexpr double kClockGhz = 1.5;  // default preset: 819 GB/s / 1.5 GHz = 546 B/cycle peak
 
-Instruction load(std::uint64_t hbm, std::uint64_t sram, std::uint64_t bytes) {
-  Instruction in;
-  in.op = Op::kDmaLoad;
-  in.src = {Space::kHbm, hbm};
-  in.dst = {Space::kSram, sram};
-  in.bytes = bytes;
-  return in;
-}
+using tpusim_test::load;
 
 Instruction gather(std::uint64_t span, std::uint64_t rows, std::uint64_t row_bytes, GatherPattern p,
                    std::uint64_t seed) {

@@ -15,6 +15,7 @@
 #include "models/hbm.h"
 #include "models/sram.h"
 #include "sim/config.h"
+#include "tests/models/dma_test_util.h"
 
 using namespace tpusim;
 
@@ -22,14 +23,7 @@ namespace {
 
 constexpr double kClockGhz = 1.5;
 
-Instruction load(std::uint64_t hbm, std::uint64_t sram, std::uint64_t bytes) {
-  Instruction in;
-  in.op = Op::kDmaLoad;
-  in.src = {Space::kHbm, hbm};
-  in.dst = {Space::kSram, sram};
-  in.bytes = bytes;
-  return in;
-}
+using tpusim_test::load;
 
 Instruction gather(std::uint64_t base, std::uint64_t span, std::uint64_t rows,
                    std::uint64_t row_bytes, std::uint64_t seed) {
