@@ -55,10 +55,13 @@ void DmaConfig::validate() const {
   if (max_outstanding == 0) throw ConfigError("dma.max_outstanding must be > 0 (got 0)");
   if (request_bytes == 0) throw ConfigError("dma.request_bytes must be > 0 (got 0)");
   if (group_requests == 0) throw ConfigError("dma.group_requests must be > 0 (got 0)");
+  if (max_in_flight == 0) throw ConfigError("dma.max_in_flight must be > 0 (got 0)");
   // Each engine is a SystemC module and keeps max_outstanding + group_requests slots.
   require_at_most("dma.engines", engines, 1024);
   require_at_most("dma.max_outstanding", max_outstanding, 1 << 20);
   require_at_most("dma.group_requests", group_requests, 1 << 20);
+  // Completion scans the in-flight entries; a real engine's descriptor queue is short too.
+  require_at_most("dma.max_in_flight", max_in_flight, 256);
 }
 
 // Patterns (every one yields exactly min(rows, span) distinct indices < span):
@@ -129,24 +132,31 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
 }
 
 DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram)
-    : m_cfg(cfg), m_hbm(hbm), m_sram(sram), m_request(cfg.request_bytes) {}
+    : m_cfg(cfg),
+      m_hbm(hbm),
+      m_sram(sram),
+      m_request(cfg.request_bytes),
+      m_flights(cfg.max_in_flight) {
+  // Every slot is free from the start; the issue time is max(now, slot free).
+  m_slot_free.fill(m_cfg.max_outstanding, 0);
+}
 
 void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
-  SIM_CHECK("dma", m_in == nullptr,
-            fmt::format("instruction {} begins at cycle {} before the previous one finished", in.id,
-                        now));
+  SIM_CHECK("dma", can_begin(),
+            fmt::format("instruction {} begins at cycle {} while the engine cannot take it ({} in "
+                        "flight{})",
+                        in.id, now, m_in_flight, m_issuing == kNone ? "" : ", one being issued"));
   SIM_CHECK("dma", is_dma_op(in.op),
             fmt::format("instruction {} is not a DMA op (cycle {})", in.id, now));
-  m_in = &in;
-  m_begin_cycle = now;
+  std::uint32_t f = 0;
+  while (m_flights[f].in != nullptr)
+    ++f;
+  m_flights[f] = Flight{&in, now, cycles_to_ticks(now), now, 0, false};
+  if (m_in_flight++ == 0) m_busy_since = now;
+  m_issuing = f;
   m_row = 0;
   m_row_offset = 0;
   m_sram_cursor = 0;
-  m_last_done = cycles_to_ticks(now);
-  m_pending.clear();
-  m_pending_last = now;
-  // Slots are all free at `now`: the previous instruction completed no later than that.
-  m_slot_free.fill(m_cfg.max_outstanding, cycles_to_ticks(now));
   ++m_stats.instructions;
 
   if (in.op == Op::kDmaGather) {
@@ -177,99 +187,143 @@ void DmaEngineTiming::drain(Cycle now) {
     const PendingWrite w = m_pending.front();
     m_pending.pop_front();
     const Cycle done = m_sram.access(w.ready, w.sram_addr, w.bytes, true);
-    m_last_done = std::max(m_last_done, cycles_to_ticks(done));
+    Flight& f = m_flights[w.flight];
+    f.last_done = std::max(f.last_done, cycles_to_ticks(done));
+    --f.pending;
   }
 }
 
-bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
-  SIM_CHECK("dma", m_in != nullptr, fmt::format("step at cycle {} without an instruction", now));
-  const Instruction& in = *m_in;
+bool DmaEngineTiming::issue(Cycle now, Cycle& resume_at) {
+  SIM_CHECK("dma", m_issuing != kNone,
+            fmt::format("issue at cycle {} without an instruction being issued", now));
   drain(now);
-
+  Flight& flight = m_flights[m_issuing];
+  const Instruction& in = *flight.in;
+  if (m_row >= m_num_rows) {
+    flight.issued = true;
+    m_issuing = kNone;
+    resume_at = now;
+    return false;
+  }
   const Tick now_ticks = cycles_to_ticks(now);
-  if (m_row < m_num_rows) {
-    // The group may reach into the future (each request waits for a slot), but it must start
-    // now: jumping ahead to a far slot-free time before the other engines have caught up
-    // would reserve the HBM bus out of time order and leave gaps nobody can fill.
-    if (m_slot_free.front() > now_ticks) {
-      resume_at = ticks_to_cycles_ceil(m_slot_free.front());
-      return true;
-    }
-    Tick last_issue = now_ticks;
-    for (std::uint32_t issued = 0; issued < m_cfg.group_requests && m_row < m_num_rows;) {
-      const std::uint64_t row_len = m_row + 1 == m_num_rows ? m_last_row_len : m_row_len;
-      if (row_len == 0) {
-        ++m_row;
-        continue;
-      }
-      std::uint64_t hbm_row_base = 0;
-      std::uint64_t sram_base = 0;
-      switch (in.op) {
-        case Op::kDmaGather:
-          hbm_row_base = in.src.offset + m_rows[m_row] * in.row_bytes;
-          sram_base = in.dst.offset;
-          break;
-        case Op::kDmaLoad:
-          hbm_row_base = in.src.offset + m_row * in.stride;
-          sram_base = in.dst.offset;
-          break;
-        default:  // store
-          hbm_row_base = in.dst.offset + m_row * in.stride;
-          sram_base = in.src.offset;
-          break;
-      }
-      const std::uint64_t hbm_addr = hbm_row_base + m_row_offset;
-      // Requests break at absolute request_bytes boundaries of HBM, as an engine's address
-      // generator aligns them: with burst-aligned boundaries a row then costs exactly the bursts
-      // that cover it, whatever the request size (row-relative splits fetched the burst at each
-      // split point twice).
-      const std::uint64_t to_boundary = m_request.value() - m_request.mod(hbm_addr);
-      const std::uint64_t len = std::min<std::uint64_t>(to_boundary, row_len - m_row_offset);
-      const std::uint64_t sram_addr = sram_base + m_sram_cursor;
-
-      // Take the earliest-free slot; the request issues when both it and the engine are ready.
-      const Tick issue = std::max(now_ticks, m_slot_free.front());
-      m_slot_free.pop_front();
-      Tick slot_done = 0;
-      if (in.op == Op::kDmaStore) {
-        const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
-        slot_done = m_hbm.access(cycles_to_ticks(read_done), hbm_addr,
-                                 static_cast<std::uint32_t>(len), true);
-        m_stats.write_bytes += len;
-        m_last_done = std::max(m_last_done, slot_done);
-      } else {
-        slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
-        m_stats.read_bytes += len;
-        const Cycle ready = ticks_to_cycles_ceil(slot_done);
-        m_pending.push(PendingWrite{ready, sram_addr, len});
-        m_pending_last = std::max(m_pending_last, ready);
-        m_last_done = std::max(m_last_done, slot_done);
-      }
-      m_slot_free.push(slot_done);
-      ++m_stats.requests;
-      ++issued;
-      last_issue = issue;
-
-      m_sram_cursor += len;
-      m_row_offset += len;
-      if (m_row_offset == row_len) {
-        ++m_row;
-        m_row_offset = 0;
-      }
-    }
-    // Advance only to the group's last issue, so another engine's requests that issue before
-    // ours complete are interleaved with ours in the HBM's reservations.
-    resume_at = ticks_to_cycles_ceil(last_issue);
+  // The group may reach into the future (each request waits for a slot), but it must start
+  // now: jumping ahead to a far slot-free time before the other engines have caught up
+  // would reserve the HBM bus out of time order and leave gaps nobody can fill.
+  if (m_slot_free.front() > now_ticks) {
+    resume_at = ticks_to_cycles_ceil(m_slot_free.front());
     return true;
   }
-  if (!m_pending.empty()) {
-    resume_at = std::max(now, m_pending_last);
-    return true;
+  Tick last_issue = now_ticks;
+  for (std::uint32_t issued = 0; issued < m_cfg.group_requests && m_row < m_num_rows;) {
+    const std::uint64_t row_len = m_row + 1 == m_num_rows ? m_last_row_len : m_row_len;
+    if (row_len == 0) {
+      ++m_row;
+      continue;
+    }
+    std::uint64_t hbm_row_base = 0;
+    std::uint64_t sram_base = 0;
+    switch (in.op) {
+      case Op::kDmaGather:
+        hbm_row_base = in.src.offset + m_rows[m_row] * in.row_bytes;
+        sram_base = in.dst.offset;
+        break;
+      case Op::kDmaLoad:
+        hbm_row_base = in.src.offset + m_row * in.stride;
+        sram_base = in.dst.offset;
+        break;
+      default:  // store
+        hbm_row_base = in.dst.offset + m_row * in.stride;
+        sram_base = in.src.offset;
+        break;
+    }
+    const std::uint64_t hbm_addr = hbm_row_base + m_row_offset;
+    // Requests break at absolute request_bytes boundaries of HBM, as an engine's address
+    // generator aligns them: with burst-aligned boundaries a row then costs exactly the bursts
+    // that cover it, whatever the request size (row-relative splits fetched the burst at each
+    // split point twice).
+    const std::uint64_t to_boundary = m_request.value() - m_request.mod(hbm_addr);
+    const std::uint64_t len = std::min<std::uint64_t>(to_boundary, row_len - m_row_offset);
+    const std::uint64_t sram_addr = sram_base + m_sram_cursor;
+
+    // Take the earliest-free slot; the request issues when both it and the engine are ready.
+    const Tick issue = std::max(now_ticks, m_slot_free.front());
+    m_slot_free.pop_front();
+    Tick slot_done = 0;
+    if (in.op == Op::kDmaStore) {
+      const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
+      slot_done =
+          m_hbm.access(cycles_to_ticks(read_done), hbm_addr, static_cast<std::uint32_t>(len), true);
+      m_stats.write_bytes += len;
+    } else {
+      slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
+      m_stats.read_bytes += len;
+      const Cycle ready = ticks_to_cycles_ceil(slot_done);
+      m_pending.push(PendingWrite{ready, sram_addr, len, m_issuing});
+      ++flight.pending;
+      flight.pending_last = std::max(flight.pending_last, ready);
+    }
+    flight.last_done = std::max(flight.last_done, slot_done);
+    m_slot_free.push(slot_done);
+    ++m_stats.requests;
+    ++issued;
+    last_issue = issue;
+
+    m_sram_cursor += len;
+    m_row_offset += len;
+    if (m_row_offset == row_len) {
+      ++m_row;
+      m_row_offset = 0;
+    }
   }
-  resume_at = std::max(now, ticks_to_cycles_ceil(m_last_done));
-  m_stats.busy_cycles += resume_at - m_begin_cycle;
-  m_in = nullptr;
-  return false;
+  // Advance only to the group's last issue, so another engine's requests that issue before
+  // ours complete are interleaved with ours in the HBM's reservations.
+  resume_at = ticks_to_cycles_ceil(last_issue);
+  return true;
+}
+
+bool DmaEngineTiming::next_completion(Cycle now, Cycle& at) {
+  drain(now);
+  bool any = false;
+  for (const Flight& f : m_flights) {
+    if (f.in == nullptr || !f.issued) continue;
+    // Until its data has been written to SRAM the completion is unknown; the last write's
+    // arrival is the earliest it can be.
+    const Cycle t = f.pending > 0 ? f.pending_last : ticks_to_cycles_ceil(f.last_done);
+    at = any ? std::min(at, t) : t;
+    any = true;
+  }
+  if (any) at = std::max(at, now);
+  return any;
+}
+
+const Instruction* DmaEngineTiming::retire(Cycle now, Cycle& start, Cycle& end) {
+  drain(now);
+  Flight* done = nullptr;
+  for (Flight& f : m_flights) {
+    if (f.in == nullptr || !f.issued || f.pending > 0 || ticks_to_cycles_ceil(f.last_done) > now)
+      continue;
+    if (done == nullptr || f.last_done < done->last_done ||
+        (f.last_done == done->last_done && f.begin < done->begin))
+      done = &f;
+  }
+  if (done == nullptr) return nullptr;
+  const Instruction* in = done->in;
+  start = done->begin;
+  end = std::max(start, ticks_to_cycles_ceil(done->last_done));
+  done->in = nullptr;
+  if (--m_in_flight == 0) m_stats.busy_cycles += end - m_busy_since;
+  return in;
+}
+
+bool DmaEngineTiming::step(Cycle now, Cycle& resume_at) {
+  if (m_issuing != kNone && issue(now, resume_at)) return true;
+  Cycle at = now;
+  SIM_CHECK("dma", next_completion(now, at),
+            fmt::format("step at cycle {} without an instruction", now));
+  Cycle start = 0;
+  if (at <= now && retire(now, start, resume_at) != nullptr) return false;
+  resume_at = std::max(at, now);
+  return true;
 }
 
 }  // namespace tpusim

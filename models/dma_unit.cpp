@@ -14,23 +14,33 @@ DmaUnit::DmaUnit(sc_core::sc_module_name name, const DmaConfig& cfg, int instanc
       m_port(port),
       m_max_zero_time_steps(std::uint64_t{cfg.max_outstanding} + 16) {
   SC_THREAD(run);
+  SC_THREAD(run_retire);
 }
 
 void DmaUnit::run() {
   run_unit_thread(m_port, [this] { serve(); });
 }
 
+void DmaUnit::run_retire() {
+  run_unit_thread(m_port, [this] { serve_retire(); });
+}
+
 void DmaUnit::serve() {
   for (;;) {
+    while (!m_timing.can_begin())
+      sc_core::wait(m_freed);
     const Instruction* in = m_port.acquire(UnitKind::kDma);
-    if (in == nullptr) return;
-    const Cycle t0 = now_cycles();
-    m_timing.begin(*in, t0);
-    Cycle resume_at = t0;
+    if (in == nullptr) {
+      m_issue_done = true;
+      m_issued.notify(sc_core::SC_ZERO_TIME);
+      return;
+    }
+    m_timing.begin(*in, now_cycles());
+    Cycle resume_at = now_cycles();
     // Livelock guard: every zero-time step issues a group into a free slot, so at most
     // max_outstanding of them can follow each other before a slot frees in the future.
     std::uint64_t zero_time_steps = 0;
-    while (m_timing.step(now_cycles(), resume_at)) {
+    while (m_timing.issue(now_cycles(), resume_at)) {
       // A group that issued without waiting yields for one delta cycle, so other engines
       // stepping at the same cycle take their turn (no simulated time passes).
       if (resume_at <= now_cycles()) {
@@ -44,8 +54,35 @@ void DmaUnit::serve() {
         wait_until_cycle(resume_at);
       }
     }
-    wait_until_cycle(resume_at);
-    m_port.retire(in, UnitKind::kDma, m_instance, t0, resume_at);
+    m_issued.notify();
+  }
+}
+
+void DmaUnit::serve_retire() {
+  for (;;) {
+    Cycle at = 0;
+    if (!m_timing.next_completion(now_cycles(), at)) {
+      if (m_issue_done) return;
+      sc_core::wait(m_issued);
+      continue;
+    }
+    if (at > now_cycles()) {
+      // A later instruction may finish issuing and complete before `at`: wake for it too.
+      sc_core::wait(cycles_to_sc_time(at - now_cycles()), m_issued);
+      continue;
+    }
+    Cycle start = 0, end = 0;
+    bool retired = false;
+    while (const Instruction* in = m_timing.retire(now_cycles(), start, end)) {
+      m_port.retire(in, UnitKind::kDma, m_instance, start, end);
+      retired = true;
+    }
+    SIM_CHECK("dma", retired,
+              fmt::format("no instruction completed at cycle {}, its predicted completion",
+                          now_cycles()));
+    // Immediate: the issue thread takes its next instruction in this delta cycle, as one thread
+    // running retire-then-acquire did.
+    m_freed.notify();
   }
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 /// One DMA engine as a SystemC module: takes DMA instructions from the executor and steps the
-/// engine's timing core (models/dma.h) group by group, so concurrent engines interleave.
+/// engine's timing core (models/dma.h) group by group, so concurrent engines interleave. Two
+/// threads: one issues instructions (up to dma.max_in_flight of them in flight), the other
+/// retires them as their data arrives.
 
 #include <cstdint>
 
@@ -21,8 +23,13 @@ class DmaUnit : public sc_core::sc_module {
 
  private:
   void run();
-  void serve();  ///< the instruction loop run() guards
+  void serve();  ///< the issue loop run() guards
+  void run_retire();
+  void serve_retire();  ///< the completion loop run_retire() guards
   DmaEngineTiming m_timing;
+  sc_core::sc_event m_issued;  ///< an instruction finished issuing (or the trace ran out)
+  sc_core::sc_event m_freed;   ///< an instruction retired: the engine may take another
+  bool m_issue_done = false;   ///< the executor has no more DMA instructions
   int m_instance;
   InstructionPort& m_port;
   std::uint64_t m_max_zero_time_steps;

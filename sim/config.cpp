@@ -260,6 +260,9 @@ const std::vector<KeyDesc>& key_table() {
                          FIELD(dma.group_requests)));
     t.push_back(bool_key("dma.gather_sort", "issue gathered rows in address order",
                          FIELD(dma.gather_sort)));
+    t.push_back(uint_key("dma.max_in_flight",
+                         "instructions in flight per engine (1: one at a time)",
+                         FIELD(dma.max_in_flight)));
 
     t.push_back(uint_key("exec.issue_window",
                          "instructions of one unit kind a free unit may choose from (oldest "

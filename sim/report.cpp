@@ -551,27 +551,56 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
   Json events = Json::array();
   events.push_back(
       {{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", process_name}}}});
-  // One track per unit instance: tid = kind * 1000 + instance.
+  // One track per unit instance: tid = kind * 1000 + instance. A DMA engine has several
+  // instructions in flight; overlapping slices go to extra tracks of that engine ("dma0.1"),
+  // tid + lane * 100000, each slice in the first lane free at its start.
+  std::vector<std::size_t> order(r.stats.timeline.size());
+  for (std::size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return r.stats.timeline[a].start < r.stats.timeline[b].start;
+  });
+  std::vector<int> tids(order.size());
+  std::vector<std::pair<int, std::vector<Cycle>>> lanes_end;  // per track: each lane's last end
   std::vector<int> seen;
-  for (const auto& e : r.stats.timeline) {
-    int tid = static_cast<int>(e.kind) * 1000 + e.instance;
+  for (std::size_t i : order) {
+    const auto& e = r.stats.timeline[i];
+    const int track = static_cast<int>(e.kind) * 1000 + e.instance;
+    auto it = std::find_if(lanes_end.begin(), lanes_end.end(),
+                           [track](const auto& l) { return l.first == track; });
+    if (it == lanes_end.end()) it = lanes_end.insert(lanes_end.end(), {track, {}});
+    std::size_t lane = 0;
+    while (lane < it->second.size() && it->second[lane] > e.start)
+      ++lane;
+    if (lane == it->second.size()) it->second.push_back(0);
+    it->second[lane] = e.end;
+    const int tid = track + static_cast<int>(lane) * 100000;
+    tids[i] = tid;
     if (std::find(seen.begin(), seen.end(), tid) == seen.end()) {
       seen.push_back(tid);
-      events.push_back(
-          {{"name", "thread_name"},
-           {"ph", "M"},
-           {"pid", 1},
-           {"tid", tid},
-           {"args", {{"name", fmt::format("{}{}", unit_kind_name(e.kind), e.instance)}}}});
+      const std::string name =
+          lane == 0 ? fmt::format("{}{}", unit_kind_name(e.kind), e.instance)
+                    : fmt::format("{}{}.{}", unit_kind_name(e.kind), e.instance, lane);
+      events.push_back({{"name", "thread_name"},
+                        {"ph", "M"},
+                        {"pid", 1},
+                        {"tid", tid},
+                        {"args", {{"name", name}}}});
+      events.push_back({{"name", "thread_sort_index"},
+                        {"ph", "M"},
+                        {"pid", 1},
+                        {"tid", tid},
+                        {"args", {{"sort_index", track * 64 + static_cast<int>(lane)}}}});
     }
   }
-  for (const auto& e : r.stats.timeline) {
+  for (std::size_t i = 0; i < r.stats.timeline.size(); ++i) {
+    const auto& e = r.stats.timeline[i];
     const std::string& tag = e.tag < r.tag_names.size() ? r.tag_names[e.tag] : std::string();
     events.push_back({{"name", tag.empty() ? std::string(op_name(e.op)) : tag},
                       {"cat", std::string(op_name(e.op))},
                       {"ph", "X"},
                       {"pid", 1},
-                      {"tid", static_cast<int>(e.kind) * 1000 + e.instance},
+                      {"tid", tids[i]},
                       {"ts", static_cast<double>(e.start) * us_per_cycle},
                       {"dur", static_cast<double>(e.end - e.start) * us_per_cycle},
                       {"args",

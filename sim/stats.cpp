@@ -4,11 +4,22 @@
 
 namespace tpusim {
 
-Cycle KernelStats::active_cycles() const {
-  Cycle total = closed_cycles;
-  for (const auto& [s, e] : active)
-    total += e - s;
-  return total;
+void IntervalUnion::add(Cycle start, Cycle end, Cycle horizon) {
+  if (end > start) {
+    Cycle s = start, e = end;
+    Cycle merged = 0;  // length of the intervals the new one absorbs
+    while (!m_open.empty() && m_open.back().second >= s) {
+      s = std::min(s, m_open.back().first);
+      e = std::max(e, m_open.back().second);
+      merged += m_open.back().second - m_open.back().first;
+      m_open.pop_back();
+    }
+    m_open.emplace_back(s, e);
+    m_total += (e - s) - merged;
+  }
+  // Merging needs back.second >= start, and every later start is >= horizon.
+  while (!m_open.empty() && m_open.front().second < horizon)
+    m_open.pop_front();
 }
 
 void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
@@ -22,7 +33,12 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
   declared_hbm_bytes += b;
   auto& u = units[static_cast<std::size_t>(kind)];
   ++u.instructions;
-  u.busy_cycles += dur;
+  if (static_cast<std::size_t>(instance) >= u.busy.size())
+    u.busy.resize(static_cast<std::size_t>(instance) + 1);
+  IntervalUnion& busy = u.busy[static_cast<std::size_t>(instance)];
+  const Cycle before = busy.total();
+  busy.add(start, end, horizon);
+  u.busy_cycles += busy.total() - before;
 
   if (in.tag >= kernels.size()) kernels.resize(in.tag + 1u);
   KernelStats& k = kernels[in.tag];
@@ -31,19 +47,7 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
   k.dram_bytes += b;
   k.flops += f;
   k.activity += m_counter.count(in);
-  if (dur > 0) {
-    Cycle s = start;
-    while (!k.active.empty() && k.active.back().second >= s) {
-      s = std::min(s, k.active.back().first);
-      k.active.pop_back();
-    }
-    k.active.emplace_back(s, end);
-  }
-  // Merging needs back.second >= start, and every later start is >= horizon.
-  while (!k.active.empty() && k.active.front().second < horizon) {
-    k.closed_cycles += k.active.front().second - k.active.front().first;
-    k.active.pop_front();
-  }
+  k.active.add(start, end, horizon);
 
   if (m_timeline_limit > 0) {
     if (timeline.size() < m_timeline_limit)

@@ -15,6 +15,21 @@
 
 namespace tpusim {
 
+/// Length of the union of [start, end) intervals added as instructions retire. Retirements come
+/// in time order (ends never decrease), so merging from the back is exact. Intervals that end
+/// before every instruction still running started can never merge again; they leave the list
+/// (their length stays in `total`), so a streamed trace of millions of instructions keeps a few.
+class IntervalUnion {
+ public:
+  /// Adds [start, end); `horizon`: no later interval starts before it.
+  void add(Cycle start, Cycle end, Cycle horizon);
+  Cycle total() const { return m_total; }
+
+ private:
+  std::deque<std::pair<Cycle, Cycle>> m_open;
+  Cycle m_total = 0;
+};
+
 struct KernelStats {
   std::uint64_t instructions = 0;
   Cycle busy_cycles = 0;         ///< sum of its instructions' durations (unit-cycles)
@@ -22,19 +37,18 @@ struct KernelStats {
   std::uint64_t flops = 0;
   /// Its instructions' accesses, MACs and lane-ops (ActivityCounter), for its energy.
   EnergyCounts activity;
-  /// Union of its instructions' [start, end) intervals, merged as they retire. Retirements come
-  /// in time order (ends never decrease), so merging from the back is exact. Intervals that end
-  /// before every instruction still running started can never merge again; they are folded
-  /// into `closed_cycles`, so a streamed trace of millions of instructions keeps a few here.
-  std::deque<std::pair<Cycle, Cycle>> active;
-  Cycle closed_cycles = 0;
-  Cycle active_cycles() const;
+  /// Union of its instructions' [start, end) intervals: the kernel's span.
+  IntervalUnion active;
+  Cycle active_cycles() const { return active.total(); }
 };
 
 struct UnitKindStats {
   int instances = 0;
   std::uint64_t instructions = 0;
-  Cycle busy_cycles = 0;  ///< summed over instances
+  /// Summed over instances; per instance the union of its instructions' intervals (a DMA
+  /// engine has several instructions in flight; other units one at a time).
+  Cycle busy_cycles = 0;
+  std::vector<IntervalUnion> busy;  ///< per instance
 };
 
 /// One slice of the timeline (Chrome trace events).
