@@ -41,13 +41,15 @@ constexpr std::uint64_t kSparseTilesPerPart = 2;
 constexpr std::size_t kKvSlots = 3;
 // Indexer key tiles per sequence, and key/logits slots per MXU: a tile's fp8 matmul streams
 // Lt/2 rows against one stationary fold, several times longer than loading its 132-B keys, so
-// the loads must run several tiles ahead for all arrays to work at once.
+// the loads must run several tiles ahead for all arrays to work at once. Four slots per MXU
+// rather than two: a slot is held from its load through the matmul and the in-order VPU's
+// epilogue, and with two the loads in flight were bounded by slots, not by HBM.
 // With every key pinned the indexer is bound on chip (SRAM traffic of the logits and the fused
 // epilogue, and the VPU's lane-ops), not by scheduling. Leading tiles of equal size: halving the
 // first ones let the VPU start earlier but then wait for the first full tile (measurements in
 // tests/bench/RESULTS.md, "Indexer key tiles").
 constexpr std::uint64_t kIndexerTiles = 32;
-constexpr std::size_t kIndexerSlotsPerMxu = 2;
+constexpr std::size_t kIndexerSlotsPerMxu = 4;
 
 std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
   return ceil_div(a, b) * b;
@@ -73,7 +75,7 @@ void for_each_key_tile(std::uint64_t L, std::uint64_t R, std::uint64_t tile, Fn&
 /// `acc` holds P partition accumulators (`part_acc` bytes apart), `stats` their row max/sum.
 struct SeqBuffers {
   std::uint64_t q = 0, acc = 0, stats = 0, qi = 0, w = 0, scores = 0, idx = 0;
-  std::uint64_t release = kNoId;  ///< last instruction of the sequence that used this set
+  Ids release;  ///< the last instructions of the sequence that used this set (its O stores)
 };
 
 /// Partition p of [0, n) in P parts whose boundaries are multiples of `align` (MXU columns).
@@ -103,6 +105,11 @@ void lower_decode(LoweringContext& c) {
   const std::uint64_t row = c.kv_row_bytes, kb = md.index_key_bytes;
   const std::uint64_t hi = md.index_n_heads, di = md.index_head_dim;
   const std::uint64_t k_eff = std::min(p.topk, L);
+  // At L <= k the selection is the whole cache: DSA attends it as dense does (streamed tiles,
+  // one load per tile for all MTP queries) once top-k is done, so it does exactly dense's
+  // attention plus the indexer and can never be faster (a gather of every row on a different
+  // tile grid came out up to 1% faster than dense's stream on H800-like chips).
+  const bool sparse_attn = dsa && k_eff < L;
   const std::uint64_t cols = c.hw.mxu.cols, mxus = c.hw.mxu.count;
   // KV slots hold a tile as the MXU reads it: bf16 [latent; rope] (FP8 rows dequantized in place).
   const std::uint64_t slot_row = std::max(row, dqk * kBf16);
@@ -148,9 +155,9 @@ void lower_decode(LoweringContext& c) {
     attn_budget = dsa ? free / 2 : free;
     const std::uint64_t attn_token = P * (kKvSlots * slot_row + 2 * m_attn * kFp32);
     const std::uint64_t attn_fixed = P * (FlashPipeline::sram_bytes(dv, m_attn, 0) + 2 * 512);
-    std::uint64_t target =
-        round_up(ceil_div(part.chunk, dsa ? kSparseTilesPerPart : kTargetTilesPerPart), cols);
-    if (!dsa) target = std::max(target, kMinTileFolds * cols);
+    std::uint64_t target = round_up(
+        ceil_div(part.chunk, sparse_attn ? kSparseTilesPerPart : kTargetTilesPerPart), cols);
+    if (!sparse_attn) target = std::max(target, kMinTileFolds * cols);
     target = std::min(part.chunk, target);
     idx_slots = kIndexerSlotsPerMxu * P;
     // Per key: the key and logits slots, and the head-sum's tail in both sets' scores (the sum
@@ -252,18 +259,20 @@ void lower_decode(LoweringContext& c) {
       app_key = tb.store(kTagKvAppend, new_rows + sq * row, keys_b + first_new * kb, sq * kb, {});
 
     Ids q_ready, q_deps = c.proj_ready;
-    q_deps.push_back(s.release);
-    if (!dsa) {
-      // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
-      // KV tile: on one engine its latency and transfer would precede every first matmul.
-      load_rows(c, kTagAttnLoad, q_hbm + b * q_bytes, s.q, sq * h, dqk * kBf16, q_deps, q_ready);
+    q_deps.insert(q_deps.end(), s.release.begin(), s.release.end());
+    // Attention deps beyond the tile's slot: top-k for DSA (its indices, or at L <= k its
+    // completion), the appended row for whatever reaches the new tokens.
+    std::uint64_t topk = kNoId;
+    auto attend_dense = [&] {
       attend(s.q, s.acc, q_ready, sq,
              [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
                if (e > first_new) deps.push_back(app_kv);
+               if (topk != kNoId) deps.push_back(topk);
                load_rows(c, kTagAttnLoad, kv_b + a * row, dst, e - a, row, deps, ready,
                          stream_pieces);
              });
-    } else {
+    };
+    if (dsa) {
       // Indexer: q and head weights in, every key scored, top-k on chip.
       Ids qi_ready = {tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, q_deps),
                       tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
@@ -278,11 +287,14 @@ void lower_decode(LoweringContext& c) {
         sums.push_back(
             scorer->score(keys, 0, e - a, sq, s.qi, s.w, qi_ready, s.scores + a * kFp32));
       });
-      std::uint64_t topk = tb.topk(kTagIndexerTopk, sq, L, k_eff, s.scores, s.idx, sums);
-
-      // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
-      // KV tile: on one engine its latency and transfer would precede every first matmul.
-      load_rows(c, kTagAttnLoad, q_hbm + b * q_bytes, s.q, sq * h, dqk * kBf16, q_deps, q_ready);
+      topk = tb.topk(kTagIndexerTopk, sq, L, k_eff, s.scores, s.idx, sums);
+    }
+    // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
+    // KV tile: on one engine its latency and transfer would precede every first matmul.
+    load_rows(c, kTagAttnLoad, q_hbm + b * q_bytes, s.q, sq * h, dqk * kBf16, q_deps, q_ready);
+    if (!sparse_attn) {
+      attend_dense();
+    } else {
       for (std::uint64_t j = 0; j < sq; ++j) {
         attend(s.q + j * h * dqk * kBf16, s.acc + j * h * dv * kFp32, q_ready, 1,
                [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
@@ -298,17 +310,14 @@ void lower_decode(LoweringContext& c) {
     for (auto& pipe : pipes)
       last.push_back(pipe->size() - 1);
     // Drain the partitions together: every last pv before any last accumulate, so the in-order
-    // VPU does not hold partition p+1's softmax behind partition p's final merge. Dense defers
-    // this into the next sequence (its first qk's then interleave with these pv's); DSA does it
-    // now, since the next sequence's indexer comes first and would queue ahead of them.
-    auto drain = [&pipes, last] {
-      for (std::size_t i = 0; i < pipes.size(); ++i)
-        pipes[i]->ensure_emitted(last[i]);
-    };
-    if (dsa) drain();
-    finish_prev = [&, last, b, drain] {
+    // VPU does not hold partition p+1's softmax behind partition p's final merge. Done now, not
+    // deferred into the next sequence: deferred, dense's tail interleaved with the next
+    // sequence's first tiles and its batch pipelined worse than DSA's, whose next indexer comes
+    // first (at L <= k, batch 8 on h800-like, DSA came out up to 1.1x faster than dense).
+    for (std::size_t i = 0; i < pipes.size(); ++i)
+      pipes[i]->ensure_emitted(last[i]);
+    finish_prev = [&, last, b] {
       SeqBuffers& s = sets[b % 2];
-      drain();
       Ids merged;
       for (std::uint64_t i = 0; i < P; ++i)
         merged.push_back(pipes[i]->ensure_merged(last[i]));
@@ -316,8 +325,11 @@ void lower_decode(LoweringContext& c) {
       std::uint64_t comb = combine_partials(tb, P, sq * h, dv, s.acc, s.stats, merged);
       std::uint64_t norm =
           tb.vpu(kTagAttnSoftmax, Op::kVpuScale, sq * h * dv, s.acc, s.acc, {comb});
-      s.release = tb.store(kTagAttnPv, s.acc, o_hbm + b * o_bytes, o_bytes, {norm});
-      c.o_stores.push_back(s.release);
+      // O (s_q x 128 heads x 512 bf16) is split over the engines like Q: on one engine the
+      // store's latency and transfer were the step's serial tail.
+      s.release.clear();
+      store_rows(c, kTagAttnPv, s.acc, o_hbm + b * o_bytes, sq * h, dv * kBf16, {norm}, s.release);
+      c.o_stores.insert(c.o_stores.end(), s.release.begin(), s.release.end());
     };
   }
   run_pending();

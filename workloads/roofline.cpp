@@ -82,7 +82,11 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
       idx_scores.hbm_bytes = B * (kb * (L - R) + sq * hi * di + sq * hi * kFp32);
       idx_scores.vpu_ops = B * sq * hi * L * cost(hw, Op::kVpuReluWsum);
       idx_topk.vpu_ops = B * sq * (passes * L + k_eff);
-      gather.hbm_bytes = B * sq * row * k_eff;
+      // At L <= k every row is selected and streamed once for all queries (attn.load).
+      if (k_eff < L)
+        gather.hbm_bytes = B * sq * row * k_eff;
+      else
+        load.hbm_bytes += B * row * L;
       attention(B * sq * k_eff, B * sq, dqk, dv);
     }
   } else {

@@ -97,12 +97,14 @@ void decode_closed_form(const WorkloadParams& p, const ModelConfig& m, std::uint
   }
   const std::uint64_t k_eff = std::min(p.topk, L);
   const std::uint64_t kb = m.index_key_bytes;
+  // At L <= k every row is selected: the cache is streamed once for all queries, as dense does.
+  const std::uint64_t rows_read = k_eff < L ? sq * row * k_eff : row * L;
   cf.indexer_flops = B * sq * 2 * m.index_n_heads * m.index_head_dim * L;  // 16,384 per key
   cf.attention_flops = B * sq * attn_per_pair * k_eff;
   cf.hbm_read_bytes = B * (kb * (L - resident)                        // keys streamed
                            + sq * m.index_n_heads * m.index_head_dim  // q_idx fp8
                            + sq * m.index_n_heads * kFp32             // head weights
-                           + sq * row * k_eff                         // gathered rows
+                           + rows_read                                // gathered rows
                            + sq * q_bytes);
   cf.hbm_write_bytes = B * sq * (row + kb + o_bytes);
 }
