@@ -26,7 +26,7 @@ struct DmaConfig {
   /// dma.max_in_flight: instructions in flight per engine. The engine's address generator works
   /// on one instruction at a time, but starts the next one as soon as the previous one's
   /// requests are all issued; the requests of all of them share the max_outstanding slots.
-  std::uint32_t max_in_flight = 1;
+  std::uint32_t max_in_flight = 8;
   void validate() const;
 };
 

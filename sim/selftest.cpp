@@ -22,10 +22,10 @@ constexpr std::uint64_t kGatherRows = 16384;
 // A transfer split into one instruction per DMA engine, each on its own HBM/SRAM range, so all
 // engines run at once as a real kernel's decoupled copies would.
 std::vector<Instruction> split_copy(const HwConfig& hw, Op op, std::uint64_t total,
-                                    std::uint32_t engines) {
+                                    std::uint32_t pieces) {
   std::vector<Instruction> v;
-  const std::uint64_t per = total / engines;
-  for (std::uint32_t e = 0; e < engines; ++e) {
+  const std::uint64_t per = total / pieces;
+  for (std::uint32_t e = 0; e < pieces; ++e) {
     Instruction in;
     in.id = e;
     in.op = op;
@@ -180,6 +180,12 @@ std::vector<SelftestRow> run_selftest(const std::string& hw_name,
          stream_law, "peak*(1-tRFC/tREFI)");
   bw_row("sequential write",
          measure(hw_name, sets, split_copy(hw, Op::kDmaStore, kStreamBytes, hw.dma.engines)),
+         stream_law, "peak*(1-tRFC/tREFI)");
+  // The same stream as 64 KiB instructions (a lowering's tiles): with several instructions in
+  // flight per engine (dma.max_in_flight) the next one's requests issue while the previous
+  // one's are in flight, so the law is the stream's; one at a time, each pays the latency.
+  bw_row("sequential, 64 KiB loads",
+         measure(hw_name, sets, split_copy(hw, Op::kDmaLoad, kStreamBytes, kStreamBytes >> 16)),
          stream_law, "peak*(1-tRFC/tREFI)");
 
   // Little's law bound of one engine: outstanding * request_bytes / latency, where the latency
