@@ -32,6 +32,9 @@ constexpr std::uint64_t kTargetTilesPerPart = 16;
 // A tile of fewer MXU column folds than this wastes the per-matmul weight preload and array
 // drain (2R + C cycles, ~8% of an 8-fold x 5 K-fold qk); below it, fewer larger tiles win.
 constexpr std::uint64_t kMinTileFolds = 8;
+// At short context the fold floor would leave one tile per partition, loaded whole before its
+// array starts; at least this many tiles let the loads of one overlap the matmuls of another.
+constexpr std::uint64_t kMinTilesPerPart = 4;
 // A top-k selection is only k rows: two tiles per partition let gathers overlap compute, and
 // both fit their partition's two slots, so every gather issues as soon as top-k is done.
 constexpr std::uint64_t kSparseTilesPerPart = 2;
@@ -147,6 +150,10 @@ void lower_decode(LoweringContext& c) {
   std::size_t idx_slots = 0;
   for (std::uint64_t want = std::max<std::uint64_t>(1, mxus);; --want) {
     part = partition(attn_rows, want, cols);
+    // A streamed partition needs two tiles of one fold so that its loads overlap its matmuls;
+    // at short context on a many-array chip, fewer partitions with two tiles each beat more
+    // with one (h800-like, L = 2k: 32 partitions of one 64-row tile lost to 16 of two).
+    if (!sparse_attn && want > 1 && part.chunk < 2 * cols && attn_rows >= 2 * cols) continue;
     P = part.parts;
     stats_bytes = P * sq * h * 2 * kFp32;
     set_bytes = q_bytes + P * part_acc + stats_bytes + 3 * 512;
@@ -157,7 +164,9 @@ void lower_decode(LoweringContext& c) {
     const std::uint64_t attn_fixed = P * (FlashPipeline::sram_bytes(dv, m_attn, 0) + 2 * 512);
     std::uint64_t target = round_up(
         ceil_div(part.chunk, sparse_attn ? kSparseTilesPerPart : kTargetTilesPerPart), cols);
-    if (!sparse_attn) target = std::max(target, kMinTileFolds * cols);
+    if (!sparse_attn)
+      target = std::max(target, std::min(kMinTileFolds * cols,
+                                         round_up(ceil_div(part.chunk, kMinTilesPerPart), cols)));
     target = std::min(part.chunk, target);
     idx_slots = kIndexerSlotsPerMxu * P;
     // Per key: the key and logits slots, and the head-sum's tail in both sets' scores (the sum

@@ -50,13 +50,11 @@ TEST_CASE("DSA is never faster than dense at L <= k on an H800-like chip, batch 
   check_not_faster(" --hw h800-like", "h800-like", {1});
 }
 
-// Known open cases (issue 11): with batch 8, DSA is still faster than dense at L <= k on
-// H800-like chips (1.016 at 1k, MTP 2 on the balanced configuration; 1.03-1.17 on h800-like):
-// both are far from their bound (efficiency 0.13-0.16, latency of small per-partition DMA
-// pieces), and dense's per-sequence chain pipelines less well across the batch. Reported, not
-// yet a failure of the suite.
+// Batch 8 was the last open case of issue 11 (DSA 1.03-1.17x faster on h800-like): dense
+// deferred each sequence's tail into the next, and at L <= k DSA gathered every row on a
+// different tile grid. Both now share dense's schedule, plus the indexer.
 TEST_CASE("DSA is never faster than dense at L <= k on an H800-like chip, batch 8",
-          "[trend][dsa][!mayfail]") {
+          "[trend][dsa]") {
   check_not_faster(kH800Sets, "h800-balanced", {8});
   check_not_faster(" --hw h800-like", "h800-like", {8});
 }
