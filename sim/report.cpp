@@ -229,6 +229,81 @@ void add_roofline(Json& report, const Roofline& rf) {
       if (k["tag"] == kr.tag) k["bound_cycles"] = kr.bound.bound_cycles;
 }
 
+namespace {
+
+// Keys whose value is a ratio over time: combined weighted by each layer kind's total cycles.
+bool is_time_ratio(const std::string& key) {
+  return key == "utilization" || key == "busy_fraction" || key == "achieved_gbs";
+}
+
+// Count-weighted mean of two JSON values of the same shape (numbers averaged, integers kept
+// integers, other values taken from `a`). `wa`, `wb`: weights of plain quantities; `ta`, `tb`:
+// weights of time ratios.
+Json mean_json(const Json& a, const Json& b, double wa, double wb, double ta, double tb,
+               const std::string& key = "") {
+  if (a.is_object()) {
+    Json out = a;
+    for (auto it = out.begin(); it != out.end(); ++it) {
+      static const Json kZero = 0;
+      const Json& other = b.is_object() && b.contains(it.key()) ? b[it.key()] : kZero;
+      it.value() = mean_json(it.value(), other, wa, wb, ta, tb, it.key());
+    }
+    return out;
+  }
+  if (!a.is_number() || !b.is_number()) return a;
+  const bool ratio_key = is_time_ratio(key);
+  const double x = a.get<double>(), y = b.get<double>();
+  if (key == "peak_bytes") return a.get<double>() >= y ? a : b;
+  const double m = ratio_key ? (ta * x + tb * y) / (ta + tb) : (wa * x + wb * y) / (wa + wb);
+  if (a.is_number_integer()) return static_cast<std::uint64_t>(std::llround(m));
+  return m;
+}
+
+}  // namespace
+
+Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
+                           std::uint64_t s_layers) {
+  const double wf = static_cast<double>(f_layers), ws = static_cast<double>(s_layers);
+  const double tf = wf * f["cycles"].get<double>(), ts = ws * s["cycles"].get<double>();
+  Json out = f;
+  for (const char* key :
+       {"cycles", "time_s", "flops", "instructions", "dram", "sram", "units", "energy", "roofline"})
+    if (f.contains(key))
+      out[key] = mean_json(f[key], s.contains(key) ? s[key] : Json(), wf, ws, tf, ts);
+  // Kernels by tag: an S layer has no indexer kernels (they count as 0 there).
+  Json kernels = Json::array();
+  auto find = [](const Json& list, const Json& tag) -> const Json* {
+    for (const auto& k : list)
+      if (k["tag"] == tag) return &k;
+    return nullptr;
+  };
+  for (const auto& k : f["kernels"]) {
+    const Json* o = find(s["kernels"], k["tag"]);
+    kernels.push_back(mean_json(k, o ? *o : Json::object(), wf, ws, tf, ts));
+  }
+  for (const auto& k : s["kernels"])
+    if (!find(f["kernels"], k["tag"]))
+      kernels.push_back(mean_json(k, Json::object(), ws, wf, ts, tf));
+  out["kernels"] = kernels;
+  if (out.contains("roofline")) {
+    Json& r = out["roofline"];
+    const double mxu = r["mxu_cycles"].get<double>(), hbm = r["hbm_cycles"].get<double>(),
+                 vpu = r["vpu_cycles"].get<double>();
+    double bound = mxu;
+    std::string by = "mxu";
+    if (hbm > bound) bound = hbm, by = "hbm";
+    if (vpu > bound) bound = vpu, by = "vpu";
+    r["bound_cycles"] = bound;
+    r["bound_by"] = by;
+    const double cycles = out["cycles"].get<double>();
+    r["efficiency"] = cycles > 0 ? bound / cycles : 0.0;
+  }
+  out["index_share"] = {{"f_layers", f_layers},          {"s_layers", s_layers},
+                        {"f_layer_cycles", f["cycles"]}, {"s_layer_cycles", s["cycles"]},
+                        {"f_layer_time_s", f["time_s"]}, {"s_layer_time_s", s["time_s"]}};
+  return out;
+}
+
 Json make_compare(const Json& dense, const Json& dsa) {
   Json j;
   j["tpusim_compare"] = 1;

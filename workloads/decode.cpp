@@ -98,6 +98,9 @@ void lower_decode(LoweringContext& c) {
   const ModelConfig& md = c.model;
   TraceBuilder& tb = c.tb;
   const bool dsa = p.attention == Attention::kDsa;
+  // An S layer of --index-share runs no indexer: it reuses the indices of the F layer before it
+  // (kept on chip; they are k x 4 B per query) and only gathers and attends.
+  const bool indexer = dsa && !p.shared_layer;
   const std::uint64_t B = p.batch, L = p.seq, sq = p.mtp, h = md.n_heads;
   const std::uint64_t dqk = md.mqa_qk_dim(), dv = md.mqa_v_dim();
   const std::uint64_t row = c.kv_row_bytes, kb = md.index_key_bytes;
@@ -110,13 +113,13 @@ void lower_decode(LoweringContext& c) {
 
   // HBM: this layer's caches for all sequences, and Q/O (plus indexer q and weights) in and out.
   const std::uint64_t kv_cache = tb.hbm_region("mla_cache", B * L * row);
-  const std::uint64_t key_cache = dsa ? tb.hbm_region("indexer_keys", B * L * kb) : 0;
+  const std::uint64_t key_cache = indexer ? tb.hbm_region("indexer_keys", B * L * kb) : 0;
   const std::uint64_t q_bytes = sq * h * dqk * kBf16, o_bytes = sq * h * dv * kBf16;
   const std::uint64_t qi_bytes = sq * hi * di, w_bytes = sq * hi * kFp32;
   const std::uint64_t q_hbm = tb.hbm_region("q", B * q_bytes);
   const std::uint64_t o_hbm = tb.hbm_region("o", B * o_bytes);
-  const std::uint64_t qi_hbm = dsa ? tb.hbm_region("indexer_q", B * qi_bytes) : 0;
-  const std::uint64_t w_hbm = dsa ? tb.hbm_region("indexer_weights", B * w_bytes) : 0;
+  const std::uint64_t qi_hbm = indexer ? tb.hbm_region("indexer_q", B * qi_bytes) : 0;
+  const std::uint64_t w_hbm = indexer ? tb.hbm_region("indexer_weights", B * w_bytes) : 0;
 
   // SRAM: the new token's rows (produced on chip), two per-sequence sets, then tiles.
   const std::uint64_t new_rows = tb.sram_alloc(sq * (row + kb), "new cache rows");
@@ -248,7 +251,7 @@ void lower_decode(LoweringContext& c) {
     // kv.append: the new tokens' MLA rows (and indexer keys) go to the caches of record.
     std::uint64_t app_kv = tb.store(kTagKvAppend, new_rows, kv_b + first_new * row, sq * row, {});
     std::uint64_t app_key = kNoId;
-    if (dsa)
+    if (indexer)
       app_key = tb.store(kTagKvAppend, new_rows + sq * row, keys_b + first_new * kb, sq * kb, {});
 
     Ids q_ready, q_deps = c.proj_ready;
@@ -264,21 +267,29 @@ void lower_decode(LoweringContext& c) {
                          stream_pieces);
              });
     } else {
-      // Indexer: q and head weights in, every key scored, top-k on chip.
-      Ids qi_ready = {tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, q_deps),
-                      tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
-      Ids sums;
-      std::size_t idx_tiles = 0;
-      for_each_key_tile(L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
-        if (++idx_tiles == idx_slots) run_pending();
-        Ids deps;
-        // A pinned new key is written into SRAM on chip; a streamed one is read back from HBM.
-        if (e > first_new) deps.push_back(app_key);
-        IndexerScorer::Keys keys = scorer->acquire(b, keys_b, a, e, deps);
-        sums.push_back(
-            scorer->score(keys, 0, e - a, sq, s.qi, s.w, qi_ready, s.scores + a * kFp32));
-      });
-      std::uint64_t topk = tb.topk(kTagIndexerTopk, sq, L, k_eff, s.scores, s.idx, sums);
+      std::uint64_t topk = kNoId;
+      if (indexer) {
+        // Indexer: q and head weights in, every key scored, top-k on chip.
+        Ids qi_ready = {tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, q_deps),
+                        tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
+        Ids sums;
+        std::size_t idx_tiles = 0;
+        for_each_key_tile(L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
+          if (++idx_tiles == idx_slots) run_pending();
+          Ids deps;
+          // A pinned new key is written into SRAM on chip; a streamed one is read back from HBM.
+          if (e > first_new) deps.push_back(app_key);
+          IndexerScorer::Keys keys = scorer->acquire(b, keys_b, a, e, deps);
+          sums.push_back(
+              scorer->score(keys, 0, e - a, sq, s.qi, s.w, qi_ready, s.scores + a * kFp32));
+        });
+        topk = emit_topk(c, sq, L, k_eff, s.scores, s.idx, sums);
+      }
+      // --kv-row-cache: `hits` of each query's k_eff rows are already in SRAM from the previous
+      // step (the cached set is where the attention reads them, so they need no copy); the
+      // misses are spread evenly over the selection's tiles and gathered into the slot.
+      const std::uint64_t hits = c.row_cache_hits;
+      auto hits_before = [&](std::uint64_t x) { return x * hits / k_eff; };
 
       // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
       // KV tile: on one engine its latency and transfer would precede every first matmul.
@@ -289,7 +300,12 @@ void lower_decode(LoweringContext& c) {
                  // Any selection may include the new token's row.
                  deps.push_back(topk);
                  deps.push_back(app_kv);
-                 gather_selection(c, kv_b, L, k_eff, a, e, dst, c.hw.dma.engines, deps, ready);
+                 const std::uint64_t ma = a - hits_before(a), me = e - hits_before(e);
+                 if (me > ma)
+                   gather_selection(c, kv_b, L, k_eff - hits, ma, me, dst, c.hw.dma.engines, deps,
+                                    ready);
+                 else
+                   ready.insert(ready.end(), deps.begin(), deps.end());
                });
       }
     }
