@@ -225,7 +225,7 @@ std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint6
 
 std::uint64_t emit_topk(LoweringContext& c, std::uint64_t rows, std::uint64_t n, std::uint64_t k,
                         std::uint64_t src, std::uint64_t dst, const Ids& deps) {
-  return c.tb.topk(kTagIndexerTopk, rows, n, k, src, dst, deps);
+  return c.tb.topk(kTagIndexerTopk, rows, n, k, src, dst, deps, topk_guess_candidates(c.p, n, k));
 }
 
 // ---------------------------------------------------------------------------------------------

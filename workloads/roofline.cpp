@@ -84,7 +84,11 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
         idx_scores.fp8_flops = B * sq * 2 * hi * di * L;
         idx_scores.hbm_bytes = B * (kb * (L - R) + sq * hi * di + sq * hi * kFp32);
         idx_scores.vpu_ops = B * sq * hi * L * cost(hw, Op::kVpuReluWsum);
-        idx_topk.vpu_ops = B * sq * (passes * L + k_eff);
+        idx_topk.vpu_ops =
+            B * sq *
+            static_cast<double>(topk_lane_ops(
+                p.seq, std::min(p.topk, p.seq),
+                topk_guess_candidates(p, p.seq, std::min(p.topk, p.seq)), hw.vpu.topk_passes));
       }
       gather.hbm_bytes = B * sq * row * (k_eff - static_cast<double>(row_cache_hits));
       attention(B * sq * k_eff, B * sq, dqk, dv);

@@ -274,6 +274,15 @@ std::uint64_t index_share_f_layers(const WorkloadParams& p) {
   return f;
 }
 
+std::uint64_t topk_guess_candidates(const WorkloadParams& p, std::uint64_t n, std::uint64_t k) {
+  if (p.topk_algo != TopkAlgo::kGuess || p.phase != Phase::kDecode || k >= n) return 0;
+  // The true top-k (k) plus the guessed tokens that dropped out of it ((1 - F) k), which sit
+  // just below the new k-th score when scores drift little between steps.
+  const auto dropped =
+      static_cast<std::uint64_t>(std::llround((1.0 - p.step_overlap) * static_cast<double>(k)));
+  return std::min(n, k + dropped);
+}
+
 bool has_shared_layers(const WorkloadParams& p) {
   return p.attention == Attention::kDsa && !prefill_uses_mha(p) &&
          index_share_f_layers(p) < p.layers;

@@ -55,6 +55,10 @@ struct WorkloadParams {
 
 /// Layers of `p.layers` whose --index-share letter is F (they run the indexer); the others are S.
 std::uint64_t index_share_f_layers(const WorkloadParams& p);
+/// --topk-algo guess (docs/DSA.md section 9): the candidates per row that survive the threshold
+/// taken from the previous step's k indices, (2 - step_overlap) k capped at n; 0 for radix (or
+/// when nothing is left to select, k = n).
+std::uint64_t topk_guess_candidates(const WorkloadParams& p, std::uint64_t n, std::uint64_t k);
 /// True when the DSA variant of `p` has S layers (its report combines an F and an S layer).
 bool has_shared_layers(const WorkloadParams& p);
 
