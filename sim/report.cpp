@@ -353,6 +353,32 @@ std::string format_table(const Json& in) {
       out += fmt::format("note: k = {} exceeds L, so DSA selects all {} tokens (k clipped to L)\n",
                          wstr("topk"), scalar_text(l["topk_clipped_to"]));
   }
+  // Index sharing, the row cache and the share split: what the DSA column is made of.
+  for (const auto& c : cols) {
+    if (c.contains("index_share") && c["index_share"].value("s_layers", 0) > 0) {
+      const Json& is = c["index_share"];
+      out += fmt::format(
+          "note: --index-share {}: {} F layers of {} and {} S layers of {}; times are the mean "
+          "layer\n",
+          wstr("index_share"), scalar_text(is["f_layers"]),
+          format_seconds(is["f_layer_time_s"].get<double>()), scalar_text(is["s_layers"]),
+          format_seconds(is["s_layer_time_s"].get<double>()));
+    }
+    if (!c.contains("indexer")) continue;
+    const Json& ix = c["indexer"];
+    if (ix.contains("row_cache") && ix["row_cache"].value("total_pairs", 0) > 0) {
+      const Json& rc = ix["row_cache"];
+      out += fmt::format(
+          "note: row cache holds {} of {} (layer, sequence) sets ({}); hit fraction {:.1f}%, "
+          "{} of HBM gathers saved per layer\n",
+          scalar_text(rc["cached_pairs"]), scalar_text(rc["total_pairs"]),
+          format_bytes(rc["bytes"].get<double>()), 100 * rc["hit_fraction"].get<double>(),
+          format_bytes(rc["bytes_saved"].get<double>()));
+    }
+    if (!ix.value("share_split", std::string()).empty())
+      out += "note: --residency share split the budget: " + ix["share_split"].get<std::string>() +
+             "\n";
+  }
   out += fmt::format("on {} ({} GHz, {} x {}x{} MXU, {} SRAM, {} HBM)\n\n",
                      hw["chip"]["name"].get<std::string>(), scalar_text(hw["chip"]["clock_ghz"]),
                      scalar_text(hw["mxu"]["count"]), scalar_text(hw["mxu"]["rows"]),

@@ -100,3 +100,16 @@ TEST_CASE("row cache reports its hit fraction and the HBM bytes it saved", "[cli
         987.0 * 656);
   CHECK(on["cycles"].get<double>() <= off["cycles"].get<double>());
 }
+
+TEST_CASE("the table says what the DSA column is made of", "[cli][index_share]") {
+  auto r = run_tpusim("run --seq 8k --index-share FSSS --kv-row-cache --residency share");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("note: --index-share FSSS: 16 F layers of ") != std::string::npos);
+  CHECK(r.out.find("45 S layers of ") != std::string::npos);
+  CHECK(r.out.find("note: row cache holds ") != std::string::npos);
+  CHECK(r.out.find("note: --residency share split the budget: ") != std::string::npos);
+  // Nothing of the kind without the features.
+  auto plain = run_tpusim("run --seq 8k");
+  CHECK(plain.out.find("note:") == std::string::npos);
+}
