@@ -255,7 +255,9 @@ Json mean_json(const Json& a, const Json& b, double wa, double wb, double ta, do
   const double x = a.get<double>(), y = b.get<double>();
   if (key == "peak_bytes") return a.get<double>() >= y ? a : b;
   const double m = ratio_key ? (ta * x + tb * y) / (ta + tb) : (wa * x + wb * y) / (wa + wb);
-  if (a.is_number_integer()) return static_cast<std::uint64_t>(std::llround(m));
+  // Counts stay integers when the mean is one; otherwise the exact mean, so that every identity
+  // of a report (energy = counters x costs, kernels summing to the run) holds for the mean too.
+  if (a.is_number_integer() && m == std::floor(m)) return static_cast<std::uint64_t>(m);
   return m;
 }
 

@@ -29,7 +29,8 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
 /// and `bound_cycles` to each `kernels` entry with closed-form work.
 void add_roofline(Json& report, const Roofline& roofline);
 /// --index-share: the mean layer of `f_layers` F layers (report `f`) and `s_layers` S layers
-/// (report `s`). Counters, bytes, FLOPs, energy and roofline work are count-weighted means;
+/// (report `s`). Counters, bytes, FLOPs, energy and roofline work are count-weighted means (exact:
+/// a count whose mean is not a whole number becomes a real number);
 /// ratios over time (utilisation, bandwidth) are weighted by each kind's total cycles; the
 /// roofline's bound and efficiency are recomputed; `index_share` gives both layers' times.
 /// `workload`, `hw`, `indexer` and `lowering` are the F layer's.

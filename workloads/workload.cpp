@@ -409,7 +409,8 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
     // The projections get a quarter of the working SRAM for the whole step.
     c.proj_arena_bytes = tb.sram_free() / 4;
     c.proj_arena = tb.sram_alloc(c.proj_arena_bytes, "projection arena");
-    lower_projections_in(c, tokens, !mha, dsa);
+    // An S layer has no indexer, so none of its projections either.
+    lower_projections_in(c, tokens, !mha, dsa && !params.shared_layer);
   }
   if (params.phase == Phase::kDecode)
     lower_decode(c);

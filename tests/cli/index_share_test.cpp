@@ -37,15 +37,29 @@ TEST_CASE("index-share FSSS at decode 128k never loses to F and reports the mean
   // The F layer is the plain DSA layer; the S layer is faster (no indexer).
   CHECK(is["f_layer_cycles"] == f["cycles"]);
   CHECK(is["s_layer_cycles"].get<double>() < f["cycles"].get<double>());
-  // cycles = (16 F + 45 S) / 61, rounded.
+  // cycles = (16 F + 45 S) / 61, the exact mean layer.
   const double mean =
       (16.0 * is["f_layer_cycles"].get<double>() + 45.0 * is["s_layer_cycles"].get<double>()) /
       61.0;
-  CHECK(std::abs(s["cycles"].get<double>() - mean) <= 0.5);
+  CHECK(s["cycles"].get<double>() == Approx(mean).epsilon(1e-12));
   CHECK(s["cycles"].get<double>() <= f["cycles"].get<double>());
   // Only 16 of 61 layers hold indexer keys.
   CHECK(s["indexer"]["key_cache_bytes"].get<double>() ==
         16.0 / 61.0 * f["indexer"]["key_cache_bytes"].get<double>());
+}
+
+TEST_CASE("index-share never loses to F, decode and prefill", "[cli][index_share]") {
+  for (const char* w : {"--seq 8k", "--seq 32k", "--seq 64k --mtp 2", "--seq 32k --batch 2",
+                        "--phase prefill --seq 8k", "--seq 32k --scope layer"}) {
+    INFO(w);
+    const Json f = run_dsa(w);
+    const Json fs = run_dsa(std::string(w) + " --index-share FS");
+    const Json fsss = run_dsa(std::string(w) + " --index-share FSSS");
+    CHECK(fsss["index_share"]["s_layer_cycles"].get<double>() <
+          fsss["index_share"]["f_layer_cycles"].get<double>());
+    CHECK(fs["cycles"].get<double>() <= f["cycles"].get<double>());
+    CHECK(fsss["cycles"].get<double>() <= fs["cycles"].get<double>());
+  }
 }
 
 TEST_CASE("index-share at L <= k saves only the indexer", "[cli][index_share]") {
