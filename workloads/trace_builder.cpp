@@ -38,8 +38,8 @@ std::uint64_t TraceBuilder::sram_pin(std::uint64_t bytes) {
   std::uint64_t end = align_up(base + bytes, kSramAlign);
   if (end > m_sram_capacity)
     throw UserError("sram.residency_mib: pinning " + mib(bytes) +
-                    " of indexer keys does not fit in sram.capacity_mib (" + mib(m_sram_capacity) +
-                    ")");
+                    " (indexer keys and cached rows) does not fit in sram.capacity_mib (" +
+                    mib(m_sram_capacity) + ")");
   m_sram_pinned = m_sram_top = end;
   m_sram_peak = std::max(m_sram_peak, m_sram_top);
   return base;
