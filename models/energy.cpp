@@ -48,8 +48,7 @@ EnergyBreakdown energy_of(const EnergyCounts& c, const EnergyConfig& cfg, double
 double vpu_lane_ops(const Instruction& in, const VpuConfig& cfg) {
   if (in.op == Op::kVpuTopk)
     return static_cast<double>(in.rows) *
-           (static_cast<double>(cfg.topk_passes) * static_cast<double>(in.n) +
-            static_cast<double>(in.k));
+           static_cast<double>(topk_lane_ops(in.n, in.k, in.cand, cfg.topk_passes));
   return static_cast<double>(in.elems) * cfg.cost[static_cast<std::size_t>(vpu_op_index(in.op))];
 }
 

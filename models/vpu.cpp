@@ -68,8 +68,8 @@ void VpuConfig::validate() const {
 Cycle VpuTiming::cycles(const Instruction& in) const {
   if (in.op == Op::kVpuTopk) {
     // Radix select: topk_passes histogram passes over every score, then one compaction over
-    // the k survivors of each row.
-    const std::uint64_t work = in.rows * (m_cfg.topk_passes * in.n + in.k);
+    // the k survivors of each row; guided by a guess (cand > 0), the law of topk_lane_ops.
+    const std::uint64_t work = in.rows * topk_lane_ops(in.n, in.k, in.cand, m_cfg.topk_passes);
     return m_cfg.op_latency_cycles + ceil_div(work, m_cfg.lanes);
   }
   const double c = m_cfg.cost[static_cast<std::size_t>(vpu_op_index(in.op))];
@@ -85,7 +85,8 @@ Cycle VpuTiming::cycles(const Instruction& in) const {
 //   topk: each radix pass re-reads the rows * n scores (they do not fit in registers), then
 //   writes rows * k indices (4 B each).
 std::uint64_t VpuTiming::read_bytes(const Instruction& in) const {
-  if (in.op == Op::kVpuTopk) return m_cfg.topk_passes * in.rows * in.n * kVectorElementBytes;
+  if (in.op == Op::kVpuTopk)
+    return in.rows * topk_score_reads(in.n, in.k, in.cand, m_cfg.topk_passes) * kVectorElementBytes;
   return in.elems * kVectorElementBytes;
 }
 
@@ -99,7 +100,9 @@ Cycle VpuCore::execute(const Instruction& in, Cycle t0) {
   const Cycle compute = m_timing.cycles(in);
   const std::uint64_t rd = m_timing.read_bytes(in);
   const std::uint64_t wr = m_timing.write_bytes(in);
-  const std::uint64_t passes = in.op == Op::kVpuTopk ? m_timing.config().topk_passes : 1;
+  // A radix select re-reads the same scores each pass; a guided one's reads are one stream.
+  const std::uint64_t passes =
+      in.op == Op::kVpuTopk && in.cand == 0 ? m_timing.config().topk_passes : 1;
   // Both operands are reserved at t0: the op cannot finish before SRAM has streamed them.
   Cycle end = t0 + compute;
   end = std::max(end, m_sram.access_repeat(t0, in.src.offset, rd / passes, passes, false));

@@ -168,11 +168,23 @@ void split_meta(const std::vector<std::pair<std::string, std::string>>& meta, Js
   }
 }
 
-Json indexer_json(const IndexerResidency& r) {
+Json indexer_json(const IndexerResidency& r, const WorkloadParams& p) {
   Json j;
   j["key_cache_bytes"] = r.key_cache_bytes;
   j["resident_bytes"] = r.resident_bytes;
   j["resident_fraction"] = r.resident_fraction;
+  // Present in every report (zeros when off), so a sweep's CSV columns do not depend on which
+  // point reports first.
+  j["share_split"] = r.share_split;
+  // Per layer, of the mean layer (docs/DSA.md section 8): HBM bytes the hits did not gather.
+  const std::uint64_t k_eff = std::min(p.topk, p.seq);
+  const std::uint64_t row = r.row_cache.set_bytes / (p.mtp * k_eff);
+  j["row_cache"] = {{"bytes", r.row_cache.cache_bytes},
+                    {"cached_pairs", r.row_cache.cached_pairs},
+                    {"total_pairs", r.row_cache.total_pairs},
+                    {"hit_rows", r.row_cache.hit_rows},
+                    {"hit_fraction", r.row_cache.hit_fraction},
+                    {"bytes_saved", p.batch * p.mtp * r.row_cache.hit_rows * row}};
   return j;
 }
 
@@ -225,9 +237,13 @@ void add_lowering_notes(const WorkloadParams& p, Json& lowering) {
 
 }  // namespace
 
-Json simulate_point_variant(const PointSpec& spec, const std::string& attention) {
+namespace {
+
+// One layer of the point: an F layer (the indexer runs) or an S layer of --index-share.
+Json simulate_layer(const PointSpec& spec, const std::string& attention, bool shared_layer) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
   WorkloadParams p = params_from_flags(spec.flags, parse_attention(attention));
+  p.shared_layer = shared_layer;
   GeneratedTrace g = generate_workload(p, hw);
   const std::uint64_t sram_peak = validate_generated(g, hw, "generated " + attention);
   VectorSource src(g.instructions);
@@ -237,17 +253,42 @@ Json simulate_point_variant(const PointSpec& spec, const std::string& attention)
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(g.meta.entries, w, idx, lowering);
   add_lowering_notes(p, lowering);
-  Json report = make_report(r, workload_json(p), indexer_json(g.indexer), sram_peak);
+  Json report = make_report(r, workload_json(p), indexer_json(g.indexer, p), sram_peak);
   report["lowering"] = lowering;
-  add_roofline(report, workload_roofline(p, hw,
-                                         static_cast<std::uint64_t>(std::llround(
-                                             g.indexer.resident_fraction * double(p.seq))),
-                                         static_cast<double>(g.closed_form.projection_flops)));
+  // One layer kind: the F/S split of --index-share (combine_layer_reports fills it for S).
+  const bool dsa = p.attention == Attention::kDsa && !prefill_uses_mha(p);
+  report["index_share"] = {{"f_layers", dsa ? p.layers : 0},
+                           {"s_layers", 0},
+                           {"f_layer_cycles", dsa ? r.cycles : 0},
+                           {"s_layer_cycles", 0},
+                           {"f_layer_time_s", dsa ? r.seconds() : 0.0},
+                           {"s_layer_time_s", 0.0}};
+  add_roofline(
+      report,
+      workload_roofline(
+          p, hw,
+          static_cast<std::uint64_t>(std::llround(g.indexer.resident_fraction * double(p.seq))),
+          static_cast<double>(g.closed_form.projection_flops), g.indexer.row_cache.hit_rows));
   if (!spec.timeline_path.empty())
     write_timeline(report, r,
                    timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                    attention, spec.attention == "both");
   return report;
+}
+
+}  // namespace
+
+Json simulate_point_variant(const PointSpec& spec, const std::string& attention) {
+  const WorkloadParams p = params_from_flags(spec.flags, parse_attention(attention));
+  if (!has_shared_layers(p)) return simulate_layer(spec, attention, false);
+  // --index-share with S layers: one F and one S layer, each in its own process (SystemC
+  // elaborates once per process), combined by their counts into the mean layer.
+  const std::uint64_t f_layers = index_share_f_layers(p);
+  Json f = run_in_child([&spec, &attention] { return simulate_layer(spec, attention, false); });
+  PointSpec s_spec = spec;
+  s_spec.timeline_path.clear();  // the timeline shows the F layer
+  Json s = run_in_child([&s_spec, &attention] { return simulate_layer(s_spec, attention, true); });
+  return combine_layer_reports(f, f_layers, s, p.layers - f_layers);
 }
 
 Json workload_json_of(const PointSpec& spec, const std::string& attention) {

@@ -229,6 +229,83 @@ void add_roofline(Json& report, const Roofline& rf) {
       if (k["tag"] == kr.tag) k["bound_cycles"] = kr.bound.bound_cycles;
 }
 
+namespace {
+
+// Keys whose value is a ratio over time: combined weighted by each layer kind's total cycles.
+bool is_time_ratio(const std::string& key) {
+  return key == "utilization" || key == "busy_fraction" || key == "achieved_gbs";
+}
+
+// Count-weighted mean of two JSON values of the same shape (numbers averaged, integers kept
+// integers, other values taken from `a`). `wa`, `wb`: weights of plain quantities; `ta`, `tb`:
+// weights of time ratios.
+Json mean_json(const Json& a, const Json& b, double wa, double wb, double ta, double tb,
+               const std::string& key = "") {
+  if (a.is_object()) {
+    Json out = a;
+    for (auto it = out.begin(); it != out.end(); ++it) {
+      static const Json kZero = 0;
+      const Json& other = b.is_object() && b.contains(it.key()) ? b[it.key()] : kZero;
+      it.value() = mean_json(it.value(), other, wa, wb, ta, tb, it.key());
+    }
+    return out;
+  }
+  if (!a.is_number() || !b.is_number()) return a;
+  const bool ratio_key = is_time_ratio(key);
+  const double x = a.get<double>(), y = b.get<double>();
+  if (key == "peak_bytes") return a.get<double>() >= y ? a : b;
+  const double m = ratio_key ? (ta * x + tb * y) / (ta + tb) : (wa * x + wb * y) / (wa + wb);
+  // Counts stay integers when the mean is one; otherwise the exact mean, so that every identity
+  // of a report (energy = counters x costs, kernels summing to the run) holds for the mean too.
+  if (a.is_number_integer() && m == std::floor(m)) return static_cast<std::uint64_t>(m);
+  return m;
+}
+
+}  // namespace
+
+Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
+                           std::uint64_t s_layers) {
+  const double wf = static_cast<double>(f_layers), ws = static_cast<double>(s_layers);
+  const double tf = wf * f["cycles"].get<double>(), ts = ws * s["cycles"].get<double>();
+  Json out = f;
+  for (const char* key :
+       {"cycles", "time_s", "flops", "instructions", "dram", "sram", "units", "energy", "roofline"})
+    if (f.contains(key))
+      out[key] = mean_json(f[key], s.contains(key) ? s[key] : Json(), wf, ws, tf, ts);
+  // Kernels by tag: an S layer has no indexer kernels (they count as 0 there).
+  Json kernels = Json::array();
+  auto find = [](const Json& list, const Json& tag) -> const Json* {
+    for (const auto& k : list)
+      if (k["tag"] == tag) return &k;
+    return nullptr;
+  };
+  for (const auto& k : f["kernels"]) {
+    const Json* o = find(s["kernels"], k["tag"]);
+    kernels.push_back(mean_json(k, o ? *o : Json::object(), wf, ws, tf, ts));
+  }
+  for (const auto& k : s["kernels"])
+    if (!find(f["kernels"], k["tag"]))
+      kernels.push_back(mean_json(k, Json::object(), ws, wf, ts, tf));
+  out["kernels"] = kernels;
+  if (out.contains("roofline")) {
+    Json& r = out["roofline"];
+    const double mxu = r["mxu_cycles"].get<double>(), hbm = r["hbm_cycles"].get<double>(),
+                 vpu = r["vpu_cycles"].get<double>();
+    double bound = mxu;
+    std::string by = "mxu";
+    if (hbm > bound) bound = hbm, by = "hbm";
+    if (vpu > bound) bound = vpu, by = "vpu";
+    r["bound_cycles"] = bound;
+    r["bound_by"] = by;
+    const double cycles = out["cycles"].get<double>();
+    r["efficiency"] = cycles > 0 ? bound / cycles : 0.0;
+  }
+  out["index_share"] = {{"f_layers", f_layers},          {"s_layers", s_layers},
+                        {"f_layer_cycles", f["cycles"]}, {"s_layer_cycles", s["cycles"]},
+                        {"f_layer_time_s", f["time_s"]}, {"s_layer_time_s", s["time_s"]}};
+  return out;
+}
+
 Json make_compare(const Json& dense, const Json& dsa) {
   Json j;
   j["tpusim_compare"] = 1;
@@ -277,6 +354,32 @@ std::string format_table(const Json& in) {
     if (l.contains("topk_clipped_to"))
       out += fmt::format("note: k = {} exceeds L, so DSA selects all {} tokens (k clipped to L)\n",
                          wstr("topk"), scalar_text(l["topk_clipped_to"]));
+  }
+  // Index sharing, the row cache and the share split: what the DSA column is made of.
+  for (const auto& c : cols) {
+    if (c.contains("index_share") && c["index_share"].value("s_layers", 0) > 0) {
+      const Json& is = c["index_share"];
+      out += fmt::format(
+          "note: --index-share {}: {} F layers of {} and {} S layers of {}; times are the mean "
+          "layer\n",
+          wstr("index_share"), scalar_text(is["f_layers"]),
+          format_seconds(is["f_layer_time_s"].get<double>()), scalar_text(is["s_layers"]),
+          format_seconds(is["s_layer_time_s"].get<double>()));
+    }
+    if (!c.contains("indexer")) continue;
+    const Json& ix = c["indexer"];
+    if (ix.contains("row_cache") && ix["row_cache"].value("total_pairs", 0) > 0) {
+      const Json& rc = ix["row_cache"];
+      out += fmt::format(
+          "note: row cache holds {} of {} (layer, sequence) sets ({}); hit fraction {:.1f}%, "
+          "{} of HBM gathers saved per layer\n",
+          scalar_text(rc["cached_pairs"]), scalar_text(rc["total_pairs"]),
+          format_bytes(rc["bytes"].get<double>()), 100 * rc["hit_fraction"].get<double>(),
+          format_bytes(rc["bytes_saved"].get<double>()));
+    }
+    if (!ix.value("share_split", std::string()).empty())
+      out += "note: --residency share split the budget: " + ix["share_split"].get<std::string>() +
+             "\n";
   }
   out += fmt::format("on {} ({} GHz, {} x {}x{} MXU, {} SRAM, {} HBM)\n\n",
                      hw["chip"]["name"].get<std::string>(), scalar_text(hw["chip"]["clock_ghz"]),

@@ -28,6 +28,14 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
 /// hbm_bytes, vpu_ops, mxu_cycles, hbm_cycles, vpu_cycles, bound_cycles, bound_by, efficiency}
 /// and `bound_cycles` to each `kernels` entry with closed-form work.
 void add_roofline(Json& report, const Roofline& roofline);
+/// --index-share: the mean layer of `f_layers` F layers (report `f`) and `s_layers` S layers
+/// (report `s`). Counters, bytes, FLOPs, energy and roofline work are count-weighted means (exact:
+/// a count whose mean is not a whole number becomes a real number);
+/// ratios over time (utilisation, bandwidth) are weighted by each kind's total cycles; the
+/// roofline's bound and efficiency are recomputed; `index_share` gives both layers' times.
+/// `workload`, `hw`, `indexer` and `lowering` are the F layer's.
+Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
+                           std::uint64_t s_layers);
 /// {"tpusim_compare": 1, "dense", "dsa", "speedup", "dram_read_ratio", "energy_ratio"} (dense
 /// over DSA).
 Json make_compare(const Json& dense, const Json& dsa);

@@ -1,5 +1,6 @@
 #include "traces/isa.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -179,6 +180,27 @@ std::uint64_t hbm_bytes(const Instruction& in) {
 std::uint64_t instruction_flops(const Instruction& in) {
   if (in.op == Op::kMxuMatmul) return 2 * in.m * in.n * in.k;
   return 0;
+}
+
+std::uint64_t topk_refine_passes(std::uint64_t k, std::uint64_t cand, std::uint64_t passes) {
+  // Each pass splits the survivors into 2^(32 / passes) buckets by the next digit and keeps the
+  // bucket holding the k-th score; the select is done once the cand - k surplus candidates are
+  // all split off it. An exact guess (cand == k) needs none.
+  if (cand <= k || passes == 0) return 0;
+  const std::uint64_t bits = std::max<std::uint64_t>(1, 32 / passes);
+  const std::uint64_t radix = bits >= 63 ? ~std::uint64_t{0} : std::uint64_t{1} << bits;
+  std::uint64_t r = 0, left = cand - k + 1;
+  while (left > 1 && r < passes) {
+    left = (left + radix - 1) / radix;
+    ++r;
+  }
+  return r;
+}
+
+std::uint64_t topk_score_reads(std::uint64_t n, std::uint64_t k, std::uint64_t cand,
+                               std::uint64_t passes) {
+  if (cand == 0) return passes * n;
+  return k + n + topk_refine_passes(k, cand, passes) * cand;
 }
 
 bool is_name_token(std::string_view s) {

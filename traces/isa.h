@@ -119,6 +119,9 @@ struct Instruction {
 
   // vpu: `elems` elements; topk: `rows` rows of `n` scores, keep `k` per row.
   std::uint64_t elems = 0;
+  /// vpu.topk guided by a guess (the previous decode step's selection): the candidates per row
+  /// that survive the guess's threshold, k <= cand <= n; 0 is a plain radix select.
+  std::uint64_t cand = 0;
 
   std::vector<std::uint64_t> deps;
 };
@@ -160,6 +163,21 @@ std::uint64_t hbm_bytes(const Instruction& in);
 /// FLOPs of an instruction (2 per MAC for matmul; 0 for data movement; one per element-pass
 /// is not counted: vector ops report 0 FLOPs, matching docs/DSA.md section 5).
 std::uint64_t instruction_flops(const Instruction& in);
+
+/// The top-k laws (traces/FORMAT.md "vpu.topk"), per row, with `passes` radix passes for a full
+/// 32-bit select (vpu.topk_passes). Radix select (cand == 0): `passes` histogram passes over the
+/// n scores, then a compaction of the k survivors. Guided (cand > 0): read the k guessed scores
+/// for a threshold, one pass over the n scores keeping the cand at or above it, then
+/// topk_refine_passes radix passes over the cand survivors, then the k survivors' compaction.
+std::uint64_t topk_refine_passes(std::uint64_t k, std::uint64_t cand, std::uint64_t passes);
+/// fp32 scores read per row.
+std::uint64_t topk_score_reads(std::uint64_t n, std::uint64_t k, std::uint64_t cand,
+                               std::uint64_t passes);
+/// Vector lane-ops per row: the score reads plus the k-wide compaction.
+inline std::uint64_t topk_lane_ops(std::uint64_t n, std::uint64_t k, std::uint64_t cand,
+                                   std::uint64_t passes) {
+  return topk_score_reads(n, k, cand, passes) + k;
+}
 
 /// True for a tag or meta key: one or more of [A-Za-z0-9_.:-] (reader and writer agree on it).
 bool is_name_token(std::string_view s);

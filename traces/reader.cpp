@@ -41,12 +41,13 @@ enum Key : std::uint8_t {
   kElems,
   kDeps,
   kTag,
+  kCand,
   kKeyCount,
 };
 
 constexpr std::array<std::string_view, kKeyCount> kKeyNames = {
     "src", "dst", "bytes", "rows", "stride", "span", "row_bytes", "pattern", "seed", "m",
-    "n",   "k",   "dtype", "a",    "b",      "c",    "elems",     "deps",    "tag"};
+    "n",   "k",   "dtype", "a",    "b",      "c",    "elems",     "deps",    "tag",  "cand"};
 
 constexpr std::uint32_t bit(Key k) {
   return std::uint32_t{1} << k;
@@ -82,6 +83,7 @@ OpKeys op_keys(Op op) {
       break;
     case Op::kVpuTopk:
       k.required = bit(kRows) | bit(kN) | bit(kK) | bit(kSrc) | bit(kDst);
+      k.optional |= bit(kCand);
       break;
     default:
       k.required = bit(kElems) | bit(kSrc) | bit(kDst);
@@ -496,6 +498,12 @@ void TraceReader::parse_instruction(std::string_view rest, Instruction& out) {
       if (out.k > out.n)
         fail("k=" + std::to_string(out.k) + " is more than n=" + std::to_string(out.n) +
              " (cannot keep more than a row holds)");
+      if (has(kCand)) {
+        out.cand = num(kCand);
+        if (out.cand != 0 && (out.cand < out.k || out.cand > out.n))
+          fail("cand=" + std::to_string(out.cand) + " must be 0 or between k=" +
+               std::to_string(out.k) + " and n=" + std::to_string(out.n));
+      }
       out.src = addr(kSrc, Space::kSram);
       out.dst = addr(kDst, Space::kSram);
       break;

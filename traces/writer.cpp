@@ -102,6 +102,7 @@ void TraceWriter::write(const Instruction& in, const TagTable& tags) {
       put_key("rows", in.rows);
       put_key("n", in.n);
       put_key("k", in.k);
+      if (in.cand != 0) put_key("cand", in.cand);
       put_addr("src", in.src);
       put_addr("dst", in.dst);
       break;

@@ -103,6 +103,9 @@ void lower_decode(LoweringContext& c) {
   const ModelConfig& md = c.model;
   TraceBuilder& tb = c.tb;
   const bool dsa = p.attention == Attention::kDsa;
+  // An S layer of --index-share runs no indexer: it reuses the indices of the F layer before it
+  // (kept on chip; they are k x 4 B per query) and only gathers and attends.
+  const bool indexer = dsa && !p.shared_layer;
   const std::uint64_t B = p.batch, L = p.seq, sq = p.mtp, h = md.n_heads;
   const std::uint64_t dqk = md.mqa_qk_dim(), dv = md.mqa_v_dim();
   const std::uint64_t row = c.kv_row_bytes, kb = md.index_key_bytes;
@@ -111,8 +114,9 @@ void lower_decode(LoweringContext& c) {
   // At L <= k the selection is the whole cache: DSA attends it as dense does (streamed tiles,
   // one load per tile for all MTP queries) once top-k is done, so it does exactly dense's
   // attention plus the indexer and can never be faster (a gather of every row on a different
-  // tile grid came out up to 1% faster than dense's stream on H800-like chips).
-  const bool sparse_attn = dsa && k_eff < L;
+  // tile grid came out up to 1% faster than dense's stream on H800-like chips). With the row
+  // cache holding part of the selection, only the misses are gathered, at any L.
+  const bool sparse_attn = dsa && (k_eff < L || c.row_cache_hits > 0);
   const std::uint64_t cols = c.hw.mxu.cols, mxus = c.hw.mxu.count;
   // KV slots hold a tile as the MXU reads it: bf16 [latent; rope] (FP8 rows dequantized in place).
   const std::uint64_t slot_row = std::max(row, dqk * kBf16);
@@ -120,13 +124,13 @@ void lower_decode(LoweringContext& c) {
 
   // HBM: this layer's caches for all sequences, and Q/O (plus indexer q and weights) in and out.
   const std::uint64_t kv_cache = tb.hbm_region("mla_cache", B * L * row);
-  const std::uint64_t key_cache = dsa ? tb.hbm_region("indexer_keys", B * L * kb) : 0;
+  const std::uint64_t key_cache = indexer ? tb.hbm_region("indexer_keys", B * L * kb) : 0;
   const std::uint64_t q_bytes = sq * h * dqk * kBf16, o_bytes = sq * h * dv * kBf16;
   const std::uint64_t qi_bytes = sq * hi * di, w_bytes = sq * hi * kFp32;
   const std::uint64_t q_hbm = tb.hbm_region("q", B * q_bytes);
   const std::uint64_t o_hbm = tb.hbm_region("o", B * o_bytes);
-  const std::uint64_t qi_hbm = dsa ? tb.hbm_region("indexer_q", B * qi_bytes) : 0;
-  const std::uint64_t w_hbm = dsa ? tb.hbm_region("indexer_weights", B * w_bytes) : 0;
+  const std::uint64_t qi_hbm = indexer ? tb.hbm_region("indexer_q", B * qi_bytes) : 0;
+  const std::uint64_t w_hbm = indexer ? tb.hbm_region("indexer_weights", B * w_bytes) : 0;
 
   // SRAM: the new token's rows (produced on chip), two per-sequence sets, then tiles.
   const std::uint64_t new_rows = tb.sram_alloc(sq * (row + kb), "new cache rows");
@@ -264,7 +268,7 @@ void lower_decode(LoweringContext& c) {
     // kv.append: the new tokens' MLA rows (and indexer keys) go to the caches of record.
     std::uint64_t app_kv = tb.store(kTagKvAppend, new_rows, kv_b + first_new * row, sq * row, {});
     std::uint64_t app_key = kNoId;
-    if (dsa)
+    if (indexer)
       app_key = tb.store(kTagKvAppend, new_rows + sq * row, keys_b + first_new * kb, sq * kb, {});
 
     Ids q_ready, q_deps = c.proj_ready;
@@ -281,7 +285,7 @@ void lower_decode(LoweringContext& c) {
                          stream_pieces);
              });
     };
-    if (dsa) {
+    if (indexer) {
       // Indexer: q and head weights in, every key scored, top-k on chip.
       Ids qi_ready = {tb.load(kTagIndexerScores, qi_hbm + b * qi_bytes, s.qi, qi_bytes, q_deps),
                       tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
@@ -296,7 +300,7 @@ void lower_decode(LoweringContext& c) {
         sums.push_back(
             scorer->score(keys, 0, e - a, sq, s.qi, s.w, qi_ready, s.scores + a * kFp32));
       });
-      topk = tb.topk(kTagIndexerTopk, sq, L, k_eff, s.scores, s.idx, sums);
+      topk = emit_topk(c, sq, L, k_eff, s.scores, s.idx, sums);
     }
     // Q (s_q x 128 heads x 576 bf16, 147 KiB per query) is split over the engines like a
     // KV tile: on one engine its latency and transfer would precede every first matmul.
@@ -304,13 +308,23 @@ void lower_decode(LoweringContext& c) {
     if (!sparse_attn) {
       attend_dense();
     } else {
+      // --kv-row-cache: `hits` of each query's k_eff rows are already in SRAM from the previous
+      // step (the cached set is where the attention reads them, so they need no copy); the
+      // misses are spread evenly over the selection's tiles and gathered into the slot.
+      const std::uint64_t hits = c.row_cache_hits;
+      auto hits_before = [&](std::uint64_t x) { return x * hits / k_eff; };
       for (std::uint64_t j = 0; j < sq; ++j) {
         attend(s.q + j * h * dqk * kBf16, s.acc + j * h * dv * kFp32, q_ready, 1,
                [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
                  // Any selection may include the new token's row.
                  deps.push_back(topk);
                  deps.push_back(app_kv);
-                 gather_selection(c, kv_b, L, k_eff, a, e, dst, c.hw.dma.engines, deps, ready);
+                 const std::uint64_t ma = a - hits_before(a), me = e - hits_before(e);
+                 if (me > ma)
+                   gather_selection(c, kv_b, L, k_eff - hits, ma, me, dst, c.hw.dma.engines, deps,
+                                    ready);
+                 else
+                   ready.insert(ready.end(), deps.begin(), deps.end());
                });
       }
     }

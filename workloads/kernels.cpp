@@ -223,6 +223,11 @@ std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint6
   return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, (parts - 1) * rows * (d_v + 1), acc, acc, {mul});
 }
 
+std::uint64_t emit_topk(LoweringContext& c, std::uint64_t rows, std::uint64_t n, std::uint64_t k,
+                        std::uint64_t src, std::uint64_t dst, const Ids& deps) {
+  return c.tb.topk(kTagIndexerTopk, rows, n, k, src, dst, deps, topk_guess_candidates(c.p, n, k));
+}
+
 // ---------------------------------------------------------------------------------------------
 // IndexerScorer
 

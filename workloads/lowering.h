@@ -32,10 +32,12 @@ struct LoweringContext {
   const HwConfig& hw;
   const ModelConfig& model;
   TraceBuilder& tb;
-  std::uint64_t kv_row_bytes = 0;             ///< MLA cache row: 656 (fp8) or 1152 (bf16)
-  std::uint64_t resident_tokens = 0;          ///< per sequence, indexer keys [0, R) pinned in SRAM
-  std::uint64_t pinned_base = 0;              ///< SRAM address of this layer's pinned keys
-  std::uint64_t gather_count = 0;             ///< gathers emitted so far (seeds)
+  std::uint64_t kv_row_bytes = 0;     ///< MLA cache row: 656 (fp8) or 1152 (bf16)
+  std::uint64_t resident_tokens = 0;  ///< per sequence, indexer keys [0, R) pinned in SRAM
+  std::uint64_t pinned_base = 0;      ///< SRAM address of this layer's pinned keys
+  std::uint64_t gather_count = 0;     ///< gathers emitted so far (seeds)
+  std::uint64_t row_cache_hits = 0;   ///< --kv-row-cache: rows per query read from the row cache
+  std::uint64_t row_cache_base = 0;   ///< SRAM address of the row cache
   WorkloadClosedForm* closed_form = nullptr;  ///< prefill fills in its tile-dependent bytes
   Ids proj_ready;  ///< --scope layer: stores of Q (and indexer q/weights) the attention reads
   Ids o_stores;    ///< O stores of the attention (the output projection reads them)
@@ -207,6 +209,10 @@ void for_each_tile(std::uint64_t begin, std::uint64_t end, std::uint64_t split, 
     pos = stop;
   }
 }
+
+/// The decode indexer's top-k of `rows` rows of `n` scores (k per row) under --topk-algo.
+std::uint64_t emit_topk(LoweringContext& c, std::uint64_t rows, std::uint64_t n, std::uint64_t k,
+                        std::uint64_t src, std::uint64_t dst, const Ids& deps);
 
 /// True when this prefill runs dense MHA (dense --dense-mode mha, or DSA with
 /// --short-prefill-mha and a context of at most k tokens).

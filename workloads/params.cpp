@@ -23,6 +23,30 @@ bool parse_bool(const std::string& text, const char* flag) {
   throw UserError(fmt::format("--{}: '{}' is not a boolean (true or false)", flag, text));
 }
 
+double parse_fraction(const std::string& text, const char* flag) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !(v >= 0 && v <= 1))
+    throw UserError(fmt::format("--{}: '{}' is not a number in [0, 1]", flag, text));
+  return v;
+}
+
+// F and S only, starting with F: an S layer reuses the nearest preceding F layer's indices.
+std::string parse_index_share(const std::string& text) {
+  if (text.empty()) throw UserError("--index-share: empty pattern (use F, FS, FSSS, ...)");
+  if (text.find_first_not_of("FS") != std::string::npos)
+    throw UserError("--index-share: '" + text + "' may hold only F and S (e.g. FSSS)");
+  if (text.front() != 'F')
+    throw UserError("--index-share: '" + text +
+                    "' must start with F (an S layer reuses the indices of an F layer before it)");
+  return text;
+}
+
 std::string size_text(std::uint64_t v) {
   return std::to_string(v);
 }
@@ -137,10 +161,11 @@ std::vector<WorkloadParam> make_table() {
        [](const P& p) { return to_string(p.scope); }},
       {"residency",
        "residency",
-       "indexer key cache streamed from HBM, pinned in SRAM, or auto",
+       "indexer key cache streamed from HBM, pinned in SRAM, auto (pin what fits), or share "
+       "(split the budget with --kv-row-cache)",
        "stream",
        ParamKind::kEnum,
-       {"stream", "pin", "auto"},
+       {"stream", "pin", "auto", "share"},
        false,
        "auto",
        [](P& p, S t) { p.residency = parse_residency(t); },
@@ -185,6 +210,46 @@ std::vector<WorkloadParam> make_table() {
        "9",
        [](P& p, S t) { p.seed = parse_size(t, "--seed"); },
        [](const P& p) { return size_text(p.seed); }},
+      {"index-share",
+       "index_share",
+       "indexer per layer: F runs it, S reuses the last F layer's top-k; repeated over --layers",
+       "F",
+       ParamKind::kText,
+       {},
+       false,
+       "FSSS",
+       [](P& p, S t) { p.index_share = parse_index_share(t); },
+       [](const P& p) { return p.index_share; }},
+      {"kv-row-cache",
+       "kv_row_cache",
+       "decode: keep each layer's last gathered rows in SRAM, gather only the new ones",
+       "off",
+       ParamKind::kBool,
+       {},
+       false,
+       "true",
+       [](P& p, S t) { p.kv_row_cache = parse_bool(t, "kv-row-cache"); },
+       [](const P& p) { return std::string(p.kv_row_cache ? "true" : "false"); }},
+      {"step-overlap",
+       "step_overlap",
+       "fraction of a decode step's top-k also in the previous step's, in [0, 1]",
+       "0.6",
+       ParamKind::kFloat,
+       {},
+       false,
+       "0.8",
+       [](P& p, S t) { p.step_overlap = parse_fraction(t, "step-overlap"); },
+       [](const P& p) { return fmt::format("{}", p.step_overlap); }},
+      {"topk-algo",
+       "topk_algo",
+       "decode top-k: radix select, or guess (seeded by the previous step's set)",
+       "radix",
+       ParamKind::kEnum,
+       {"radix", "guess"},
+       false,
+       "guess",
+       [](P& p, S t) { p.topk_algo = parse_topk_algo(t); },
+       [](const P& p) { return to_string(p.topk_algo); }},
   };
 }
 

@@ -410,8 +410,10 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
   const std::uint64_t slot_row = std::max(g.row, dqk * kBf16);
   const std::uint64_t R = c.resident_tokens;
 
+  // An S layer of --index-share reuses the F layer's top-k: no keys, no scoring, no top-k.
+  const bool indexer = !c.p.shared_layer;
   const std::uint64_t kv_cache = tb.hbm_region("mla_cache", g.B * g.L * g.row);
-  const std::uint64_t key_cache = tb.hbm_region("indexer_keys", g.B * g.L * g.kb);
+  const std::uint64_t key_cache = indexer ? tb.hbm_region("indexer_keys", g.B * g.L * g.kb) : 0;
   const std::uint64_t q_hbm = tb.hbm_region("q", g.B * g.T * q_tok);
   const std::uint64_t o_hbm = tb.hbm_region("o", g.B * g.T * o_tok);
   const std::uint64_t qi_hbm = tb.hbm_region("indexer_q", g.B * g.T * qi_tok);
@@ -569,11 +571,17 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
   };
   std::uint64_t tile_index = 0;
   for (std::uint64_t b = 0; b < g.B; ++b) {
-    const Ids append = append_chunk(c, g, stage, b, kv_cache, key_cache, true);
+    const Ids append = append_chunk(c, g, stage, b, kv_cache, key_cache, indexer);
     const std::uint64_t keys_b = key_cache + b * g.L * g.kb, kv_b = kv_cache + b * g.L * g.row;
     for (std::uint64_t q0 = 0; q0 < g.T; q0 += tqi, ++tile_index) {
       const std::uint64_t q1 = std::min(g.T, q0 + tqi), nq = q1 - q0;
       IdxSet& st = isets[tile_index % 2];
+      if (!indexer) {
+        attn_until(0);
+        work = AttnWork{b, q0, q1, kNoId, kv_b, tile_index % 2, q0, append, {}, 0};
+        have_work = true;
+        continue;
+      }
       st.release.insert(st.release.end(), c.proj_ready.begin(), c.proj_ready.end());
       Ids qi_ready = {
           tb.load(kTagIndexerScores, qi_hbm + (b * g.T + q0) * qi_tok, st.qi, nq * qi_tok,
@@ -620,6 +628,12 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     finish(pd);
 
   WorkloadClosedForm& cf = *c.closed_form;
+  if (!indexer) {
+    cf.indexer_flops = 0;
+    cf.hbm_read_bytes += g.row * selected + g.B * g.T * q_tok;
+    cf.hbm_write_bytes += g.B * g.T * (g.row + o_tok);
+    return;
+  }
   cf.hbm_read_bytes += g.kb * streamed_keys            // indexer keys per query tile
                        + g.B * g.T * (qi_tok + w_tok)  // indexer q and weights
                        + g.row * selected              // 656 * S: every query's own rows

@@ -44,7 +44,8 @@ double cost(const HwConfig& hw, Op op) {
 }  // namespace
 
 Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
-                           std::uint64_t resident_tokens, double projection_flops) {
+                           std::uint64_t resident_tokens, double projection_flops,
+                           std::uint64_t row_cache_hits) {
   const ModelConfig m = load_model_config(p.model);
   const double B = static_cast<double>(p.batch), L = static_cast<double>(p.seq);
   const double h = static_cast<double>(m.n_heads), hi = static_cast<double>(m.index_n_heads);
@@ -54,6 +55,7 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
   const double kb = static_cast<double>(m.index_key_bytes);
   const bool mha = prefill_uses_mha(p);
   const bool dsa = p.attention == Attention::kDsa && !mha;
+  const bool indexer = dsa && !p.shared_layer;  // an S layer of --index-share has none
   const double passes = static_cast<double>(hw.vpu.topk_passes);
 
   // Per-tag work, filled below in pipeline order.
@@ -69,7 +71,7 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
   if (p.phase == Phase::kDecode) {
     const double sq = static_cast<double>(p.mtp);
     const double k_eff = static_cast<double>(std::min(p.topk, p.seq));
-    append.hbm_bytes = B * sq * (row + (dsa ? kb : 0));
+    append.hbm_bytes = B * sq * (row + (indexer ? kb : 0));
     load.hbm_bytes = B * sq * q_mqa;
     pv.hbm_bytes = B * sq * o_mqa;
     const double dqk = static_cast<double>(m.mqa_qk_dim()), dv = static_cast<double>(m.mqa_v_dim());
@@ -78,13 +80,20 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
       attention(B * sq * L, B * sq, dqk, dv);
     } else {
       const double R = static_cast<double>(resident_tokens);
-      idx_scores.fp8_flops = B * sq * 2 * hi * di * L;
-      idx_scores.hbm_bytes = B * (kb * (L - R) + sq * hi * di + sq * hi * kFp32);
-      idx_scores.vpu_ops = B * sq * hi * L * cost(hw, Op::kVpuReluWsum);
-      idx_topk.vpu_ops = B * sq * (passes * L + k_eff);
-      // At L <= k every row is selected and streamed once for all queries (attn.load).
-      if (k_eff < L)
-        gather.hbm_bytes = B * sq * row * k_eff;
+      if (indexer) {
+        idx_scores.fp8_flops = B * sq * 2 * hi * di * L;
+        idx_scores.hbm_bytes = B * (kb * (L - R) + sq * hi * di + sq * hi * kFp32);
+        idx_scores.vpu_ops = B * sq * hi * L * cost(hw, Op::kVpuReluWsum);
+        idx_topk.vpu_ops =
+            B * sq *
+            static_cast<double>(topk_lane_ops(
+                p.seq, std::min(p.topk, p.seq),
+                topk_guess_candidates(p, p.seq, std::min(p.topk, p.seq)), hw.vpu.topk_passes));
+      }
+      // At L <= k without the row cache every row is selected and streamed once for all
+      // queries (attn.load); otherwise the misses are gathered per query.
+      if (k_eff < L || row_cache_hits > 0)
+        gather.hbm_bytes = B * sq * row * (k_eff - static_cast<double>(row_cache_hits));
       else
         load.hbm_bytes += B * row * L;
       attention(B * sq * k_eff, B * sq, dqk, dv);
@@ -92,7 +101,7 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
   } else {
     const double T = static_cast<double>(p.chunk), P0 = L - T;
     const double pairs = T * P0 + T * (T + 1) / 2;
-    append.hbm_bytes = B * T * (row + (dsa ? kb : 0));
+    append.hbm_bytes = B * T * (row + (indexer ? kb : 0));
     if (mha) {
       // Masked MHA (V3.1 practice): every visible latent is decompressed with wkv_b, then
       // attention with d_qk 192, d_v 128. Minimum bytes: the latent cache once, Q and O.
@@ -119,12 +128,14 @@ Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
       }
       const double dqk = static_cast<double>(m.mqa_qk_dim()),
                    dv = static_cast<double>(m.mqa_v_dim());
-      idx_scores.fp8_flops = B * 2 * hi * di * pairs;
-      // Keys once (the chunk's own keys are produced on chip but read back like the cache),
-      // indexer q and head weights per token.
-      idx_scores.hbm_bytes = B * (kb * L + T * (hi * di + hi * kFp32));
-      idx_scores.vpu_ops = B * hi * pairs * cost(hw, Op::kVpuReluWsum);
-      idx_topk.vpu_ops = B * topk_ops;
+      if (indexer) {
+        idx_scores.fp8_flops = B * 2 * hi * di * pairs;
+        // Keys once (the chunk's own keys are produced on chip but read back like the cache),
+        // indexer q and head weights per token.
+        idx_scores.hbm_bytes = B * (kb * L + T * (hi * di + hi * kFp32));
+        idx_scores.vpu_ops = B * hi * pairs * cost(hw, Op::kVpuReluWsum);
+        idx_topk.vpu_ops = B * topk_ops;
+      }
       // Each query gathers its own selected rows (FlashMLA's sparse prefill does the same).
       gather.hbm_bytes = B * row * S;
       load.hbm_bytes = B * T * q_mqa;

@@ -49,8 +49,11 @@ RooflineBound roofline_bound(const RooflineWork& work, const HwConfig& hw);
 /// (vpu.cost_relu_wsum), the top-k radix select (vpu.topk_passes per score plus k per row) and
 /// the final 1/l scale of the output.
 /// `resident_tokens`: indexer keys per sequence pinned in SRAM (not read from HBM);
-/// `projection_flops`: WorkloadClosedForm::projection_flops of a --scope layer run.
+/// `projection_flops`: WorkloadClosedForm::projection_flops of a --scope layer run;
+/// `row_cache_hits`: rows per decode query read from the --kv-row-cache instead of HBM.
+/// An S layer of --index-share (p.shared_layer) has no indexer work.
 Roofline workload_roofline(const WorkloadParams& p, const HwConfig& hw,
-                           std::uint64_t resident_tokens = 0, double projection_flops = 0);
+                           std::uint64_t resident_tokens = 0, double projection_flops = 0,
+                           std::uint64_t row_cache_hits = 0);
 
 }  // namespace tpusim

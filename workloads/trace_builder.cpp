@@ -38,8 +38,8 @@ std::uint64_t TraceBuilder::sram_pin(std::uint64_t bytes) {
   std::uint64_t end = align_up(base + bytes, kSramAlign);
   if (end > m_sram_capacity)
     throw UserError("sram.residency_mib: pinning " + mib(bytes) +
-                    " of indexer keys does not fit in sram.capacity_mib (" + mib(m_sram_capacity) +
-                    ")");
+                    " (indexer keys and cached rows) does not fit in sram.capacity_mib (" +
+                    mib(m_sram_capacity) + ")");
   m_sram_pinned = m_sram_top = end;
   m_sram_peak = std::max(m_sram_peak, m_sram_top);
   return base;
@@ -193,7 +193,7 @@ std::uint64_t TraceBuilder::vpu(std::string_view tag, Op op, std::uint64_t elems
 
 std::uint64_t TraceBuilder::topk(std::string_view tag, std::uint64_t rows, std::uint64_t n,
                                  std::uint64_t k, std::uint64_t src, std::uint64_t dst,
-                                 const std::vector<std::uint64_t>& deps) {
+                                 const std::vector<std::uint64_t>& deps, std::uint64_t cand) {
   SIM_CHECK("workloads", rows > 0 && k > 0 && k <= n, "topk needs 0 < k <= n");
   check_sram(src, rows * n * 4, "topk src");
   check_sram(dst, rows * k * 4, "topk dst");
@@ -201,6 +201,7 @@ std::uint64_t TraceBuilder::topk(std::string_view tag, std::uint64_t rows, std::
   in.rows = rows;
   in.n = n;
   in.k = k;
+  in.cand = cand;
   in.src = {Space::kSram, src};
   in.dst = {Space::kSram, dst};
   return in.id;

@@ -63,7 +63,8 @@ class TraceBuilder {
                     std::uint64_t dst, const std::vector<std::uint64_t>& deps,
                     std::uint64_t row = 0);
   std::uint64_t topk(std::string_view tag, std::uint64_t rows, std::uint64_t n, std::uint64_t k,
-                     std::uint64_t src, std::uint64_t dst, const std::vector<std::uint64_t>& deps);
+                     std::uint64_t src, std::uint64_t dst, const std::vector<std::uint64_t>& deps,
+                     std::uint64_t cand = 0);
 
   /// Adds a `meta KEY=VALUE` entry (workload parameters, tile sizes).
   void meta(std::string key, std::string value);

@@ -10,6 +10,7 @@
 #include "workloads/lowering.h"
 #include "workloads/model_config.h"
 #include "workloads/params.h"
+#include "workloads/roofline.h"
 #include "workloads/trace_builder.h"
 
 namespace tpusim {
@@ -43,8 +44,13 @@ constexpr std::array<std::pair<std::string_view, KvFormat>, 2> kKvFormats = {
     {{"fp8", KvFormat::kFp8}, {"bf16", KvFormat::kBf16}}};
 constexpr std::array<std::pair<std::string_view, Scope>, 2> kScopes = {
     {{"attention", Scope::kAttention}, {"layer", Scope::kLayer}}};
-constexpr std::array<std::pair<std::string_view, Residency>, 3> kResidencies = {
-    {{"stream", Residency::kStream}, {"pin", Residency::kPin}, {"auto", Residency::kAuto}}};
+constexpr std::array<std::pair<std::string_view, Residency>, 4> kResidencies = {
+    {{"stream", Residency::kStream},
+     {"pin", Residency::kPin},
+     {"auto", Residency::kAuto},
+     {"share", Residency::kShare}}};
+constexpr std::array<std::pair<std::string_view, TopkAlgo>, 2> kTopkAlgos = {
+    {{"radix", TopkAlgo::kRadix}, {"guess", TopkAlgo::kGuess}}};
 
 std::string mib(std::uint64_t bytes) {
   char buf[32];
@@ -52,11 +58,57 @@ std::string mib(std::uint64_t bytes) {
   return buf;
 }
 
-/// Tokens per sequence whose indexer keys are pinned (docs/DSA.md section 5.4).
+/// Sets of k rows the row cache holds, and the rows a query of the simulated (mean) layer finds
+/// there: whole (layer, sequence) sets fit while the budget lasts; a cached set serves the
+/// step_overlap share of the step's k rows (docs/DSA.md section 8).
+RowCachePlan plan_row_cache(const WorkloadParams& p, std::uint64_t row, std::uint64_t budget_left) {
+  RowCachePlan rc;
+  if (!p.kv_row_cache || p.attention != Attention::kDsa || p.phase != Phase::kDecode) return rc;
+  const std::uint64_t k_eff = std::min(p.topk, p.seq);
+  rc.set_bytes = p.mtp * k_eff * row;
+  rc.total_pairs = p.layers * p.batch;
+  rc.cached_pairs = std::min(rc.total_pairs, budget_left / rc.set_bytes);
+  rc.cache_bytes = rc.cached_pairs * rc.set_bytes;
+  const double hits = p.step_overlap * static_cast<double>(k_eff) *
+                      static_cast<double>(rc.cached_pairs) / static_cast<double>(rc.total_pairs);
+  rc.hit_rows = std::min<std::uint64_t>(k_eff, static_cast<std::uint64_t>(std::llround(hits)));
+  rc.hit_fraction = static_cast<double>(rc.hit_rows) / static_cast<double>(k_eff);
+  return rc;
+}
+
+/// The closed-form step time (cycles, mean over the layers) that --residency share minimises:
+/// F layers run the indexer, bound by its key stream or its on-chip work, then top-k; every
+/// layer gathers its rows (the misses, at HBM bandwidth) and attends, bound by the larger.
+double share_model_cycles(const WorkloadParams& p, const HwConfig& hw, std::uint64_t resident,
+                          std::uint64_t hit_rows) {
+  WorkloadParams f = p;
+  f.shared_layer = false;
+  const Roofline rf = workload_roofline(f, hw, resident, 0, hit_rows);
+  double idx_hbm = 0, idx_chip = 0, topk = 0, gather = 0, attn = 0;
+  for (const auto& k : rf.kernels) {
+    if (k.tag == kTagIndexerScores) {
+      idx_hbm = k.bound.hbm_cycles;
+      idx_chip = std::max(k.bound.mxu_cycles, k.bound.vpu_cycles);
+    } else if (k.tag == kTagIndexerTopk) {
+      topk = k.bound.bound_cycles;
+    } else if (k.tag == kTagAttnGather) {
+      gather = k.bound.hbm_cycles;
+    } else if (k.tag == kTagAttnQk || k.tag == kTagAttnPv || k.tag == kTagAttnSoftmax) {
+      attn += k.bound.bound_cycles;
+    }
+  }
+  const double f_share =
+      static_cast<double>(index_share_f_layers(p)) / static_cast<double>(p.layers);
+  return f_share * (std::max(idx_hbm, idx_chip) + topk) + std::max(gather, attn);
+}
+
+/// Tokens per sequence whose indexer keys are pinned (docs/DSA.md section 5.4), and the row
+/// cache in what the keys leave of the budget. Only F layers hold indexer keys.
 std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const ModelConfig& m,
-                             std::uint64_t layers, IndexerResidency& out) {
+                             std::uint64_t row, IndexerResidency& out) {
   if (p.attention != Attention::kDsa) return 0;
-  const std::uint64_t per_token = layers * p.batch * m.index_key_bytes;
+  const std::uint64_t key_layers = index_share_f_layers(p);
+  const std::uint64_t per_token = key_layers * p.batch * m.index_key_bytes;
   const auto budget = static_cast<std::uint64_t>(hw.sram.residency_mib * 1024.0 * 1024.0);
   std::uint64_t resident = 0;
   switch (p.residency) {
@@ -65,7 +117,7 @@ std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const 
     case Residency::kPin:
       if (per_token * p.seq > budget)
         throw UserError("sram.residency_mib: pinning the indexer keys of " +
-                        std::to_string(layers) + " layers x " + std::to_string(p.batch) +
+                        std::to_string(key_layers) + " layers x " + std::to_string(p.batch) +
                         " sequences x " + std::to_string(p.seq) + " tokens x " +
                         std::to_string(m.index_key_bytes) + " B = " + mib(per_token * p.seq) +
                         " exceeds the budget sram.residency_mib = " + mib(budget) +
@@ -75,16 +127,44 @@ std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const 
     case Residency::kAuto:
       resident = std::min(p.seq, budget / per_token);
       break;
+    case Residency::kShare: {
+      resident = std::min(p.seq, budget / per_token);
+      RowCachePlan probe = plan_row_cache(p, row, budget);
+      if (probe.set_bytes == 0) break;  // no row cache to share with: as auto
+      if (p.share_keys_fraction >= 0) {
+        const auto keys = static_cast<std::uint64_t>(p.share_keys_fraction * double(budget));
+        resident = std::min(p.seq, keys / per_token);
+        break;
+      }
+      // Every whole number of cached sets c, the keys taking what is left; the closed-form
+      // step time picks the split (ties keep more keys).
+      double best = -1;
+      for (std::uint64_t c = 0; c <= probe.cached_pairs; ++c) {
+        const std::uint64_t left = budget - c * probe.set_bytes;
+        const std::uint64_t r = std::min(p.seq, left / per_token);
+        const RowCachePlan rc = plan_row_cache(p, row, c * probe.set_bytes);
+        const double t = share_model_cycles(p, hw, r, rc.hit_rows);
+        if (best < 0 || t < best * (1 - 1e-9)) {
+          best = t;
+          resident = r;
+        }
+      }
+      break;
+    }
   }
   out.key_cache_bytes = per_token * p.seq;
   out.resident_bytes = per_token * resident;
   out.resident_fraction = static_cast<double>(resident) / static_cast<double>(p.seq);
+  out.row_cache = plan_row_cache(p, row, budget - out.resident_bytes);
+  if (p.residency == Residency::kShare)
+    out.share_split = mib(out.resident_bytes) + " keys + " + mib(out.row_cache.cache_bytes) +
+                      " row cache of " + mib(budget);
   return resident;
 }
 
 /// docs/DSA.md sections 5.1-5.2, per layer, summed over B sequences and s_q query tokens.
 void decode_closed_form(const WorkloadParams& p, const ModelConfig& m, std::uint64_t row,
-                        std::uint64_t resident, WorkloadClosedForm& cf) {
+                        std::uint64_t resident, std::uint64_t hit_rows, WorkloadClosedForm& cf) {
   const std::uint64_t B = p.batch, L = p.seq, sq = p.mtp, h = m.n_heads;
   const std::uint64_t attn_per_pair = 2 * h * (m.mqa_qk_dim() + m.mqa_v_dim());  // 278,528
   const std::uint64_t q_bytes = h * m.mqa_qk_dim() * kBf16;                      // 147,456
@@ -97,14 +177,22 @@ void decode_closed_form(const WorkloadParams& p, const ModelConfig& m, std::uint
   }
   const std::uint64_t k_eff = std::min(p.topk, L);
   const std::uint64_t kb = m.index_key_bytes;
-  // At L <= k every row is selected: the cache is streamed once for all queries, as dense does.
-  const std::uint64_t rows_read = k_eff < L ? sq * row * k_eff : row * L;
-  cf.indexer_flops = B * sq * 2 * m.index_n_heads * m.index_head_dim * L;  // 16,384 per key
   cf.attention_flops = B * sq * attn_per_pair * k_eff;
-  cf.hbm_read_bytes = B * (kb * (L - resident)                        // keys streamed
-                           + sq * m.index_n_heads * m.index_head_dim  // q_idx fp8
-                           + sq * m.index_n_heads * kFp32             // head weights
-                           + rows_read                                // gathered rows
+  // Rows the row cache holds are read from SRAM (section 8). At L <= k without it every row is
+  // selected and the cache is streamed once for all queries, as dense does (section 5.2).
+  const std::uint64_t gathered =
+      k_eff < L || hit_rows > 0 ? sq * row * (k_eff - hit_rows) : row * L;
+  if (p.shared_layer) {
+    // An S layer (section 7): no indexer, the F layer's indices; it still gathers and attends.
+    cf.hbm_read_bytes = B * (gathered + sq * q_bytes);
+    cf.hbm_write_bytes = B * sq * (row + o_bytes);
+    return;
+  }
+  cf.indexer_flops = B * sq * 2 * m.index_n_heads * m.index_head_dim * L;  // 16,384 per key
+  cf.hbm_read_bytes = B * (kb * (L - resident)                             // keys streamed
+                           + sq * m.index_n_heads * m.index_head_dim       // q_idx fp8
+                           + sq * m.index_n_heads * kFp32                  // head weights
+                           + gathered                                      // gathered rows
                            + sq * q_bytes);
   cf.hbm_write_bytes = B * sq * (row + kb + o_bytes);
 }
@@ -118,7 +206,7 @@ void prefill_closed_form_flops(const WorkloadParams& p, const ModelConfig& m, bo
     std::uint64_t selected = 0;  // S = sum over queries of min(k, visible keys)
     for (std::uint64_t i = 1; i <= T; ++i)
       selected += std::min(p.topk, P0 + i);
-    cf.indexer_flops = B * 2 * m.index_n_heads * m.index_head_dim * pairs;
+    if (!p.shared_layer) cf.indexer_flops = B * 2 * m.index_n_heads * m.index_head_dim * pairs;
     cf.attention_flops = B * 2 * h * (m.mqa_qk_dim() + m.mqa_v_dim()) * selected;
   } else if (mha) {
     // MHA mode decompresses every visible latent (the cached prefix too) with wkv_b.
@@ -149,6 +237,9 @@ Scope parse_scope(const std::string& t) {
 Residency parse_residency(const std::string& t) {
   return parse_enum("--residency", t, kResidencies);
 }
+TopkAlgo parse_topk_algo(const std::string& t) {
+  return parse_enum("--topk-algo", t, kTopkAlgos);
+}
 GatherPattern parse_gather_pattern(const std::string& text) {
   GatherPattern out;
   std::string err = parse_pattern(text, out);
@@ -173,6 +264,31 @@ std::string to_string(Scope v) {
 std::string to_string(Residency v) {
   return enum_name(v, kResidencies);
 }
+std::string to_string(TopkAlgo v) {
+  return enum_name(v, kTopkAlgos);
+}
+
+std::uint64_t index_share_f_layers(const WorkloadParams& p) {
+  const std::string& pat = p.index_share.empty() ? std::string("F") : p.index_share;
+  std::uint64_t f = 0;
+  for (std::uint64_t l = 0; l < p.layers; ++l)
+    f += pat[l % pat.size()] == 'F' ? 1 : 0;
+  return f;
+}
+
+std::uint64_t topk_guess_candidates(const WorkloadParams& p, std::uint64_t n, std::uint64_t k) {
+  if (p.topk_algo != TopkAlgo::kGuess || p.phase != Phase::kDecode || k >= n) return 0;
+  // The true top-k (k) plus the guessed tokens that dropped out of it ((1 - F) k), which sit
+  // just below the new k-th score when scores drift little between steps.
+  const auto dropped =
+      static_cast<std::uint64_t>(std::llround((1.0 - p.step_overlap) * static_cast<double>(k)));
+  return std::min(n, k + dropped);
+}
+
+bool has_shared_layers(const WorkloadParams& p) {
+  return p.attention == Attention::kDsa && !prefill_uses_mha(p) &&
+         index_share_f_layers(p) < p.layers;
+}
 
 void validate_workload(const WorkloadParams& p) {
   if (p.seq == 0) throw UserError("--seq must be > 0");
@@ -186,6 +302,16 @@ void validate_workload(const WorkloadParams& p) {
                       " tokens) must end at --seq (" + std::to_string(p.seq) +
                       "), so it cannot be longer than --seq");
   }
+  if (p.phase == Phase::kPrefill && p.kv_row_cache)
+    throw UserError(
+        "--kv-row-cache: the row cache reuses the previous decode step's rows; it "
+        "needs --phase decode");
+  if (p.phase == Phase::kPrefill && p.topk_algo == TopkAlgo::kGuess)
+    throw UserError(
+        "--topk-algo: guess is seeded by the previous decode step's selection; it "
+        "needs --phase decode");
+  if (!(p.step_overlap >= 0 && p.step_overlap <= 1))
+    throw UserError("--step-overlap must be in [0, 1]");
   if (p.phase == Phase::kDecode && p.mtp > p.seq)
     throw UserError("--mtp: " + std::to_string(p.mtp) + " query tokens exceed --seq (" +
                     std::to_string(p.seq) + ")");
@@ -234,7 +360,6 @@ namespace {
 
 GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) {
   const ModelConfig model = load_model_config(params.model);
-  const std::uint64_t layers = params.layers;
 
   GeneratedTrace out;
   TraceBuilder tb(hw.sram.capacity_bytes(), hw.hbm.capacity_bytes());
@@ -245,9 +370,15 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
   const bool mha = prefill_uses_mha(params);
   WorkloadParams effective = params;
   if (mha) effective.attention = Attention::kDense;  // the MHA fallback has no indexer
-  c.resident_tokens = plan_residency(effective, hw, model, layers, out.indexer);
-  if (c.resident_tokens > 0)
-    c.pinned_base = tb.sram_pin(layers * params.batch * c.resident_tokens * model.index_key_bytes);
+  c.resident_tokens = plan_residency(effective, hw, model, c.kv_row_bytes, out.indexer);
+  // The pinned keys of every F layer and the row cache of every cached (layer, sequence) set
+  // occupy SRAM whichever layer runs; an S layer only does not read the keys.
+  const std::uint64_t pinned =
+      index_share_f_layers(params) * params.batch * c.resident_tokens * model.index_key_bytes +
+      out.indexer.row_cache.cache_bytes;
+  if (pinned > 0) c.pinned_base = tb.sram_pin(pinned);
+  c.row_cache_hits = out.indexer.row_cache.hit_rows;
+  c.row_cache_base = c.pinned_base + pinned - out.indexer.row_cache.cache_bytes;
 
   // Meta lines carry the whole workload (so `trace run` reports it like `run` does) and what the
   // lowering decided.
@@ -256,20 +387,32 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
   tb.meta("indexer.key_cache_bytes", std::to_string(out.indexer.key_cache_bytes));
   tb.meta("indexer.resident_bytes", std::to_string(out.indexer.resident_bytes));
   tb.meta("indexer.resident_fraction", Json(out.indexer.resident_fraction).dump());
+  if (has_shared_layers(params)) tb.meta("index_share.layer", params.shared_layer ? "S" : "F");
+  if (out.indexer.row_cache.set_bytes > 0) {
+    const RowCachePlan& rc = out.indexer.row_cache;
+    tb.meta("row_cache.cached_pairs", std::to_string(rc.cached_pairs));
+    tb.meta("row_cache.total_pairs", std::to_string(rc.total_pairs));
+    tb.meta("row_cache.bytes", std::to_string(rc.cache_bytes));
+    tb.meta("row_cache.hit_rows", std::to_string(rc.hit_rows));
+    tb.meta("row_cache.hit_fraction", Json(rc.hit_fraction).dump());
+  }
+  if (!out.indexer.share_split.empty()) tb.meta("residency.share_split", out.indexer.share_split);
 
   const bool layer = params.scope == Scope::kLayer;
   const bool dsa = effective.attention == Attention::kDsa;
   const std::uint64_t tokens =
       params.batch * (params.phase == Phase::kDecode ? params.mtp : params.chunk);
   if (params.phase == Phase::kDecode)
-    decode_closed_form(params, model, c.kv_row_bytes, c.resident_tokens, out.closed_form);
+    decode_closed_form(params, model, c.kv_row_bytes, c.resident_tokens, c.row_cache_hits,
+                       out.closed_form);
   else
     prefill_closed_form_flops(params, model, mha, out.closed_form);
   if (layer) {
     // The projections get a quarter of the working SRAM for the whole step.
     c.proj_arena_bytes = tb.sram_free() / 4;
     c.proj_arena = tb.sram_alloc(c.proj_arena_bytes, "projection arena");
-    lower_projections_in(c, tokens, !mha, dsa);
+    // An S layer has no indexer, so none of its projections either.
+    lower_projections_in(c, tokens, !mha, dsa && !params.shared_layer);
   }
   if (params.phase == Phase::kDecode)
     lower_decode(c);

@@ -16,7 +16,8 @@ enum class Attention : std::uint8_t { kDense, kDsa };
 enum class DenseMode : std::uint8_t { kMha, kMqa };
 enum class KvFormat : std::uint8_t { kFp8, kBf16 };
 enum class Scope : std::uint8_t { kAttention, kLayer };
-enum class Residency : std::uint8_t { kStream, kPin, kAuto };
+enum class Residency : std::uint8_t { kStream, kPin, kAuto, kShare };
+enum class TopkAlgo : std::uint8_t { kRadix, kGuess };
 
 /// Workload parameters; each is declared, with its flag, in workloads/params.cpp. Defaults are
 /// the CLI defaults; 0 in `chunk` and `layers` means "derived" (resolve_params).
@@ -38,6 +39,38 @@ struct WorkloadParams {
   bool short_prefill_mha = false;  ///< --short-prefill-mha: DSA prefill falls back to dense MHA
                                    ///< when the whole context is at most k tokens
   std::uint64_t seed = 1;          ///< --seed: base seed of the gathers' index patterns
+  /// --index-share: F (layer runs its indexer) / S (reuses the nearest preceding F layer's
+  /// indices), repeated over `layers` and cut at the last layer (docs/DSA.md section 7).
+  std::string index_share = "F";
+  bool kv_row_cache = false;  ///< --kv-row-cache: last step's gathered rows stay in SRAM (decode)
+  double step_overlap = 0.6;  ///< --step-overlap: fraction of a step's top-k kept from the last
+  TopkAlgo topk_algo = TopkAlgo::kRadix;  ///< --topk-algo (decode only)
+  /// Not a flag: the trace is of an S layer of the --index-share pattern (no indexer). The
+  /// driver simulates one F and one S layer and combines them by their counts.
+  bool shared_layer = false;
+  /// Not a flag: a fixed split for --residency share, the fraction of the budget given to the
+  /// indexer keys (tests compare the model's choice with fixed splits); negative: the model's.
+  double share_keys_fraction = -1;
+};
+
+/// Layers of `p.layers` whose --index-share letter is F (they run the indexer); the others are S.
+std::uint64_t index_share_f_layers(const WorkloadParams& p);
+/// --topk-algo guess (docs/DSA.md section 9): the candidates per row that survive the threshold
+/// taken from the previous step's k indices, (2 - step_overlap) k capped at n; 0 for radix (or
+/// when nothing is left to select, k = n).
+std::uint64_t topk_guess_candidates(const WorkloadParams& p, std::uint64_t n, std::uint64_t k);
+/// True when the DSA variant of `p` has S layers (its report combines an F and an S layer).
+bool has_shared_layers(const WorkloadParams& p);
+
+/// The row cache of --kv-row-cache (docs/DSA.md section 8): how many (layer, sequence) sets of
+/// k rows fit in the SRAM budget, and the fraction of a step's gathered rows it serves.
+struct RowCachePlan {
+  std::uint64_t set_bytes = 0;     ///< one (layer, sequence) set: k_eff x s_q rows
+  std::uint64_t cached_pairs = 0;  ///< sets held, of layers x B
+  std::uint64_t total_pairs = 0;   ///< layers x B
+  std::uint64_t cache_bytes = 0;   ///< cached_pairs x set_bytes
+  std::uint64_t hit_rows = 0;      ///< per query of the simulated (mean) layer
+  double hit_fraction = 0;         ///< hit_rows / k_eff
 };
 
 /// The indexer key cache and how much of it is pinned in SRAM (docs/ARCHITECTURE.md "Reports"
@@ -46,6 +79,8 @@ struct IndexerResidency {
   std::uint64_t key_cache_bytes = 0;
   std::uint64_t resident_bytes = 0;
   double resident_fraction = 0;  ///< resident tokens / L (same for every layer and sequence)
+  RowCachePlan row_cache;        ///< --kv-row-cache (zero when off)
+  std::string share_split;       ///< --residency share: how the budget was split (else empty)
 };
 
 /// Expected totals of the trace from closed forms (docs/DSA.md section 5), so tests and
@@ -85,6 +120,7 @@ DenseMode parse_dense_mode(const std::string& text);
 KvFormat parse_kv_format(const std::string& text);
 Scope parse_scope(const std::string& text);
 Residency parse_residency(const std::string& text);
+TopkAlgo parse_topk_algo(const std::string& text);
 GatherPattern parse_gather_pattern(const std::string& text);  ///< flag --pattern
 std::string to_string(Phase v);
 std::string to_string(Attention v);
@@ -92,5 +128,6 @@ std::string to_string(DenseMode v);
 std::string to_string(KvFormat v);
 std::string to_string(Scope v);
 std::string to_string(Residency v);
+std::string to_string(TopkAlgo v);
 
 }  // namespace tpusim

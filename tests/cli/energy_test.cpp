@@ -37,7 +37,9 @@ Json run_json(const std::string& flags) {
 //          are fp8; attention is bf16 except MHA-mode prefill's wkv_b decompression of every
 //          visible latent, which is fp8 (2 * kv_lora_rank * h * (qk_nope + v) FLOPs per token)
 //   static = static_w * the report's simulated time
-double closed_form_joules(WorkloadParams p, const HwConfig& hw, double time_s) {
+//   --index-share: the F and S layers' dynamic joules weighted by their counts (the report is the
+//   mean layer, docs/DSA.md section 7)
+double dynamic_joules(WorkloadParams p, const HwConfig& hw) {
   const GeneratedTrace g = generate_workload(p, hw);
   const WorkloadClosedForm& cf = g.closed_form;
   resolve_params(p);
@@ -54,8 +56,20 @@ double closed_form_joules(WorkloadParams p, const HwConfig& hw, double time_s) {
   return 1e-12 * (static_cast<double>(cf.hbm_read_bytes) * e.hbm_read_pj_per_byte +
                   static_cast<double>(cf.hbm_write_bytes) * e.hbm_write_pj_per_byte +
                   static_cast<double>(fp8_flops) / 2 * e.mac_fp8_pj +
-                  static_cast<double>(bf16_flops) / 2 * e.mac_bf16_pj) +
-         e.static_w * time_s;
+                  static_cast<double>(bf16_flops) / 2 * e.mac_bf16_pj);
+}
+
+double closed_form_joules(WorkloadParams p, const HwConfig& hw, double time_s) {
+  resolve_params(p);
+  double dynamic = dynamic_joules(p, hw);
+  if (has_shared_layers(p)) {
+    const double f = static_cast<double>(index_share_f_layers(p));
+    const double n = static_cast<double>(p.layers);
+    WorkloadParams s = p;
+    s.shared_layer = true;
+    dynamic = (f * dynamic + (n - f) * dynamic_joules(s, hw)) / n;
+  }
+  return dynamic + hw.energy.static_w * time_s;
 }
 
 void check_closed_form(const std::string& flags, WorkloadParams p) {
@@ -124,6 +138,20 @@ TEST_CASE("energy: decode at 32k equals its closed form", "[energy]") {
   p.phase = Phase::kDecode;
   p.seq = 32768;
   check_closed_form("--phase decode --seq 32k", p);
+}
+
+TEST_CASE("energy: index sharing and the row cache equal their closed forms", "[energy]") {
+  WorkloadParams p;
+  p.phase = Phase::kDecode;
+  p.seq = 32768;
+  p.index_share = "FSSS";
+  p.kv_row_cache = true;
+  check_closed_form("--phase decode --seq 32k --index-share FSSS --kv-row-cache", p);
+  WorkloadParams q;
+  q.phase = Phase::kPrefill;
+  q.seq = 8192;
+  q.index_share = "FS";
+  check_closed_form("--phase prefill --seq 8k --index-share FS", q);
 }
 
 TEST_CASE("energy: a prefill chunk at 8k equals its closed form", "[energy]") {

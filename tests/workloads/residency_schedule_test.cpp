@@ -6,12 +6,11 @@
 #include <string>
 
 #include "sim/config.h"
-#include "sim/driver.h"
-#include "sim/simulation.h"
-#include "tests/workloads/trace_checks.h"
+#include "tests/workloads/sim_util.h"
 #include "workloads/workload.h"
 
 using namespace tpusim;
+using tpusim::test::simulate_cycles;
 
 namespace {
 
@@ -22,17 +21,6 @@ WorkloadParams dsa_decode(std::uint64_t L, Residency r, std::uint64_t layers = 0
   p.residency = r;
   p.layers = layers;
   return p;
-}
-
-Cycle simulate_cycles(const WorkloadParams& p, const HwConfig& hw) {
-  GeneratedTrace t = generate_workload(p, hw);
-  REQUIRE(test::check_trace(t, hw.sram.capacity_bytes()).empty());
-  Json out = run_in_child([&] {
-    VectorSource src(t.instructions);
-    RunResult r = simulate(hw, src, t.tags, SimOptions{});
-    return Json{{"cycles", r.cycles}};
-  });
-  return out.at("cycles").get<Cycle>();
 }
 
 }  // namespace
