@@ -16,13 +16,11 @@ using tpusim::test::simulate_cycles;
 // The closed form (docs/DSA.md section 10) prices a pinned key byte at one HBM byte per step and
 // a cached row byte at step_overlap bytes, so at F = 0.6 it pins keys first. Simulated at L = 32k
 // on tpu-v5e (cycles, keys' share of the budget 0 / 0.25 / 0.5 / 0.75 / 1 -> share's choice):
-//   16 MiB: 24953 24657 24721 24314 24048 -> 24048 (all keys; best)
-//   64 MiB: 23460 22371 22191 21753 22898 -> 22898 (all keys; 5.3% above the best)
-//   96 MiB: 23224 21843 21226 21011 21599 -> 21599 (all keys; 2.8% above the best)
-// At 64 MiB the simulated key curve is not concave the way a byte count is (pinning 52 MiB of
-// keys alone gives 22392 cycles, 64 MiB 22898), and keys plus rows do better than the sum of
-// their separate savings; the closed form does not see that. The bound for that budget is 6%,
-// the others 3% (the target); the gap is reported, not hidden.
+//   16 MiB: 20342 20574 19986 20158 19905 -> 19905 (all keys; best)
+//   64 MiB: 19609 19334 19073 18524 18755 -> 18755 (all keys; 1.3% above the best)
+//   96 MiB: 19283 18901 18524 18404 18755 -> 18755 (all keys; 1.9% above the best)
+// (With one DMA instruction in flight per engine, 64 MiB was 5.3% off: the gathers' latency
+// chain made the row cache worth more than its bytes, which the closed form does not see.)
 TEST_CASE("residency share against the best of five simulated fixed splits",
           "[workloads][residency][share]") {
   HwConfig hw = load_hw_config("tpu-v5e", {});
@@ -42,7 +40,7 @@ TEST_CASE("residency share against the best of five simulated fixed splits",
       best = best == 0 ? c : std::min(best, c);
     }
     INFO("budget " << budget_mib << " MiB: share " << chosen << " cycles, best fixed " << best);
-    const double tolerance = budget_mib == 64.0 ? 1.06 : 1.03;
+    const double tolerance = 1.03;
     CHECK(static_cast<double>(chosen) <= tolerance * static_cast<double>(best));
   }
 }
