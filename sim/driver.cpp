@@ -42,6 +42,8 @@ std::string timeline_path_for(const std::string& path, const std::string& varian
 }  // namespace
 
 ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
+  // Children simulate: load the simulator once here rather than in every child.
+  prepare_simulator();
   int fds[2];
   if (::pipe(fds) != 0) throw SimError(std::string("pipe failed: ") + std::strerror(errno));
   std::fflush(stdout);
