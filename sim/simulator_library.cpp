@@ -24,7 +24,24 @@ extern "C" const unsigned char tpusim_simulator_so_end[];
 
 namespace tpusim {
 
+namespace {
+
+Simulator entry_of(void* lib) {
+  auto entry = reinterpret_cast<Simulator (*)()>(::dlsym(lib, "tpusim_simulator"));
+  if (!entry) throw SimError("cannot load the simulator: no entry point in the library");
+  return entry();
+}
+
+}  // namespace
+
 Simulator load_embedded_simulator() {
+  // For profilers, which cannot read symbols from a memory file: the same library from the build
+  // tree (build/simulator/tpusim_simulator.so), which must match this executable.
+  if (const char* file = std::getenv("TPUSIM_SIMULATOR_LIB"); file && *file) {
+    void* lib = ::dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) throw SimError(std::string("TPUSIM_SIMULATOR_LIB: ") + ::dlerror());
+    return entry_of(lib);
+  }
   const std::string bytes(
       reinterpret_cast<const char*>(tpusim_simulator_so_start),
       static_cast<std::size_t>(tpusim_simulator_so_end - tpusim_simulator_so_start));
@@ -56,9 +73,7 @@ Simulator load_embedded_simulator() {
   ::close(fd);
   if (temporary_file) ::unlink(path.c_str());
   if (!lib) throw SimError("cannot load the simulator: " + error);
-  auto entry = reinterpret_cast<Simulator (*)()>(::dlsym(lib, "tpusim_simulator"));
-  if (!entry) throw SimError("cannot load the simulator: no entry point in the library");
-  return entry();
+  return entry_of(lib);
 }
 
 }  // namespace tpusim
