@@ -57,20 +57,27 @@ vs_rss_target_mb=100
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# Runs one command once; prints "wall_seconds rss_kb", or returns 1 when the command failed.
+# Runs one command once; prints "wall_seconds rss_kb cpu_seconds" (CPU: user + sys of the
+# process and its children), or returns 1 when the command failed.
 time_once() {
   local bin=$1 out=$2 cmd=$3 start
   rm -f "$out"
   start=$EPOCHREALTIME
   # shellcheck disable=SC2086
   /usr/bin/time -v -o "$tmp/time.txt" "$bin" $cmd -o "$out" >/dev/null 2>"$tmp/err.txt" || return 1
-  awk -v a="$start" -v b="$EPOCHREALTIME" -v k="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.txt")" \
-    'BEGIN { printf "%.3f %d\n", b - a, k }'
+  awk -v a="$start" -v b="$EPOCHREALTIME" -F': ' '
+    /Maximum resident set size/ { k = $2 }
+    /User time \(seconds\)|System time \(seconds\)/ { cpu += $2 }
+    END { printf "%.3f %d %.3f\n", b - a, k, cpu }' "$tmp/time.txt"
 }
 
 if [ -n "$baseline" ]; then
-  printf '| %-14s | %8s | %11s | %11s | %9s | %s\n' row ratio "baseline s" "this s" "RSS (MB)" "targets (medians of $runs pairs)"
-  printf '|%s|%s|%s|%s|%s|%s\n' ---------------- ---------- ------------- ------------- ----------- ---------
+  # The targets are on wall time; the CPU ratio (user + sys, children included) says what the
+  # change saved in work, which a loaded machine hides from the wall clock.
+  printf '| %-14s | %8s | %11s | %11s | %9s | %11s | %11s | %9s | %s\n' row ratio "baseline s" "this s" \
+    "CPU ratio" "base CPU s" "this CPU s" "RSS (MB)" "targets (medians of $runs pairs)"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s\n' ---------------- ---------- ------------- ------------- \
+    ----------- ------------- ------------- ----------- ---------
   status=0
   for row in "${vs_rows[@]}"; do
     IFS='|' read -r name target cmd <<<"$row"
@@ -78,6 +85,9 @@ if [ -n "$baseline" ]; then
     : >"$tmp/base.txt"
     : >"$tmp/this.txt"
     : >"$tmp/ratio.txt"
+    : >"$tmp/base.cpu"
+    : >"$tmp/this.cpu"
+    : >"$tmp/cpu_ratio.txt"
     rss_max=0
     failed=""
     for ((i = 1; i <= runs; i++)); do
@@ -88,15 +98,19 @@ if [ -n "$baseline" ]; then
           failed="$who: $(head -c 200 "$tmp/err.txt" | tr '\n' ' ')"
           break 2
         fi
-        read -r w k <<<"$r"
+        read -r w k c <<<"$r"
         echo "$w" >>"$tmp/$who.txt"
+        echo "$c" >>"$tmp/$who.cpu"
         if [ "$who" = this ] && [ "$k" -gt "$rss_max" ]; then rss_max=$k; fi
       done
       paste -d' ' <(tail -n 1 "$tmp/base.txt") <(tail -n 1 "$tmp/this.txt") |
         awk '{ printf "%.4f\n", $1 / $2 }' >>"$tmp/ratio.txt"
+      paste -d' ' <(tail -n 1 "$tmp/base.cpu") <(tail -n 1 "$tmp/this.cpu") |
+        awk '{ printf "%.4f\n", ($2 > 0 ? $1 / $2 : 0) }' >>"$tmp/cpu_ratio.txt"
     done
     if [ -n "$failed" ]; then
-      printf '| %-14s | %8s | %11s | %11s | %9s | %s\n' "$name" - - - - "FAILED: $failed"
+      printf '| %-14s | %8s | %11s | %11s | %11s | %11s | %11s | %9s | %s\n' "$name" - - - - - - - \
+        "FAILED: $failed"
       status=1
       continue
     fi
@@ -110,8 +124,10 @@ if [ -n "$baseline" ]; then
       verdict="$verdict, RSS < $vs_rss_target_mb MB MISSED"
       status=1
     fi
-    printf '| %-14s | %7.2fx | %11.3f | %11.3f | %9s | %s\n' "$name" "$ratio" \
-      "$(median <"$tmp/base.txt")" "$(median <"$tmp/this.txt")" "$rss_mb" "$verdict"
+    printf '| %-14s | %7.2fx | %11.3f | %11.3f | %10.2fx | %11.3f | %11.3f | %9s | %s\n' "$name" \
+      "$ratio" "$(median <"$tmp/base.txt")" "$(median <"$tmp/this.txt")" \
+      "$(median <"$tmp/cpu_ratio.txt")" "$(median <"$tmp/base.cpu")" "$(median <"$tmp/this.cpu")" \
+      "$rss_mb" "$verdict"
   done
   exit $status
 fi
