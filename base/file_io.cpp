@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -71,6 +72,34 @@ std::string read_all_fd(int fd) {
       out.append(buf, static_cast<std::size_t>(n));
     else if (n == 0 || errno != EINTR)
       break;
+  }
+  return out;
+}
+
+std::vector<std::string> read_all_fds(const std::vector<int>& fds) {
+  std::vector<std::string> out(fds.size());
+  std::vector<pollfd> open;
+  std::vector<std::size_t> which;
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    open.push_back({fds[i], POLLIN, 0});
+    which.push_back(i);
+  }
+  char buf[65536];
+  while (!open.empty()) {
+    if (::poll(open.data(), open.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;  // as read_all_fd: stop at the first other error
+    }
+    for (std::size_t k = open.size(); k-- > 0;) {
+      if (open[k].revents == 0) continue;
+      const ssize_t n = ::read(open[k].fd, buf, sizeof buf);
+      if (n > 0) {
+        out[which[k]].append(buf, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
+        which.erase(which.begin() + static_cast<std::ptrdiff_t>(k));
+      }
+    }
   }
   return out;
 }

@@ -3,6 +3,7 @@
 /// failing step is seen and named.
 
 #include <string>
+#include <vector>
 
 namespace tpusim {
 
@@ -16,5 +17,9 @@ void write_all_fd(int fd, const std::string& s, const std::string& what);
 
 /// Reads `fd` to end of file (EINTR retried; stops at the first other error).
 std::string read_all_fd(int fd);
+
+/// Reads every descriptor to end of file at the same time (poll), so several writers each
+/// blocked on a full pipe cannot wait on one another; texts in the order of `fds`.
+std::vector<std::string> read_all_fds(const std::vector<int>& fds);
 
 }  // namespace tpusim

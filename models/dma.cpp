@@ -18,12 +18,55 @@ void shuffle(std::vector<std::uint64_t>& v, std::size_t from, SplitMix64& rng) {
   }
 }
 
-/// Appends `count` distinct values of [0, range) (count <= range) to `out`, in random order.
-void sample_distinct(std::uint64_t range, std::uint64_t count, SplitMix64& rng,
+// Floyd's algorithm needs a set of the values drawn so far. A bitmap over the range is a far
+// cheaper set than a hash table and, read word by word, yields the sample in ascending order
+// without a sort; it is used while its scan (range / 64 words) stays within a small multiple of
+// the draws and its size stays modest. Beyond that (a few rows of a huge table) a hash set.
+bool bitmap_fits(std::uint64_t range, std::uint64_t count) {
+  const std::uint64_t words = (range + 63) / 64;
+  return range <= (std::uint64_t{1} << 26) && words <= 16 * count + 4096;
+}
+
+// Floyd's algorithm (Bentley & Floyd 1987): for j = range - count .. range - 1, draw t in
+// [0, j]; take t unless already taken, else j (never taken before: every earlier draw is < j).
+// Exactly `count` draws, each value set equally likely. `take` receives the picks in draw order.
+template <class Seen, class Take>
+void floyd(std::uint64_t range, std::uint64_t count, SplitMix64& rng, Seen&& seen_insert,
+           Take&& take) {
+  for (std::uint64_t j = range - count; j < range; ++j) {
+    const std::uint64_t t = rng.below(j + 1);
+    const std::uint64_t pick = seen_insert(t) ? t : j;
+    if (pick == j && pick != t) seen_insert(j);
+    take(pick);
+  }
+}
+
+std::vector<std::uint64_t>& bitmap_words(std::uint64_t range) {
+  // Kept all-zero between calls (each caller clears the bits it set), so a gather costs no
+  // allocation and no clearing beyond its own rows.
+  static thread_local std::vector<std::uint64_t> bits;
+  const std::size_t words = static_cast<std::size_t>((range + 63) / 64);
+  if (bits.size() < words) bits.resize(words, 0);
+  return bits;
+}
+
+bool test_and_set(std::vector<std::uint64_t>& bits, std::uint64_t i) {
+  std::uint64_t& w = bits[static_cast<std::size_t>(i >> 6)];
+  const std::uint64_t m = std::uint64_t{1} << (i & 63);
+  const bool was_clear = (w & m) == 0;
+  w |= m;
+  return was_clear;
+}
+
+/// Appends `count` distinct values of [0, range) (count <= range) to `out`. Unsorted (`sorted`
+/// false): in a uniformly random order. Sorted: ascending, and the same set the unsorted call
+/// with the same generator state gives (only the shuffle's draws are skipped).
+void sample_distinct(std::uint64_t range, std::uint64_t count, SplitMix64& rng, bool sorted,
                      std::vector<std::uint64_t>& out) {
   const std::size_t from = out.size();
   if (count * 2 >= range) {
-    // Dense: selection sampling (Knuth's algorithm S) walks the range once and needs no set.
+    // Dense: selection sampling (Knuth's algorithm S) walks the range once, in ascending order,
+    // and needs no set.
     std::uint64_t needed = count;
     for (std::uint64_t i = 0; i < range && needed > 0; ++i) {
       if (rng.below(range - i) < needed) {
@@ -31,18 +74,37 @@ void sample_distinct(std::uint64_t range, std::uint64_t count, SplitMix64& rng,
         --needed;
       }
     }
+  } else if (bitmap_fits(range, count)) {
+    auto& bits = bitmap_words(range);
+    const auto insert = [&bits](std::uint64_t v) { return test_and_set(bits, v); };
+    if (sorted) {
+      floyd(range, count, rng, insert, [](std::uint64_t) {});
+      // Read the set back in ascending order, clearing it for the next call.
+      const std::size_t words = static_cast<std::size_t>((range + 63) / 64);
+      for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t x = bits[w];
+        if (x == 0) continue;
+        bits[w] = 0;
+        do {
+          out.push_back(std::uint64_t{w} * 64 + static_cast<std::uint64_t>(__builtin_ctzll(x)));
+          x &= x - 1;
+        } while (x != 0);
+      }
+      return;
+    }
+    floyd(range, count, rng, insert, [&out](std::uint64_t v) { out.push_back(v); });
+    for (std::size_t i = from; i < out.size(); ++i)
+      bits[static_cast<std::size_t>(out[i] >> 6)] = 0;
   } else {
-    // Sparse: Floyd's algorithm draws exactly `count` values with `count` set lookups.
     static thread_local std::unordered_set<std::uint64_t> seen;
     seen.clear();
     seen.reserve(static_cast<std::size_t>(count) * 2);
-    for (std::uint64_t j = range - count; j < range; ++j) {
-      const std::uint64_t t = rng.below(j + 1);
-      const std::uint64_t pick = seen.insert(t).second ? t : j;
-      if (pick == j) seen.insert(j);
-      out.push_back(pick);
-    }
+    floyd(
+        range, count, rng, [](std::uint64_t v) { return seen.insert(v).second; },
+        [&out](std::uint64_t v) { out.push_back(v); });
+    if (sorted) std::sort(out.begin() + static_cast<std::ptrdiff_t>(from), out.end());
   }
+  if (sorted) return;  // algorithm S is ascending already
   // Both algorithms leave a biased order (S: ascending; Floyd: late j's late); the unsorted
   // "draw order" should be a uniform permutation.
   shuffle(out, from, rng);
@@ -89,14 +151,14 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
   SplitMix64 rng(seed);
   switch (pattern.kind) {
     case PatternKind::kUniform:
-      sample_distinct(span, rows, rng, out);
-      break;
+      sample_distinct(span, rows, rng, sort, out);
+      return;
     case PatternKind::kRecent: {
       const std::uint64_t window = std::max(std::min(pattern.param, span), rows);
-      sample_distinct(window, rows, rng, out);
+      sample_distinct(window, rows, rng, sort, out);
       for (auto& r : out)
         r += span - window;
-      break;
+      return;
     }
     case PatternKind::kClustered: {
       const std::uint64_t run = std::max<std::uint64_t>(pattern.param, 1);
@@ -105,7 +167,8 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
       starts.clear();
       // Shrink every run to one point; distinct points in [0, span - rows + runs) map back to
       // non-overlapping runs inside [0, span).
-      sample_distinct(span - rows + runs, runs, rng, starts);
+      // Unsorted, then sorted here, so the shuffle's draws come before the run order's below.
+      sample_distinct(span - rows + runs, runs, rng, false, starts);
       std::sort(starts.begin(), starts.end());
       for (std::uint64_t i = 0; i < runs; ++i)
         starts[i] += i * (run - 1);
@@ -128,7 +191,9 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
       break;
     }
   }
-  if (sort) std::sort(out.begin(), out.end());
+  // Uniform and recent returned above in order; clustered runs are ascending once their starts
+  // are (short run last, runs apart).
+  if (sort && pattern.kind == PatternKind::kStrided) std::sort(out.begin(), out.end());
 }
 
 DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTiming& sram)

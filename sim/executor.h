@@ -14,32 +14,10 @@
 #include "base/cycle.h"
 #include "base/error.h"
 #include "models/unit_port.h"
+#include "sim/instruction_source.h"
 #include "traces/isa.h"
 
 namespace tpusim {
-
-/// Where instructions come from: a trace file read as a stream, or a generated vector.
-class InstructionSource {
- public:
-  virtual ~InstructionSource() = default;
-  /// Fills `out` with the next instruction; false at the end.
-  virtual bool next(Instruction& out) = 0;
-};
-
-/// Serves a vector of instructions (a generated workload) without copying it.
-class VectorSource : public InstructionSource {
- public:
-  explicit VectorSource(const std::vector<Instruction>& v) : m_v(v) {}
-  bool next(Instruction& out) override {
-    if (m_i >= m_v.size()) return false;
-    out = m_v[m_i++];
-    return true;
-  }
-
- private:
-  const std::vector<Instruction>& m_v;
-  std::size_t m_i = 0;
-};
 
 /// Plain C++ dependency tracking. Instructions enter a window in stream order and wait in one
 /// queue per unit kind, in stream order. Issue policy (`exec.issue_window` = W): a unit of a

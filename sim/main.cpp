@@ -12,6 +12,7 @@
 #include "sim/driver.h"
 #include "sim/report.h"
 #include "sim/selftest.h"
+#include "sim/simulator_library.h"
 #include "sim/sweep.h"
 
 namespace {
@@ -326,15 +327,11 @@ int run_cli(int argc, char** argv) {
 
 }  // namespace
 
-// libsystemc's own main() refers to sc_main, so the symbol must exist; tpusim has its own main()
-// because it forks simulations and must set up the environment before SystemC starts.
-int sc_main(int, char**) {
-  return 1;
-}
-
 int main(int argc, char** argv) {
   // The SystemC banner would corrupt machine-readable stdout; the library reads this variable.
   ::setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
+  // SystemC and the chip model load with the first simulation, not before (hw list, --help).
+  tpusim::set_simulator_loader(&tpusim::load_embedded_simulator);
   try {
     return run_cli(argc, argv);
   } catch (const tpusim::UserError& e) {

@@ -12,7 +12,7 @@
 #include "models/sram.h"
 #include "models/vpu.h"
 #include "sim/config.h"
-#include "sim/executor.h"
+#include "sim/instruction_source.h"
 #include "sim/stats.h"
 
 namespace tpusim {
@@ -43,7 +43,22 @@ void validate_instruction(const Instruction& in, const HwConfig& hw, const std::
 std::uint64_t sram_extent(const Instruction& in);
 
 /// Runs the stream on the chip. Throws SimError on a deadlock (with the waiting instructions).
+/// Calls the installed simulator (set_simulator_loader), loading it on first use.
 RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable& tags,
                    const SimOptions& opts);
+
+/// The SystemC simulation itself (sim/chip_run.cpp). Only the simulator library
+/// (sim/simulator_entry.cpp) and the tests link it: the tpusim executable loads that library when
+/// it first simulates, so commands that only list, show or validate never load SystemC.
+RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const TagTable& tags,
+                           const SimOptions& opts);
+
+using Simulator = RunResult (*)(const HwConfig&, InstructionSource&, const TagTable&,
+                                const SimOptions&);
+/// Says how to get the simulator: called once, on the first simulate() or prepare_simulator().
+void set_simulator_loader(Simulator (*loader)());
+/// Loads the simulator now (a parent does this before forking, so its children share one
+/// load). Throws SimError when it cannot be loaded.
+void prepare_simulator();
 
 }  // namespace tpusim

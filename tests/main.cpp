@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 
+#include "sim/simulation.h"
+
 int sc_main(int argc, char* argv[]) {
   return Catch::Session().run(argc, argv);
 }
@@ -15,5 +17,7 @@ int sc_main(int argc, char* argv[]) {
 // this binary during the build, so the variable that silences it must be set first.
 int main(int argc, char* argv[]) {
   ::setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
+  // The tests link the simulation itself (the executable loads it from its embedded library).
+  tpusim::set_simulator_loader([]() -> tpusim::Simulator { return &tpusim::simulate_on_chip; });
   return sc_core::sc_elab_and_sim(argc, argv);
 }

@@ -24,3 +24,19 @@ TEST_CASE("relocatable: a copied binary runs hw list and run from another direct
   auto show = tpusim_test::run_shell(cmd + "hw show tpu-v6e");
   CHECK(show.exit_code == 0);
 }
+
+// The simulator (and libsystemc with it) is loaded by the first simulation only: listing,
+// showing and rejecting bad input stay a small process. The dynamic loader names every library
+// it loads under LD_DEBUG=libs; a simulation must name libsystemc, the others must not.
+TEST_CASE("commands that do not simulate never load libsystemc", "[cli]") {
+  const std::string bin = "LD_DEBUG=libs " + std::string(TPUSIM_BINARY) + " ";
+  for (const char* args : {"hw list", "hw show tpu-v5e", "--help", "run --seq 0"}) {
+    INFO(args);
+    auto r = tpusim_test::run_shell(bin + args);
+    CHECK(r.err.find("calling init") != std::string::npos);  // LD_DEBUG took effect
+    CHECK(r.err.find("libsystemc") == std::string::npos);
+  }
+  auto run = tpusim_test::run_shell(bin + "run --model tiny --seq 4k --attention dsa");
+  CHECK(run.exit_code == 0);
+  CHECK(run.err.find("libsystemc") != std::string::npos);
+}

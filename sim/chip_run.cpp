@@ -1,0 +1,47 @@
+// The SystemC side of sim/simulation.h: elaborates the chip and runs it to completion.
+#include <fmt/format.h>
+
+#include "models/sim_time.h"
+#include "sim/chip.h"
+#include "sim/executor.h"
+#include "sim/simulation.h"
+
+namespace tpusim {
+
+RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const TagTable& tags,
+                           const SimOptions& opts) {
+  RunResult res;
+  res.hw = hw;
+  res.stats = RunStats(opts.timeline_limit, ActivityCounter(hw));
+  Scoreboard board(source, hw.topk.enabled, opts.window, hw.exec.issue_window);
+  Executor exec("executor", board,
+                [&res](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,
+                       Cycle horizon) { res.stats.on_retire(in, kind, instance, s, e, horizon); });
+  Chip chip("chip", hw, exec);
+  sc_core::sc_start();
+  if (exec.error()) std::rethrow_exception(exec.error());
+  if (!board.all_done())
+    throw SimError(fmt::format(
+        "simulation stopped at cycle {} with work left (deadlock); {} instructions finished; "
+        "waiting:\n{}",
+        now_cycles(), board.finished(), board.describe_waiting()));
+
+  res.cycles = res.stats.last_end;
+  res.hbm = chip.hbm().stats();
+  res.sram = chip.sram().stats();
+  for (const auto& m : chip.mxus())
+    add_stats(res.mxu, m->stats(), kMxuStatFields);
+  res.vpu = chip.vpu().stats();
+  if (chip.topk()) res.topk = chip.topk()->stats();
+  for (const auto& d : chip.dmas())
+    add_stats(res.dma, d->stats(), kDmaStatFields);
+  res.stats.unit(UnitKind::kMxu).instances = static_cast<int>(hw.mxu.count);
+  res.stats.unit(UnitKind::kDma).instances = static_cast<int>(hw.dma.engines);
+  res.stats.unit(UnitKind::kVpu).instances = 1;
+  res.stats.unit(UnitKind::kTopk).instances = hw.topk.enabled ? 1 : 0;
+  for (std::size_t i = 0; i < tags.size(); ++i)
+    res.tag_names.push_back(tags.name(static_cast<std::uint16_t>(i)));
+  return res;
+}
+
+}  // namespace tpusim
