@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "base/format.h"
+#include "base/math.h"
 #include "models/hbm.h"
 #include "models/sram.h"
 #include "sim/driver.h"
@@ -109,9 +110,12 @@ std::uint64_t gcd(std::uint64_t a, std::uint64_t b) {
 double mean_blocks(std::uint64_t bytes, std::uint64_t unit) {
   const std::uint64_t step = gcd(bytes, unit);
   double sum = 0;
-  for (std::uint64_t o = 0; o < unit; o += step)
-    sum += static_cast<double>((o + bytes + unit - 1) / unit);
-  return sum / static_cast<double>(unit / step);
+  for (std::uint64_t o = 0; o < unit; o += step) {
+    const std::uint64_t blocks = ceil_div(o + bytes, unit);  // whole blocks: integer on purpose
+    sum += static_cast<double>(blocks);
+  }
+  const std::uint64_t offsets = unit / step;
+  return sum / static_cast<double>(offsets);
 }
 
 /// Mean number of rows a `bytes`-long row of a table opens when each access to a (channel, DRAM

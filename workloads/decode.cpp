@@ -330,6 +330,7 @@ void lower_decode(LoweringContext& c) {
     }
     run_pending();
     std::vector<std::size_t> last;
+    last.reserve(pipes.size());
     for (auto& pipe : pipes)
       last.push_back(pipe->size() - 1);
     // Drain the partitions together: every last pv before any last accumulate, so the in-order
