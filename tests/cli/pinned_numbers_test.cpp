@@ -58,9 +58,11 @@ TEST_CASE("pinned: decode at 8k and 128k keeps its cycles and bytes", "[pinned]"
 }
 
 TEST_CASE("pinned: prefill at 8k keeps its cycles and bytes", "[pinned]") {
-  check_run("--phase prefill --seq 8k", {36958004, 793903104, 674824192}, {23300862, 6202025824, 540098560});
+  check_run("--phase prefill --seq 8k", {36958004, 793903104, 674824192},
+            {23300862, 6202025824, 540098560});
 }
 
 TEST_CASE("pinned: prefill at 128k keeps its cycles and bytes", "[pinned]") {
-  check_run("--phase prefill --seq 128k", {440302428, 9430892544, 8743616512}, {75517508, 8321769472, 540098560});
+  check_run("--phase prefill --seq 128k", {440302428, 9430892544, 8743616512},
+            {75517508, 8321769472, 540098560});
 }

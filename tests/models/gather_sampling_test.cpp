@@ -8,8 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <vector>
 
