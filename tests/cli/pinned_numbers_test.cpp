@@ -3,7 +3,9 @@
 // f7bf4c9 (before the issue-9 restructuring). A model change (a new law, a new lowering) updates
 // them in its own commit, naming the commit and the reason beside the new values.
 // Current values: issue 11's lowering (issue window 32, DSA prefill on every MXU, fused indexer
-// epilogue) on issue 10's HBM model.
+// epilogue; decode: L <= k as dense, per-sequence drain, two tiles per partition) on issue 10's
+// HBM model, with eight DMA instructions in flight per engine (commits d374ae5, 8a0905c,
+// 06519f5, bb84e80 give each step's before and after).
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
