@@ -198,13 +198,19 @@ void mqa_prefill(LoweringContext& c, const Geometry& g) {
 // m, which costs the same folds as G separate head matmuls when Tq >= R) are independent
 // online-softmax chains; for each key tile every visible block is pushed in turn, so the
 // in-order MXU queue always holds matmuls of different chains and all arrays work. Blocks on
-// the diagonal run in sub-blocks of kMhaDiagRows queries over the keys up to their last query.
+// the diagonal run in sub-blocks of mxu.rows queries over the keys up to their last query.
 
-// Score rows per push (G heads x Tq queries): large pushes keep the trace small (T = 4k at
-// L = 128k stays well under 150k instructions) at 16 MiB of fp32 scores per 1024-key tile.
-constexpr std::uint64_t kMhaPushRowFolds = 32;
-// Diagonal sub-blocks: masked waste (kMhaDiagRows - 1) / 2 pairs per query (0.4% of the pairs
-// of a 4k chunk from position 0).
+// Score rows per push (G heads x Tq queries). Half as many as the 32 folds this used to be: the
+// score slots then leave room for a head group four times larger on tpu-v5e (G = 16, Tq = 128
+// instead of G = 4, Tq = 1024), so each KV tile serves more heads and a causal chunk has many
+// short query blocks instead of a few long ones whose chains end at very different times (at
+// T = 4k from position 0 the MXUs were half idle). T = 4k at L = 128k stays under 150k
+// instructions; smaller pushes would not (8 folds doubled the trace and the resident set).
+constexpr std::uint64_t kMhaPushRowFolds = 16;
+// Query-block granule. Diagonal sub-blocks are at least this and at least one fold of array
+// rows: sub-blocks of 16 queries made pushes of 16 G score rows whose fixed costs (fill, drain,
+// a softmax instruction each) outweighed the masked pairs saved; a sub-block of R queries
+// wastes (R - 1) / 2 pairs per query (3% of a 4k chunk from position 0 at R = 128).
 constexpr std::uint64_t kMhaDiagRows = 16;
 // KV slots per stream: loads run a tile ahead of the tile whose pushes are in flight.
 constexpr std::size_t kMhaKvSlots = 3;
@@ -268,12 +274,13 @@ void mha_prefill(LoweringContext& c, const Geometry& g) {
   plan.tq = std::min(plan.tq, plan.ts);
   const std::uint64_t G = plan.G, groups = H / G;
   const std::uint64_t kv_tok = G * head_kv + kpe_row;
+  const std::uint64_t diag_rows = std::max(kMhaDiagRows, rows);
   tb.meta("tile.mha_head_group", std::to_string(G));
   tb.meta("tile.prefill_key_tokens", std::to_string(plan.tk));
   tb.meta("tile.prefill_query_tokens", std::to_string(plan.ts));
   tb.meta("tile.mha_query_block", std::to_string(plan.tq));
 
-  std::uint64_t weights_read = 0, expanded_read = 0;
+  std::uint64_t weights_read = 0, expanded_read = 0, masked_pairs = 0;  // pairs of one head
   Ids prev_release;  // the previous sequence's last O stores (SRAM reuse)
   for (std::uint64_t b = 0; b < g.B; ++b) {
     const Ids append = append_chunk(c, g, stage, b, kv_cache, 0, false);
@@ -369,10 +376,14 @@ void mha_prefill(LoweringContext& c, const Geometry& g) {
               push(q0, q1, e - a);
               continue;
             }
-            for (std::uint64_t r0 = q0; r0 < q1; r0 += kMhaDiagRows) {
-              const std::uint64_t r1 = std::min(q1, r0 + kMhaDiagRows);
+            for (std::uint64_t r0 = q0; r0 < q1; r0 += diag_rows) {
+              const std::uint64_t r1 = std::min(q1, r0 + diag_rows);
               const std::uint64_t last = std::min(e, g.P0 + r1);  // keys up to the last query
-              if (last > a) push(r0, r1, last - a);
+              if (last <= a) continue;
+              push(r0, r1, last - a);
+              // Query q sees keys [a, P0 + q + 1) of the pushed [a, last): the rest is masked.
+              for (std::uint64_t q = r0; q < r1; ++q)
+                masked_pairs += last - std::clamp(g.P0 + q + 1, a, last);
             }
           }
         });
@@ -395,6 +406,7 @@ void mha_prefill(LoweringContext& c, const Geometry& g) {
   cf.hbm_read_bytes += g.B * g.T * H * q_head + expanded_read + weights_read + g.B * g.L * g.row;
   // Appended latent rows, O, the expanded slices and k_pe.
   cf.hbm_write_bytes += g.B * g.T * (g.row + H * o_head) + g.B * g.L * (H * head_kv + kpe_row);
+  cf.masked_flops += 2 * G * masked_pairs * (dqk + dv);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,6 +90,9 @@ struct WorkloadClosedForm {
   std::uint64_t indexer_flops = 0;     ///< indexer logits (fp8)
   std::uint64_t attention_flops = 0;   ///< MLA core, incl. MHA-mode decompression
   std::uint64_t projection_flops = 0;  ///< --scope layer only
+  /// Not in `flops`: MHA prefill's masked pairs, the keys past a query's position that its
+  /// diagonal sub-block still multiplies (the trace's matmuls hold flops + masked_flops there).
+  std::uint64_t masked_flops = 0;
   std::uint64_t hbm_read_bytes = 0;
   std::uint64_t hbm_write_bytes = 0;
 };
