@@ -1,13 +1,13 @@
 #pragma once
 /// The SystemC module of a unit whose whole instruction is timed by a plain-C++ core
-/// (`Cycle execute(const Instruction&, Cycle start)`): the MXU arrays, the vector unit and the
-/// top-k unit. It takes instructions of its kind from the executor, asks the core for the end
-/// cycle, waits once until then and retires the instruction. All timing lives in the cores
-/// (models/mxu.h, vpu.h, topk.h), which tests call without SystemC.
+/// (`Cycle execute(const Instruction&, Cycle start)`): the vector unit and the top-k unit (the
+/// MXU arrays overlap consecutive matmuls and have their own module, models/mxu_unit.h). It takes
+/// instructions of its kind from the executor, asks the core for the end cycle, waits once until
+/// then and retires the instruction. All timing lives in the cores (models/mxu.h, vpu.h, topk.h),
+/// which tests call without SystemC.
 
 #include <systemc>
 
-#include "models/mxu.h"
 #include "models/sim_time.h"
 #include "models/sram.h"
 #include "models/topk.h"
@@ -48,7 +48,6 @@ class CoreUnit : public sc_core::sc_module {
   InstructionPort& m_port;
 };
 
-using MxuUnit = CoreUnit<MxuCore, UnitKind::kMxu>;
 using VpuUnit = CoreUnit<VpuCore, UnitKind::kVpu>;
 using TopkUnit = CoreUnit<TopkCore, UnitKind::kTopk>;
 

@@ -22,6 +22,13 @@ void MxuConfig::validate() const {
   require_at_most("mxu.fp8_rate", fp8_rate, 1024);
 }
 
+std::uint64_t SystolicTiming::stream_cycles(std::uint64_t m, std::uint64_t k, DType dtype) const {
+  std::uint64_t stream = m_cfg.dataflow == Dataflow::kWeightStationary ? m : k;
+  if (dtype == DType::kFp8)
+    stream = static_cast<std::uint64_t>(std::ceil(static_cast<double>(stream) / m_cfg.fp8_rate));
+  return std::max<std::uint64_t>(stream, 1);
+}
+
 std::uint64_t SystolicTiming::folds(std::uint64_t m, std::uint64_t n, std::uint64_t k) const {
   const std::uint64_t col_folds = ceil_div(n, m_cfg.cols);
   if (m_cfg.dataflow == Dataflow::kWeightStationary) return ceil_div(k, m_cfg.rows) * col_folds;
@@ -52,10 +59,7 @@ Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, 
   const std::uint64_t c = m_cfg.cols;
   const std::uint64_t f = folds(m, n, k);
   const bool ws = m_cfg.dataflow == Dataflow::kWeightStationary;
-  std::uint64_t stream = ws ? m : k;
-  if (dtype == DType::kFp8)
-    stream = static_cast<std::uint64_t>(std::ceil(static_cast<double>(stream) / m_cfg.fp8_rate));
-  stream = std::max<std::uint64_t>(stream, 1);
+  const std::uint64_t stream = stream_cycles(m, k, dtype);
   // Traces bound m, n, k only through SRAM capacity, so a huge chip could make the products
   // wrap; saturate instead, and let the simulated-time guard reject the result.
   std::uint64_t t = 0;
@@ -68,6 +72,38 @@ Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, 
   if (__builtin_mul_overflow(f - 1, std::max(stream, r), &t) || t > kMaxSimCycles)
     return kMaxSimCycles;
   return std::min<std::uint64_t>(kMaxSimCycles, preload + t + stream + (r + c - 2));
+}
+
+// Across instructions (pipelined mode), the same rule holds between the last fold of one matmul
+// and the first of the next: the next weights shift in while the last fold streams (from the
+// cycle the array takes the next matmul, which is no earlier than that fold's start), so the
+// first fold streams at max(start + preload, previous last fold + max(S'_prev, R)), and the
+// previous matmul's outputs drain through the array's skew while it does. A TPU core feeds its
+// MXUs a continuous stream of weight pushes and LHS rows; charging every instruction a fresh
+// preload and drain made a tile's cost depend on how finely the lowering cut it.
+FoldSchedule SystolicTiming::schedule(std::uint64_t m, std::uint64_t n, std::uint64_t k,
+                                      DType dtype, Cycle start, Cycle fold_free) const {
+  FoldSchedule s;
+  if (m_cfg.timing == MxuTimingMode::kScaleSim || m == 0 || n == 0 || k == 0) {
+    s.end = start + cycles(m, n, k, dtype);
+    s.last_fold = s.fold_free = s.end;
+    return s;
+  }
+  const std::uint64_t r = m_cfg.rows;
+  const std::uint64_t c = m_cfg.cols;
+  const std::uint64_t f = folds(m, n, k);
+  const bool ws = m_cfg.dataflow == Dataflow::kWeightStationary;
+  const std::uint64_t stream = stream_cycles(m, k, dtype);
+  const std::uint64_t occupancy = std::max(stream, r);
+  std::uint64_t body = 0;
+  if (__builtin_mul_overflow(f - 1, occupancy, &body) || body > kMaxSimCycles) body = kMaxSimCycles;
+  // Every term is below 2^50 (kMaxSimCycles) or bounded by the config's limits, so the sums
+  // cannot wrap; the simulated-time guard rejects a result past kMaxSimCycles.
+  const Cycle first = std::max(start + (ws ? r : 0), fold_free);
+  s.last_fold = first + body;
+  s.fold_free = s.last_fold + occupancy;
+  s.end = s.last_fold + stream + (r + c - 2);
+  return s;
 }
 
 // A is streamed once per column fold (each fold sees all of A's rows against C columns of B).
@@ -93,26 +129,38 @@ double SystolicTiming::utilization(std::uint64_t m, std::uint64_t n, std::uint64
   return macs / (static_cast<double>(m_cfg.rows) * m_cfg.cols * static_cast<double>(cycles));
 }
 
-Cycle MxuCore::execute(const Instruction& in, Cycle t0) {
-  const Cycle compute = m_timing.cycles(in.m, in.n, in.k, in.dtype);
+MxuCore::Issue MxuCore::issue(const Instruction& in, Cycle t0) {
+  const FoldSchedule fs = m_timing.schedule(in.m, in.n, in.k, in.dtype, t0, m_fold_free);
   const MatmulTraffic traffic = m_timing.traffic(in.m, in.n, in.k, in.dtype);
   const std::uint64_t e = dtype_bytes(in.dtype);
   // All operand traffic is reserved at t0: the array cannot finish before SRAM has streamed
   // A (once per column fold) and B to it and taken C back, whatever the order inside.
   const std::uint64_t a_size = in.m * in.k * e;
   const std::uint64_t b_size = in.k * in.n * e;
-  Cycle end = t0 + compute;
+  Cycle end = fs.end;
   end = std::max(end, m_sram.access_repeat(t0, in.a.offset, a_size,
                                            a_size ? traffic.a_bytes / a_size : 0, false));
   end = std::max(end, m_sram.access_repeat(t0, in.b.offset, b_size,
                                            b_size ? traffic.b_bytes / b_size : 0, false));
   end = std::max(end, m_sram.access(t0, in.c.offset, traffic.c_bytes, true));
+  Issue out;
+  if (end > fs.end) {
+    // The operands were the limit: the array stalled mid-stream, so nothing overlaps.
+    out.accept_next = end;
+    m_fold_free = end;
+  } else {
+    out.accept_next = fs.last_fold;
+    m_fold_free = fs.fold_free;
+  }
+  end = std::max(end, m_last_end);
+  out.end = end;
   ++m_stats.instructions;
   m_stats.macs += in.m * in.n * in.k;
   (in.dtype == DType::kFp8 ? m_stats.macs_fp8 : m_stats.macs_bf16) += in.m * in.n * in.k;
-  m_stats.busy_cycles += end - t0;
-  m_stats.compute_cycles += compute;
-  return end;
+  m_stats.busy_cycles += end - std::max(t0, m_last_end);
+  m_stats.compute_cycles += fs.end - std::max(t0, std::min(m_last_end, fs.end));
+  m_last_end = end;
+  return out;
 }
 
 }  // namespace tpusim

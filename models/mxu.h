@@ -53,6 +53,13 @@ struct MatmulTraffic {
   std::uint64_t c_bytes = 0;
 };
 
+/// When a matmul's folds stream through an array (pipelined mode; see SystolicTiming::schedule).
+struct FoldSchedule {
+  Cycle last_fold = 0;  ///< the last fold starts streaming: its successor's weights may load
+  Cycle fold_free = 0;  ///< the earliest cycle the next fold (of any matmul) may start streaming
+  Cycle end = 0;        ///< the last output has drained out of the array
+};
+
 /// Timing core, no SystemC. scalesim mode equals SCALE-Sim v2's compute cycles:
 ///   WS: ceil(K/R)*ceil(N/C)*(2R + C + M - 2) - 1
 ///   OS: ceil(M/R)*ceil(N/C)*(R + C + K - 2) - 1
@@ -64,12 +71,22 @@ class SystolicTiming {
  public:
   explicit SystolicTiming(const MxuConfig& cfg) : m_cfg(cfg) {}
   Cycle cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype) const;
+  /// A matmul taken at `start` by an array whose previous matmul lets a new fold stream from
+  /// `fold_free` (0 when idle). Pipelined mode carries the fold law across instructions: the
+  /// first weights load from `start` (while the previous matmul's last fold streams) and the
+  /// first fold streams at max(start + preload, fold_free), so only an idle array pays the
+  /// preload and the previous matmul's drain overlaps this one's stream. With fold_free <= start
+  /// the end is start + cycles(). scalesim mode serialises: last_fold = fold_free = end.
+  FoldSchedule schedule(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype, Cycle start,
+                        Cycle fold_free) const;
   std::uint64_t folds(std::uint64_t m, std::uint64_t n, std::uint64_t k) const;
   MatmulTraffic traffic(std::uint64_t m, std::uint64_t n, std::uint64_t k, DType dtype) const;
   /// MACs / (R*C*cycles)
   double utilization(std::uint64_t m, std::uint64_t n, std::uint64_t k, Cycle cycles) const;
 
  private:
+  /// S': cycles one fold streams (M rows for WS, the K reduction for OS; fp8 at fp8_rate).
+  std::uint64_t stream_cycles(std::uint64_t m, std::uint64_t k, DType dtype) const;
   MxuConfig m_cfg;
 };
 
@@ -78,9 +95,19 @@ class SystolicTiming {
 /// taken C back. Plain C++; MxuUnit (models/mxu_unit.h) wraps it for the executor.
 class MxuCore {
  public:
+  /// One matmul taken by the array: when its results are out, and when the array can take the
+  /// next (its last fold has started streaming, so the next weights may load; `end` when the
+  /// operands, not the array, were the limit, or in scalesim mode).
+  struct Issue {
+    Cycle end = 0;
+    Cycle accept_next = 0;
+  };
   MxuCore(const MxuConfig& cfg, SramTiming& sram) : m_timing(cfg), m_sram(sram) {}
-  /// Runs `in` (an mxu.matmul) starting at `start`; returns its end cycle and counts it.
-  Cycle execute(const Instruction& in, Cycle start);
+  /// Takes `in` (an mxu.matmul) at `start`, after the matmuls taken before it; counts it.
+  /// Ends are non-decreasing: results leave the array in the order the matmuls entered.
+  Issue issue(const Instruction& in, Cycle start);
+  /// issue() for a caller that waits for each end before the next start (tests).
+  Cycle execute(const Instruction& in, Cycle start) { return issue(in, start).end; }
   const MxuStats& stats() const { return m_stats; }
   const SystolicTiming& timing() const { return m_timing; }
 
@@ -88,6 +115,8 @@ class MxuCore {
   SystolicTiming m_timing;
   SramTiming& m_sram;
   MxuStats m_stats;
+  Cycle m_fold_free = 0;  ///< see FoldSchedule
+  Cycle m_last_end = 0;   ///< the latest end so far (busy_cycles is the union of [start, end))
 };
 
 }  // namespace tpusim

@@ -11,6 +11,7 @@
 #include "models/dma_unit.h"
 #include "models/hbm.h"
 #include "models/hw_config.h"
+#include "models/mxu_unit.h"
 #include "models/sram.h"
 
 namespace tpusim {

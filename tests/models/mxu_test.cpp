@@ -150,6 +150,46 @@ TEST_CASE("mxu pipelined hand-computed cycles", "[mxu]") {
   CHECK(ws.cycles(0, 128, 128, DType::kBf16) == 0);
 }
 
+TEST_CASE("mxu back-to-back matmuls carry the fold law across instructions", "[mxu]") {
+  // The fold-by-fold double-buffer model of the test above, run over the folds of several
+  // matmuls in a row (each taken when the previous one's last fold starts streaming, as MxuUnit
+  // does): the closed schedule must give each matmul's end exactly.
+  for (auto [r, c] : kArrays) {
+    const MxuConfig cfg = array(r, c, Dataflow::kWeightStationary, MxuTimingMode::kPipelined);
+    SystolicTiming t(cfg);
+    const std::vector<Shape> seq = {{128, 256, 576}, {7, 1000, 33}, {512, 64, 64}, {1, 1, 1}};
+    std::uint64_t load_done = r, stream_end = 0;  // reference state
+    Cycle start = 0, fold_free = 0;               // closed schedule state
+    for (const Shape& s : seq) {
+      INFO(r << "x" << c << " " << s.m << "," << s.n << "," << s.k);
+      for (std::uint64_t f = 0; f < t.folds(s.m, s.n, s.k); ++f) {
+        const std::uint64_t begin = std::max(load_done, stream_end);
+        stream_end = begin + s.m;
+        load_done = std::max(load_done, begin) + r;
+      }
+      const FoldSchedule fs = t.schedule(s.m, s.n, s.k, DType::kBf16, start, fold_free);
+      CHECK(fs.end == stream_end + r + c - 2);
+      start = fs.last_fold;
+      fold_free = fs.fold_free;
+    }
+  }
+  SystolicTiming ws(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined));
+  // Two 256^3 matmuls (F = 4, S = 256): the first ends at 1406 as above; the second, taken when
+  // the first's last fold starts (128 + 3*256 = 896), streams from 896 + 256 = 1152 and ends
+  // four folds of 256 later: 2430 = 1406 + 1024, where two separate runs would take 2812.
+  const FoldSchedule a = ws.schedule(256, 256, 256, DType::kBf16, 0, 0);
+  CHECK(a.end == 1406);
+  CHECK(a.last_fold == 896);
+  CHECK(ws.schedule(256, 256, 256, DType::kBf16, a.last_fold, a.fold_free).end == 2430);
+  // An idle array (fold_free at or before the start) pays the whole law again.
+  CHECK(ws.schedule(256, 256, 256, DType::kBf16, 5000, a.fold_free).end == 5000 + 1406);
+  // scalesim mode keeps SCALE-Sim's serial count: no overlap, taken again only at the end.
+  SystolicTiming sc(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kScaleSim));
+  const FoldSchedule b = sc.schedule(256, 256, 256, DType::kBf16, 0, 0);
+  CHECK(b.end == 2551);
+  CHECK(b.last_fold == b.end);
+}
+
 TEST_CASE("mxu fp8 divides the streaming part by fp8_rate", "[mxu]") {
   MxuConfig cfg = array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined);
   SystolicTiming t(cfg);

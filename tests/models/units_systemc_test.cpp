@@ -7,6 +7,7 @@
 
 #include "models/core_unit.h"
 #include "models/dma_unit.h"
+#include "models/mxu_unit.h"
 
 using namespace tpusim;
 

@@ -74,11 +74,21 @@ TEST_CASE("a dependent chain serialises: total = sum", "[executor]") {
 }
 
 TEST_CASE("same-kind instructions queue on one unit and spread over several", "[executor]") {
-  SECTION("one MXU: two independent matmuls take twice as long") {
+  SECTION("one MXU: two independent matmuls queue, the second streaming behind the first") {
     HwConfig hw = one_mxu();
     const Cycle mxu = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
-    CHECK(run(hw, {matmul(0, 0), matmul(1, 1 << 20)}) == 2 * mxu);
+    // 128^3 is one fold of S = R = 128. The second matmul is taken when the first's fold
+    // starts streaming (cycle R), loads its weights meanwhile and streams at 2R; only its own
+    // stream (R) adds to the first's end: mxu + R, where serial execution would take 2 mxu.
+    CHECK(run(hw, {matmul(0, 0), matmul(1, 1 << 20)}) == mxu + 128);
   }
+}
+
+// One simulation per test case: SystemC elaborates one model per process.
+TEST_CASE("one MXU in scalesim mode: two independent matmuls take twice as long", "[executor]") {
+  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "mxu.timing=scalesim"});
+  const Cycle mxu = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
+  CHECK(run(hw, {matmul(0, 0), matmul(1, 1 << 20)}) == 2 * mxu);
 }
 
 TEST_CASE("two MXUs run two independent matmuls at once", "[executor]") {
@@ -115,11 +125,13 @@ TEST_CASE("a window of one instruction still finishes (no deadlock by constructi
 }
 
 // Issue window (exec.issue_window = W): a free unit takes the oldest ready instruction among the
-// next W of its kind. M = one 128^3 matmul (510 cycles), V = one vexp (264 cycles < M).
+// next W of its kind. M = one 128^3 matmul (509 cycles in scalesim mode, which runs matmuls
+// one after another, so the window's order shows in whole M's), V = one vexp (264 cycles < M).
 
 TEST_CASE("issue window 1 is in-order: a blocked head holds back an independent matmul",
           "[executor]") {
-  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=1"});
+  HwConfig hw =
+      load_hw_config(kDefaultPreset, {"mxu.count=1", "mxu.timing=scalesim", "exec.issue_window=1"});
   const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
   const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
   REQUIRE(V < M);
@@ -130,7 +142,8 @@ TEST_CASE("issue window 1 is in-order: a blocked head holds back an independent 
 }
 
 TEST_CASE("issue window 2 lets a ready matmul pass a blocked one", "[executor]") {
-  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=2"});
+  HwConfig hw =
+      load_hw_config(kDefaultPreset, {"mxu.count=1", "mxu.timing=scalesim", "exec.issue_window=2"});
   const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
   const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
   REQUIRE(V < M);
@@ -149,7 +162,8 @@ std::vector<Instruction> blocked_pair_then_free() {
 }  // namespace
 
 TEST_CASE("the issue window is bounded: an instruction beyond it waits", "[executor]") {
-  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=2"});
+  HwConfig hw =
+      load_hw_config(kDefaultPreset, {"mxu.count=1", "mxu.timing=scalesim", "exec.issue_window=2"});
   const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
   const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
   REQUIRE(V < M);
@@ -158,7 +172,8 @@ TEST_CASE("the issue window is bounded: an instruction beyond it waits", "[execu
 }
 
 TEST_CASE("a window reaching the free instruction starts it first", "[executor]") {
-  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "exec.issue_window=3"});
+  HwConfig hw =
+      load_hw_config(kDefaultPreset, {"mxu.count=1", "mxu.timing=scalesim", "exec.issue_window=3"});
   const Cycle M = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
   const Cycle V = VpuTiming(hw.vpu).cycles(vexp(0, 0));
   REQUIRE(V < M);
