@@ -10,7 +10,7 @@
 // Split-KV (flash-decoding, as FlashMLA splits the KV range over SMs): one online-softmax chain
 // qk -> softmax -> pv -> accumulate is serial, and the MXUs take matmuls in trace order, so a
 // single chain keeps at most two arrays busy. The KV range (dense: L rows; DSA: each query's
-// k_eff selected rows) is cut into P = mxu.count partitions, each with its own chain, its own
+// k_eff selected rows) is cut into P = 2 x mxu.count partitions, each with its own chain, its own
 // accumulator and its own double-buffered KV slots; their tiles are emitted round-robin so the
 // in-order MXU queue always holds P independent matmuls. The P partial results are merged on
 // the VPU at the end (combine_partials: max, exp, rescale, add; counted).
@@ -26,6 +26,11 @@
 namespace tpusim {
 namespace {
 
+// Split-KV partitions per MXU. Each partition is one qk -> softmax -> pv chain, so with one per
+// array an array waits for the VPU's softmax between its qk and its pv; with two it runs the
+// other partition's matmul meanwhile. (Merging twice as many partials costs the VPU more at the
+// end; the arrays' gain outweighs it at every L measured, dense and DSA.)
+constexpr std::uint64_t kPartitionsPerMxu = 2;
 // Dense KV tiles per partition: the pipeline's fill (one tile per partition loaded before its
 // array starts) and drain then cost ~1/16 of a partition. SRAM can only shrink tiles below this.
 constexpr std::uint64_t kTargetTilesPerPart = 16;
@@ -44,15 +49,16 @@ constexpr std::uint64_t kSparseTilesPerPart = 2;
 constexpr std::size_t kKvSlots = 3;
 // Indexer key tiles per sequence, and key/logits slots per MXU: a tile's fp8 matmul streams
 // Lt/2 rows against one stationary fold, several times longer than loading its 132-B keys, so
-// the loads must run several tiles ahead for all arrays to work at once. Four slots per MXU
-// rather than two: a slot is held from its load through the matmul and the in-order VPU's
-// epilogue, and with two the loads in flight were bounded by slots, not by HBM.
+// the loads must run several tiles ahead for all arrays to work at once. Eight slots per MXU
+// rather than two or four: a slot is held from its load through the matmul and the in-order
+// VPU's epilogue; with fewer, the loads in flight were bounded by slots, not by HBM (at short
+// context, where a 32-tile sequence needs most of its tiles in flight at once).
 // With every key pinned the indexer is bound on chip (SRAM traffic of the logits and the fused
 // epilogue, and the VPU's lane-ops), not by scheduling. Leading tiles of equal size: halving the
 // first ones let the VPU start earlier but then wait for the first full tile (measurements in
 // tests/bench/RESULTS.md, "Indexer key tiles").
 constexpr std::uint64_t kIndexerTiles = 32;
-constexpr std::size_t kIndexerSlotsPerMxu = 4;
+constexpr std::size_t kIndexerSlotsPerMxu = 8;
 
 std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
   return ceil_div(a, b) * b;
@@ -146,13 +152,13 @@ void lower_decode(LoweringContext& c) {
   // pipeline (scores and partial slots) and accumulators in both sets. Dense: m = heads x s_q
   // rows share each KV tile. DSA: the indexer and the sparse attention of consecutive sequences
   // overlap, so they split the SRAM left after the sets; the indexer gets kIndexerSlotsPerMxu
-  // key and logits slots per partition. P starts at mxu.count and shrinks only when SRAM cannot
+  // key and logits slots per partition. P starts at 2 x mxu.count and shrinks only when SRAM cannot
   // give every partition a tile of one full MXU fold (and the indexer one fold of keys).
   Partition part;
   std::uint64_t P = 0, set_bytes = 0, stats_bytes = 0, lt = 0, lt_idx = 0, free = 0;
   std::uint64_t attn_budget = 0;
   std::size_t idx_slots = 0;
-  for (std::uint64_t want = std::max<std::uint64_t>(1, mxus);; --want) {
+  for (std::uint64_t want = std::max<std::uint64_t>(1, kPartitionsPerMxu * mxus);; --want) {
     part = partition(attn_rows, want, cols);
     // A streamed partition needs two tiles of one fold so that its loads overlap its matmuls;
     // at short context on a many-array chip, fewer partitions with two tiles each beat more
@@ -172,7 +178,7 @@ void lower_decode(LoweringContext& c) {
       target = std::max(target, std::min(kMinTileFolds * cols,
                                          round_up(ceil_div(part.chunk, kMinTilesPerPart), cols)));
     target = std::min(part.chunk, target);
-    idx_slots = kIndexerSlotsPerMxu * P;
+    idx_slots = kIndexerSlotsPerMxu * std::min(P, mxus);
     // Per key: the key and logits slots, and the head-sum's tail in both sets' scores (the sum
     // is counted over its fp32 inputs, heads x keys, so its extent is that long).
     const std::uint64_t idx_token = idx_slots * (kb + hi * sq * kFp32) + 2 * hi * sq * kFp32;
