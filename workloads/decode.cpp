@@ -52,12 +52,15 @@ constexpr std::size_t kKvSlots = 3;
 // the loads must run several tiles ahead for all arrays to work at once. Eight slots per MXU
 // rather than two or four: a slot is held from its load through the matmul and the in-order
 // VPU's epilogue; with fewer, the loads in flight were bounded by slots, not by HBM (at short
-// context, where a 32-tile sequence needs most of its tiles in flight at once).
+// context, where a sequence needs most of its tiles in flight at once). 64 tiles rather than
+// 32 (at least one fold of keys each) since an array overlaps consecutive matmuls: a smaller
+// tile no longer pays its own preload and drain, and the last tile's matmul and epilogue, the
+// indexer's tail before top-k, are half as long.
 // With every key pinned the indexer is bound on chip (SRAM traffic of the logits and the fused
 // epilogue, and the VPU's lane-ops), not by scheduling. Leading tiles of equal size: halving the
 // first ones let the VPU start earlier but then wait for the first full tile (measurements in
 // tests/bench/RESULTS.md, "Indexer key tiles").
-constexpr std::uint64_t kIndexerTiles = 32;
+constexpr std::uint64_t kIndexerTiles = 64;
 constexpr std::size_t kIndexerSlotsPerMxu = 8;
 
 std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
