@@ -1,5 +1,5 @@
-// One SystemC scenario: the MXU, VPU and DMA modules driven by a minimal instruction port
-// finish when their timing cores say (this test elaborates, so it needs its own process).
+// SystemC scenarios: the MXU, VPU and DMA modules driven by a minimal instruction port
+// finish when their timing cores say (each test case elaborates, so it needs its own process).
 #include <catch2/catch.hpp>
 
 #include <systemc>
@@ -102,4 +102,39 @@ TEST_CASE("systemc units retire at their timing cores' cycles", "[systemc]") {
   CHECK(port.find(3).end == resume);
   CHECK(dma.stats().read_bytes == 64u << 10);
   CHECK(hbm.stats().read_bytes == 64u << 10);
+}
+
+TEST_CASE("systemc MXU takes the next matmul when the last fold streams", "[systemc]") {
+  QueuePort port;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    Instruction mm;
+    mm.id = i;
+    mm.op = Op::kMxuMatmul;
+    mm.m = mm.n = mm.k = 128;
+    mm.a = {Space::kSram, (3 * i) << 20};
+    mm.b = {Space::kSram, (3 * i + 1) << 20};
+    mm.c = {Space::kSram, (3 * i + 2) << 20};
+    port.queue[static_cast<int>(UnitKind::kMxu)].push_back(mm);
+  }
+  SramTiming sram{SramConfig{}};
+  MxuUnit mxu("mxu0", MxuConfig{}, 0, port, sram);
+  sc_core::sc_start();
+
+  REQUIRE(port.retired.size() == 3);
+  // 128^3 on 128x128 WS pipelined is one fold with S = R = 128: alone, 128 (weights) + 128
+  // (stream) + 254 (drain) = 510. Each next matmul is taken when the previous fold starts
+  // streaming (128 cycles after the previous was taken), loads its weights meanwhile and
+  // streams right after: starts at 0, 128, 256; ends at 510, 638, 766, in order.
+  CHECK(port.retired[0].id == 1);
+  CHECK(port.retired[1].id == 2);
+  CHECK(port.retired[2].id == 3);
+  CHECK(port.find(1).start == 0);
+  CHECK(port.find(1).end == 510);
+  CHECK(port.find(2).start == 128);
+  CHECK(port.find(2).end == 638);
+  CHECK(port.find(3).start == 256);
+  CHECK(port.find(3).end == 766);
+  // Busy is the union of the overlapping intervals, not their sum (1,530).
+  CHECK(mxu.stats().busy_cycles == 766);
+  CHECK(mxu.stats().instructions == 3);
 }
