@@ -249,9 +249,11 @@ void DmaEngineTiming::drain(Cycle now) {
   // arrival order, once simulated time has reached them. Reserving SRAM banks far in the
   // future (at issue) would block the other units' earlier accesses to the same banks.
   while (!m_pending.empty() && m_pending.front().ready <= now) {
-    const PendingWrite w = m_pending.front();
+    const PendingWrite p = m_pending.front();
     m_pending.pop_front();
-    const Cycle done = m_sram.access(w.ready, w.sram_addr, w.bytes, true);
+    const WriteData& w = m_writes[p.index];
+    m_free_writes.push_back(p.index);
+    const Cycle done = m_sram.access(p.ready, w.sram_addr, w.bytes, true);
     Flight& f = m_flights[w.flight];
     f.last_done = std::max(f.last_done, cycles_to_ticks(done));
     --f.pending;
@@ -323,7 +325,14 @@ bool DmaEngineTiming::issue(Cycle now, Cycle& resume_at) {
       slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
       m_stats.read_bytes += len;
       const Cycle ready = ticks_to_cycles_ceil(slot_done);
-      m_pending.push(PendingWrite{ready, sram_addr, len, m_issuing});
+      if (m_free_writes.empty()) {
+        m_free_writes.push_back(static_cast<std::uint32_t>(m_writes.size()));
+        m_writes.emplace_back();
+      }
+      const std::uint32_t index = m_free_writes.back();
+      m_free_writes.pop_back();
+      m_writes[index] = WriteData{sram_addr, len, m_issuing};
+      m_pending.push(PendingWrite{ready, index});
       ++flight.pending;
       flight.pending_last = std::max(flight.pending_last, ready);
     }

@@ -100,9 +100,14 @@ class DmaEngineTiming {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  /// Loaded data waiting to be written into SRAM once simulated time reaches `ready`.
+  /// Loaded data waiting to be written into SRAM once simulated time reaches `ready`. The queue
+  /// orders small (ready, index) entries and the rest waits in m_writes at `index`: the queue
+  /// shifts entries on out-of-order inserts, and half the size is half the memory moved.
   struct PendingWrite {
     Cycle ready;
+    std::uint32_t index;
+  };
+  struct WriteData {
     std::uint64_t sram_addr;
     std::uint64_t bytes;
     std::uint32_t flight;
@@ -135,6 +140,8 @@ class DmaEngineTiming {
   Cycle m_busy_since = 0;                  ///< when m_in_flight last rose from 0 (busy_cycles)
   SortedQueue<Tick, TickKey> m_slot_free;  ///< completion tick of each request slot
   SortedQueue<PendingWrite, ReadyKey> m_pending;  ///< by ready, then issue order
+  std::vector<WriteData> m_writes;                ///< m_pending's payloads
+  std::vector<std::uint32_t> m_free_writes;       ///< unused m_writes entries
   // Issue state of the instruction being issued (no allocation per request).
   std::vector<std::uint64_t> m_rows;  ///< gather row indices
   std::uint64_t m_row = 0;            ///< next row (2-D and gather)

@@ -40,6 +40,8 @@ SramTiming::SramTiming(const SramConfig& cfg)
       m_banks(cfg.banks),
       m_per_cycle(cfg.bank_bytes_per_cycle),
       m_bank_free(cfg.banks, 0),
+      m_granule_busy(
+          m_per_cycle.div(std::uint64_t{cfg.interleave_bytes} + cfg.bank_bytes_per_cycle - 1)),
       m_scratch_bytes(cfg.banks, 0) {}
 
 Cycle SramTiming::access(Cycle start, std::uint64_t addr, std::uint64_t bytes, bool write) {
@@ -78,12 +80,36 @@ Cycle SramTiming::access_repeat(Cycle start, std::uint64_t addr, std::uint64_t b
     // cost is proportional to the access, not to the bank count. The bank advances by one per
     // granule, so only the first needs a division.
     std::uint64_t bank = m_banks.mod(first_g);
-    for (std::uint64_t g = first_g; g <= last_g; ++g) {
-      const std::uint64_t lo = std::max(addr, g * granule);
-      const std::uint64_t hi = std::min(end, (g + 1) * granule);
-      serve(bank, hi - lo);
-      if (++bank == banks) bank = 0;
+    if (touched == 1) {
+      serve(bank, bytes);
+      return done;
     }
+    serve(bank, (first_g + 1) * granule - addr);
+    if (++bank == banks) bank = 0;
+    // The whole granules between the first and the last (a DMA request's SRAM write is mostly
+    // these) all take the same time: one loop over contiguous banks without a division, in at
+    // most two runs when the banks wrap around.
+    const Cycle busy =
+        repeat == 1 ? m_granule_busy : m_per_cycle.div(granule * repeat + per_cycle - 1);
+    std::uint64_t full = touched - 2;
+    Cycle latest = start;
+    std::uint64_t waited = 0;
+    while (full > 0) {
+      const std::uint64_t run = std::min(full, banks - bank);
+      Cycle* f = m_bank_free.data() + bank;
+      for (std::uint64_t i = 0; i < run; ++i) {
+        const Cycle begin = std::max(start, f[i]);
+        waited += begin - start;
+        latest = std::max(latest, begin);
+        f[i] = begin + busy;
+      }
+      full -= run;
+      bank += run;
+      if (bank == banks) bank = 0;
+    }
+    m_stats.conflict_cycles += waited;
+    if (touched > 2) done = std::max(done, latest + busy);
+    serve(bank, end - last_g * granule);
     return done;
   }
 

@@ -72,14 +72,17 @@ TEST_CASE("SortedQueue pops in key order, equal keys in arrival order", "[models
   struct KeyOf {
     std::uint64_t operator()(const Item& i) const { return i.key; }
   };
-  SortedQueue<Item, KeyOf> q;
   // A pseudo-random, mostly increasing stream (like request completions), interleaved with pops,
-  // checked against a brute-force stable sort of what is inside.
+  // checked against a brute-force stable sort of what is inside. The jitter's width decides how
+  // far from the back an insert lands: a few places, or anywhere in the queue (every bracket of
+  // the search, and the front).
+  const unsigned shift = GENERATE(60u, 54u);
+  SortedQueue<Item, KeyOf> q;
   std::vector<Item> ref;
   std::uint64_t x = 12345, seq = 0;
   for (int step = 0; step < 5000; ++step) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
-    const std::uint64_t key = static_cast<std::uint64_t>(step) / 3 + (x >> 60);
+    const std::uint64_t key = static_cast<std::uint64_t>(step) / 3 + (x >> shift);
     q.push({key, seq});
     ref.push_back({key, seq});
     ++seq;
