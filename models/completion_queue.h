@@ -83,6 +83,7 @@ class CompletionQueue {
 
  private:
   static constexpr std::uint32_t kNoWrite = ~std::uint32_t{0};
+  static constexpr std::size_t kCountWindow = 32;
   struct Entry {
     Tick tick;
     std::uint32_t write;  ///< index into m_writes, or kNoWrite (a store, or a slot's initial 0)
@@ -125,6 +126,14 @@ class CompletionQueue {
     const std::size_t hi = c == 0 ? last : last - (std::size_t{1} << (c - 1));
     const std::size_t lo =
         c < 64 && (std::size_t{1} << c) <= n ? last - (std::size_t{1} << c) + 1 : from;
+    // A short bracket (the usual gather insert, a few dozen places back) is counted rather than
+    // halved: a fixed window of independent compares ending at hi beats four dependent loads.
+    if (hi - lo <= kCountWindow && hi - from >= kCountWindow) {
+      std::size_t above = 0;
+      for (std::size_t i = hi - kCountWindow; i < hi; ++i)
+        above += static_cast<std::size_t>(b[i].tick > t);
+      return hi - above;
+    }
     const Entry* first = b + lo;
     std::size_t len = hi - lo;
     while (len > 1) {
