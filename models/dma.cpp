@@ -201,10 +201,9 @@ DmaEngineTiming::DmaEngineTiming(const DmaConfig& cfg, HbmTiming& hbm, SramTimin
       m_hbm(hbm),
       m_sram(sram),
       m_request(cfg.request_bytes),
-      m_flights(cfg.max_in_flight) {
-  // Every slot is free from the start; the issue time is max(now, slot free).
-  m_slot_free.fill(m_cfg.max_outstanding, 0);
-}
+      m_flights(cfg.max_in_flight),
+      // Every slot is free from the start; the issue time is max(now, slot free).
+      m_completions(cfg.max_outstanding) {}
 
 void DmaEngineTiming::begin(const Instruction& in, Cycle now) {
   SIM_CHECK("dma", can_begin(),
@@ -248,14 +247,12 @@ void DmaEngineTiming::drain(Cycle now) {
   // SRAM writes of loaded data happen when their data has arrived; they are applied here, in
   // arrival order, once simulated time has reached them. Reserving SRAM banks far in the
   // future (at issue) would block the other units' earlier accesses to the same banks.
-  while (!m_pending.empty() && m_pending.front().ready <= now) {
-    const PendingWrite w = m_pending.front();
-    m_pending.pop_front();
-    const Cycle done = m_sram.access(w.ready, w.sram_addr, w.bytes, true);
+  m_completions.drain(now, [this](Cycle ready, const CompletionQueue::Write& w) {
+    const Cycle done = m_sram.access(ready, w.sram_addr, w.bytes, true);
     Flight& f = m_flights[w.flight];
     f.last_done = std::max(f.last_done, cycles_to_ticks(done));
     --f.pending;
-  }
+  });
 }
 
 bool DmaEngineTiming::issue(Cycle now, Cycle& resume_at) {
@@ -274,8 +271,8 @@ bool DmaEngineTiming::issue(Cycle now, Cycle& resume_at) {
   // The group may reach into the future (each request waits for a slot), but it must start
   // now: jumping ahead to a far slot-free time before the other engines have caught up
   // would reserve the HBM bus out of time order and leave gaps nobody can fill.
-  if (m_slot_free.front() > now_ticks) {
-    resume_at = ticks_to_cycles_ceil(m_slot_free.front());
+  if (m_completions.slot_free() > now_ticks) {
+    resume_at = ticks_to_cycles_ceil(m_completions.slot_free());
     return true;
   }
   Tick last_issue = now_ticks;
@@ -311,24 +308,23 @@ bool DmaEngineTiming::issue(Cycle now, Cycle& resume_at) {
     const std::uint64_t sram_addr = sram_base + m_sram_cursor;
 
     // Take the earliest-free slot; the request issues when both it and the engine are ready.
-    const Tick issue = std::max(now_ticks, m_slot_free.front());
-    m_slot_free.pop_front();
+    const Tick issue = std::max(now_ticks, m_completions.slot_free());
     Tick slot_done = 0;
     if (in.op == Op::kDmaStore) {
       const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
       slot_done =
           m_hbm.access(cycles_to_ticks(read_done), hbm_addr, static_cast<std::uint32_t>(len), true);
       m_stats.write_bytes += len;
+      m_completions.take_slot(slot_done);
     } else {
       slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
       m_stats.read_bytes += len;
       const Cycle ready = ticks_to_cycles_ceil(slot_done);
-      m_pending.push(PendingWrite{ready, sram_addr, len, m_issuing});
+      m_completions.take_slot(slot_done, CompletionQueue::Write{sram_addr, len, m_issuing});
       ++flight.pending;
       flight.pending_last = std::max(flight.pending_last, ready);
     }
     flight.last_done = std::max(flight.last_done, slot_done);
-    m_slot_free.push(slot_done);
     ++m_stats.requests;
     ++issued;
     last_issue = issue;

@@ -9,9 +9,9 @@
 #include "base/cycle.h"
 #include "base/error.h"
 #include "base/stat_fields.h"
+#include "models/completion_queue.h"
 #include "models/divisor.h"
 #include "models/hbm.h"
-#include "models/sorted_queue.h"
 #include "models/sram.h"
 #include "traces/isa.h"
 
@@ -100,13 +100,6 @@ class DmaEngineTiming {
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
-  /// Loaded data waiting to be written into SRAM once simulated time reaches `ready`.
-  struct PendingWrite {
-    Cycle ready;
-    std::uint64_t sram_addr;
-    std::uint64_t bytes;
-    std::uint32_t flight;
-  };
   /// One instruction in flight.
   struct Flight {
     const Instruction* in = nullptr;  ///< null: the entry is free
@@ -117,24 +110,18 @@ class DmaEngineTiming {
     bool issued = false;        ///< every request issued
   };
   void drain(Cycle now);
-  struct TickKey {
-    Tick operator()(Tick t) const { return t; }
-  };
-  struct ReadyKey {
-    Cycle operator()(const PendingWrite& w) const { return w.ready; }
-  };
 
   DmaConfig m_cfg;
   HbmTiming& m_hbm;
   SramTiming& m_sram;
   DmaStats m_stats;
-  Divisor m_request;                       ///< request_bytes
-  std::vector<Flight> m_flights;           ///< max_in_flight entries
-  std::uint32_t m_in_flight = 0;           ///< entries in use
-  std::uint32_t m_issuing = kNone;         ///< the entry being issued
-  Cycle m_busy_since = 0;                  ///< when m_in_flight last rose from 0 (busy_cycles)
-  SortedQueue<Tick, TickKey> m_slot_free;  ///< completion tick of each request slot
-  SortedQueue<PendingWrite, ReadyKey> m_pending;  ///< by ready, then issue order
+  Divisor m_request;                ///< request_bytes
+  std::vector<Flight> m_flights;    ///< max_in_flight entries
+  std::uint32_t m_in_flight = 0;    ///< entries in use
+  std::uint32_t m_issuing = kNone;  ///< the entry being issued
+  Cycle m_busy_since = 0;           ///< when m_in_flight last rose from 0 (busy_cycles)
+  /// Request slots' free ticks and loaded data waiting for SRAM.
+  CompletionQueue m_completions;
   // Issue state of the instruction being issued (no allocation per request).
   std::vector<std::uint64_t> m_rows;  ///< gather row indices
   std::uint64_t m_row = 0;            ///< next row (2-D and gather)

@@ -40,6 +40,8 @@ SramTiming::SramTiming(const SramConfig& cfg)
       m_banks(cfg.banks),
       m_per_cycle(cfg.bank_bytes_per_cycle),
       m_bank_free(cfg.banks, 0),
+      m_granule_busy(
+          m_per_cycle.div(std::uint64_t{cfg.interleave_bytes} + cfg.bank_bytes_per_cycle - 1)),
       m_scratch_bytes(cfg.banks, 0) {}
 
 Cycle SramTiming::access(Cycle start, std::uint64_t addr, std::uint64_t bytes, bool write) {
@@ -78,28 +80,57 @@ Cycle SramTiming::access_repeat(Cycle start, std::uint64_t addr, std::uint64_t b
     // cost is proportional to the access, not to the bank count. The bank advances by one per
     // granule, so only the first needs a division.
     std::uint64_t bank = m_banks.mod(first_g);
-    for (std::uint64_t g = first_g; g <= last_g; ++g) {
-      const std::uint64_t lo = std::max(addr, g * granule);
-      const std::uint64_t hi = std::min(end, (g + 1) * granule);
-      serve(bank, hi - lo);
-      if (++bank == banks) bank = 0;
+    if (touched == 1) {
+      serve(bank, bytes);
+      return done;
     }
+    serve(bank, (first_g + 1) * granule - addr);
+    if (++bank == banks) bank = 0;
+    // The whole granules between the first and the last (a DMA request's SRAM write is mostly
+    // these) all take the same time: one loop over contiguous banks without a division, in at
+    // most two runs when the banks wrap around.
+    const Cycle busy =
+        repeat == 1 ? m_granule_busy : m_per_cycle.div(granule * repeat + per_cycle - 1);
+    std::uint64_t full = touched - 2;
+    Cycle latest = start;
+    std::uint64_t waited = 0;
+    while (full > 0) {
+      const std::uint64_t run = std::min(full, banks - bank);
+      Cycle* f = m_bank_free.data() + bank;
+      for (std::uint64_t i = 0; i < run; ++i) {
+        // Whether a bank is still busy is data, not a pattern: a mask, not a branch.
+        const Cycle wait = (f[i] - start) & (Cycle{0} - static_cast<Cycle>(f[i] > start));
+        waited += wait;
+        latest = std::max(latest, start + wait);
+        f[i] = start + wait + busy;
+      }
+      full -= run;
+      bank += run;
+      if (bank == banks) bank = 0;
+    }
+    m_stats.conflict_cycles += waited;
+    if (touched > 2) done = std::max(done, latest + busy);
+    serve(bank, end - last_g * granule);
     return done;
   }
 
   // Large access: count each bank's bytes arithmetically (whole rounds over the banks plus a
   // remainder), so the cost is O(banks) however many granules are touched.
   std::fill(m_scratch_bytes.begin(), m_scratch_bytes.end(), 0);
-  m_scratch_bytes[first_g % banks] += (first_g + 1) * granule - addr;
-  m_scratch_bytes[last_g % banks] += end - last_g * granule;
+  m_scratch_bytes[m_banks.mod(first_g)] += (first_g + 1) * granule - addr;
+  m_scratch_bytes[m_banks.mod(last_g)] += end - last_g * granule;
   const std::uint64_t full = touched - 2;  // granules strictly between the first and the last
-  const std::uint64_t rounds = full / banks;
-  const std::uint64_t rest = full % banks;
-  const std::uint64_t base = (first_g + 1) % banks;
+  const std::uint64_t rounds = m_banks.div(full);
+  const std::uint64_t rest = m_banks.mod(full);
   for (std::uint64_t b = 0; b < banks; ++b)
     m_scratch_bytes[b] += rounds * granule;
-  for (std::uint64_t j = 0; j < rest; ++j)
-    m_scratch_bytes[(base + j) % banks] += granule;
+  // The remainder's banks follow on from the first granule's, wrapping once at most (a
+  // division per granule here was a tenth of the SRAM model's time).
+  std::uint64_t bank = m_banks.mod(first_g + 1);
+  for (std::uint64_t j = 0; j < rest; ++j) {
+    m_scratch_bytes[bank] += granule;
+    if (++bank == banks) bank = 0;
+  }
   for (std::uint64_t b = 0; b < banks; ++b)
     if (m_scratch_bytes[b] != 0) serve(b, m_scratch_bytes[b]);
   return done;

@@ -70,6 +70,7 @@ class SramTiming {
   std::uint64_t m_capacity;  ///< capacity_bytes(), computed once (it goes through a double)
   Divisor m_granule, m_banks, m_per_cycle;
   std::vector<Cycle> m_bank_free;              ///< per bank: first cycle it is free
+  Cycle m_granule_busy;                        ///< a bank's time for one whole granule
   std::vector<std::uint64_t> m_scratch_bytes;  ///< per-bank byte counts of the current access
   SramStats m_stats;
 };

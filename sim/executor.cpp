@@ -49,15 +49,11 @@ const Instruction* Scoreboard::ready_head(UnitKind kind) {
   if (q.empty()) refill();
   const std::size_t n = std::min(q.size(), m_issue_window);
   for (std::size_t i = 0; i < n; ++i) {
-    const Instruction& in = q[i]->in;
-    bool ready = true;
-    for (std::uint64_t d : in.deps) {
-      if (!dep_done(d)) {
-        ready = false;
-        break;
-      }
-    }
-    if (ready) {
+    Slot& slot = *q[i];
+    const Instruction& in = slot.in;
+    while (slot.deps_done < in.deps.size() && dep_done(in.deps[slot.deps_done]))
+      ++slot.deps_done;
+    if (slot.deps_done == in.deps.size()) {
       m_pick[static_cast<std::size_t>(kind)] = i;
       return &in;
     }

@@ -55,6 +55,10 @@ class Scoreboard {
   struct Slot {
     Instruction in;
     bool done = false;
+    /// in.deps[0, deps_done) are known finished. Finishing is for good, so a head that waits is
+    /// re-checked from its first unfinished dependency on, not from its first: a unit woken at
+    /// every retirement rescanned long dependency lists again and again.
+    std::size_t deps_done = 0;
   };
   void refill();
   void retire_front();

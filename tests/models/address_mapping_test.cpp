@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "models/completion_queue.h"
 #include "models/divisor.h"
 #include "models/hbm.h"
-#include "models/sorted_queue.h"
 #include "models/sram.h"
 
 using namespace tpusim;
@@ -65,33 +65,58 @@ TEST_CASE("SRAM bank walk with a non-power-of-two bank count matches a reference
   CHECK(sram.access(0, 64 * 50, 64, false) == 3);
 }
 
-TEST_CASE("SortedQueue pops in key order, equal keys in arrival order", "[models][dma]") {
-  struct Item {
-    std::uint64_t key, seq;
+TEST_CASE("CompletionQueue frees slots and drains writes like two separate queues",
+          "[models][dma]") {
+  // An engine's life in miniature: requests take the earliest-free slot at
+  // max(now, slot free) and complete a random time later (loads carry a write, stores none);
+  // time moves on and drains now and then. The reference keeps the slots' free ticks in a plain
+  // vector (take the minimum) and the pending writes in another, drained by (ready, issue order).
+  // The jitter's width decides how far from the back a completion lands: a few places, or
+  // anywhere in the queue.
+  const Tick jitter = GENERATE(Tick{4000}, Tick{400000});
+  // 256 slots (the preset's) keep enough entries behind an insert for the counted search.
+  const std::uint32_t n_slots = GENERATE(16u, 256u);
+  CompletionQueue q(n_slots);
+  std::vector<Tick> slots(n_slots, 0);
+  struct Pending {
+    Cycle ready;
+    std::uint64_t seq, addr;
   };
-  struct KeyOf {
-    std::uint64_t operator()(const Item& i) const { return i.key; }
-  };
-  SortedQueue<Item, KeyOf> q;
-  // A pseudo-random, mostly increasing stream (like request completions), interleaved with pops,
-  // checked against a brute-force stable sort of what is inside.
-  std::vector<Item> ref;
+  std::vector<Pending> pending;
+  std::vector<std::pair<Cycle, std::uint64_t>> got, want;
   std::uint64_t x = 12345, seq = 0;
-  for (int step = 0; step < 5000; ++step) {
+  Cycle now = 0;
+  for (int step = 0; step < 20000; ++step) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
-    const std::uint64_t key = static_cast<std::uint64_t>(step) / 3 + (x >> 60);
-    q.push({key, seq});
-    ref.push_back({key, seq});
-    ++seq;
-    if ((x >> 33) % 3 == 0) {
-      auto it = std::min_element(ref.begin(), ref.end(), [](const Item& a, const Item& b) {
-        return a.key < b.key || (a.key == b.key && a.seq < b.seq);
+    auto min_slot = std::min_element(slots.begin(), slots.end());
+    REQUIRE(q.slot_free() == *min_slot);
+    if ((x >> 40) % 4 == 0) {
+      now += (x >> 50) % 300;
+      q.drain(now, [&got](Cycle ready, const CompletionQueue::Write& w) {
+        got.emplace_back(ready, w.sram_addr);
       });
-      REQUIRE(q.front().key == it->key);
-      REQUIRE(q.front().seq == it->seq);
-      q.pop_front();
-      ref.erase(it);
+      std::stable_sort(pending.begin(), pending.end(), [](const Pending& a, const Pending& b) {
+        return a.ready < b.ready || (a.ready == b.ready && a.seq < b.seq);
+      });
+      auto due = std::find_if(pending.begin(), pending.end(),
+                              [now](const Pending& p) { return p.ready > now; });
+      for (auto it = pending.begin(); it != due; ++it)
+        want.emplace_back(it->ready, it->addr);
+      pending.erase(pending.begin(), due);
+      REQUIRE(got == want);
+      continue;
     }
-    REQUIRE(q.size() == ref.size());
+    const Tick issue = std::max(cycles_to_ticks(now), *min_slot);
+    // Some completions tie on one tick, many on one cycle.
+    const Tick done = issue + 300 * kTicksPerCycle + (x >> 20) % jitter / 512 * 512;
+    *min_slot = done;
+    if ((x >> 30) % 5 == 0) {
+      q.take_slot(done);
+    } else {
+      q.take_slot(done, CompletionQueue::Write{seq, 64, 0});
+      pending.push_back({ticks_to_cycles_ceil(done), seq, seq});
+    }
+    ++seq;
   }
+  CHECK(want.size() > 1000);
 }

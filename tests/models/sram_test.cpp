@@ -67,11 +67,14 @@ TEST_CASE("sram bank arithmetic matches a per-granule brute force", "[sram]") {
   std::vector<Cycle> bank_free(cfg.banks, 0);
   std::uint64_t conflicts = 0;
   std::uint64_t x = 12345;
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < 2000; ++i) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     const std::uint64_t addr = (x >> 20) % 100000;
-    const std::uint64_t bytes = 1 + (x >> 40) % (i % 2 ? 50 : 5000);
-    const Cycle start = static_cast<Cycle>(i * 7);
+    // Small accesses (up to every bank once, wrapping past the last) and large ones, some
+    // read several times, some overlapping the previous ones' banks in time.
+    const std::uint64_t bytes = 1 + (x >> 40) % (i % 2 ? 12 * 32 : 5000);
+    const std::uint64_t repeat = (x >> 33) % 4 == 0 ? 3 : 1;
+    const Cycle start = static_cast<Cycle>(i * 7) + (x >> 61);
     // Reference: walk every byte range granule by granule.
     std::vector<std::uint64_t> per_bank(cfg.banks, 0);
     for (std::uint64_t a = addr; a < addr + bytes;) {
@@ -85,11 +88,11 @@ TEST_CASE("sram bank arithmetic matches a per-granule brute force", "[sram]") {
       if (per_bank[b] == 0) continue;
       const Cycle begin = std::max(start, bank_free[b]);
       conflicts += begin - start;
-      bank_free[b] = begin + (per_bank[b] + 15) / 16;
+      bank_free[b] = begin + (per_bank[b] * repeat + 15) / 16;
       done = std::max(done, bank_free[b]);
     }
     INFO("access " << i << " addr " << addr << " bytes " << bytes);
-    REQUIRE(fast.access(start, addr, bytes, false) == done);
+    REQUIRE(fast.access_repeat(start, addr, bytes, repeat, false) == done);
     REQUIRE(fast.stats().conflict_cycles == conflicts);
   }
 }
