@@ -10,10 +10,10 @@
 // Split-KV (flash-decoding, as FlashMLA splits the KV range over SMs): one online-softmax chain
 // qk -> softmax -> pv -> accumulate is serial, and the MXUs take matmuls in trace order, so a
 // single chain keeps at most two arrays busy. The KV range (dense: L rows; DSA: each query's
-// k_eff selected rows) is cut into P = 2 x mxu.count partitions, each with its own chain, its own
-// accumulator and its own double-buffered KV slots; their tiles are emitted round-robin so the
-// in-order MXU queue always holds P independent matmuls. The P partial results are merged on
-// the VPU at the end (combine_partials: max, exp, rescale, add; counted).
+// k_eff selected rows) is cut into P = 2 x mxu.count partitions, each with its own chain, its
+// own accumulator and its own KV slots; their tiles are emitted round-robin so the MXU queue
+// always holds P independent matmuls. The P partial results are merged on the VPU at the end
+// (combine_partials: max, exp, rescale, add; counted).
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -159,8 +159,9 @@ void lower_decode(LoweringContext& c) {
   // pipeline (scores and partial slots) and accumulators in both sets. Dense: m = heads x s_q
   // rows share each KV tile. DSA: the indexer and the sparse attention of consecutive sequences
   // overlap, so they split the SRAM left after the sets; the indexer gets kIndexerSlotsPerMxu
-  // key and logits slots per partition. P starts at 2 x mxu.count and shrinks only when SRAM cannot
-  // give every partition a tile of one full MXU fold (and the indexer one fold of keys).
+  // key and logits slots per array (of the arrays the partitions use). P starts at
+  // 2 x mxu.count and shrinks only when SRAM cannot give every partition a tile of one full MXU
+  // fold (and the indexer one fold of keys).
   Partition part;
   std::uint64_t P = 0, set_bytes = 0, stats_bytes = 0, lt = 0, lt_idx = 0, free = 0;
   std::uint64_t attn_budget = 0;
