@@ -106,8 +106,6 @@ class MxuCore {
   /// Takes `in` (an mxu.matmul) at `start`, after the matmuls taken before it; counts it.
   /// Ends are non-decreasing: results leave the array in the order the matmuls entered.
   Issue issue(const Instruction& in, Cycle start);
-  /// issue() for a caller that waits for each end before the next start (tests).
-  Cycle execute(const Instruction& in, Cycle start) { return issue(in, start).end; }
   const MxuStats& stats() const { return m_stats; }
   const SystolicTiming& timing() const { return m_timing; }
 
