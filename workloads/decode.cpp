@@ -268,7 +268,7 @@ void lower_decode(LoweringContext& c) {
         for (std::uint64_t j = 0; j < queries; ++j)
           rings[i].last_push[slot] =
               pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
-                              acc_addr + i * part_acc + j * h * dv * kFp32, ready});
+                              acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0});
       }
       if (!any) break;
     }

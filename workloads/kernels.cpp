@@ -170,12 +170,18 @@ void FlashPipeline::emit_softmax_pv(std::size_t i) {
   Ids deps = {sm};
   if (i >= m_slots) deps.push_back(m_merge[i - m_slots]);
   m_pv[i] = m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr,
-                        m_partial[i % m_slots], deps);
+                        t.first ? t.acc_addr : m_partial[i % m_slots], deps);
   ++m_pv_done;
 }
 
 void FlashPipeline::emit_merge(std::size_t i) {
   const Tile& t = m_tiles[i];
+  if (t.first) {
+    // pv wrote the accumulator: done when it is.
+    m_merge[i] = m_pv[i];
+    ++m_merge_done;
+    return;
+  }
   Ids deps = {m_pv[i]};
   if (i >= 1) deps.push_back(m_merge[i - 1]);
   m_merge[i] =
@@ -214,13 +220,12 @@ std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint6
     return deps.size() == 1 ? deps.front()
                             : tb.vpu(kTagAttnSoftmax, Op::kVpuScale, 1, stats, stats, deps);
   }
-  // m = max_p m_p; f_p = exp(m_p - m); acc_p *= f_p, l_p *= f_p; acc_0 += sum_{p>0} acc_p,
-  // l_0 += sum_{p>0} l_p. (The caller's final 1/l scale follows.)
+  // m = max_p m_p; f_p = exp(m_p - m); acc = sum_p f_p acc_p, l = sum_p f_p l_p. (The caller's
+  // final 1/l scale follows.) The weighted sum is one multiply-add per element of each partial,
+  // the same fused rescale-and-add as a flash tile's accumulate, so one pass over the partials.
   std::uint64_t mx = tb.vpu(kTagAttnSoftmax, Op::kVpuMax, parts * rows, stats, stats, deps);
   std::uint64_t ex = tb.vpu(kTagAttnSoftmax, Op::kVpuExp, parts * rows, stats, stats, {mx});
-  std::uint64_t mul =
-      tb.vpu(kTagAttnSoftmax, Op::kVpuMul, parts * rows * (d_v + 1), acc, acc, {ex});
-  return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, (parts - 1) * rows * (d_v + 1), acc, acc, {mul});
+  return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, parts * rows * (d_v + 1), acc, acc, {ex});
 }
 
 std::uint64_t emit_topk(LoweringContext& c, std::uint64_t rows, std::uint64_t n, std::uint64_t k,

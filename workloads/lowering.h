@@ -102,9 +102,10 @@ struct BufferRing {
 /// tiles: the MXU issues in order, so qk of tile i+skew is emitted before pv of tile i and the
 /// MXUs work on it while the VPU runs tile i's softmax. Per tile: qk matmul, softmax, pv
 /// matmul, and a fused rescale-and-accumulate (acc = acc*alpha + o_tile) into the tile's
-/// accumulator rows. Scores and partial outputs live in `slots` slots each, reused `slots`
-/// tiles later. Consecutive pushes may belong to different accumulators (independent chains,
-/// e.g. query blocks), which is what lets several MXUs work at once.
+/// accumulator rows (except a chain's first tile, whose pv writes the accumulator). Scores and
+/// partial outputs live in `slots` slots each, reused `slots` tiles later. Consecutive pushes may
+/// belong to different accumulators (independent chains, e.g. query blocks), which is what lets
+/// several MXUs work at once.
 class FlashPipeline {
  public:
   struct Tile {
@@ -112,6 +113,9 @@ class FlashPipeline {
     std::uint64_t n = 0;  ///< keys in the tile
     std::uint64_t q_addr = 0, kv_addr = 0, acc_addr = 0;
     Ids deps;  ///< Q and KV ready
+    /// The first tile of its accumulator's chain: pv writes the accumulator itself (there is
+    /// nothing to rescale or add to), so the tile has no accumulate.
+    bool first = false;
   };
 
   FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,
@@ -150,9 +154,9 @@ std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t
 /// Split-KV combine (flash-decoding): `parts` partial results, each `rows` x `d_v` fp32
 /// accumulators with their own running row max and row sum (at `stats`, 2 x rows fp32 per part),
 /// laid out `part_stride` bytes apart from `acc`, are merged into part 0's accumulator on the VPU:
-/// global row max (max over parts x rows), correction factors exp(m_p - m) (parts x rows),
-/// rescale of every part's accumulator and row sum (parts x rows x (d_v + 1)), and the sum over
-/// parts ((parts - 1) x rows x (d_v + 1)). Returns the last op's id (deps when parts == 1).
+/// global row max (max over parts x rows), correction factors exp(m_p - m) (parts x rows), and
+/// the weighted sum of every part's accumulator and row sum, one multiply-add per element
+/// (parts x rows x (d_v + 1)). Returns the last op's id (deps when parts == 1).
 std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint64_t rows,
                                std::uint64_t d_v, std::uint64_t acc, std::uint64_t stats,
                                const Ids& deps);

@@ -146,24 +146,25 @@ void mqa_prefill(LoweringContext& c, const Geometry& g) {
       q_deps.insert(q_deps.end(), c.proj_ready.begin(), c.proj_ready.end());
       Ids q_ready = {
           tb.load(kTagAttnLoad, q_hbm + (b * g.T + q0) * q_tok, q_buf[set], nq * q_tok, q_deps)};
+      // `first`: the tile holds key 0, the first every query of the block sees.
       auto push = [&](std::size_t slot, std::uint64_t r0, std::uint64_t r1, std::uint64_t n,
-                      const Ids& ready) {
+                      const Ids& ready, bool first) {
         kv.last_push[slot] = pipe.push({g.h * (r1 - r0), n, q_buf[set] + r0 * q_tok, kv.addr[slot],
-                                        acc_buf[set] + r0 * g.h * d_v * kFp32, ready});
+                                        acc_buf[set] + r0 * g.h * d_v * kFp32, ready, first});
       };
       // Keys before the first query: visible to every query of the tile.
       for_each_tile(0, g.P0 + q0, 0, tk, [&](std::uint64_t a, std::uint64_t e) {
         Ids ready = q_ready;
         std::size_t slot = load_kv(a, e, ready);
         for (std::uint64_t r0 = 0; r0 < nq; r0 += sub)
-          push(slot, r0, std::min(nq, r0 + sub), e - a, ready);
+          push(slot, r0, std::min(nq, r0 + sub), e - a, ready, a == 0);
       });
       // The diagonal block, causal in sub-blocks.
       Ids ready = q_ready;
       std::size_t slot = load_kv(g.P0 + q0, g.P0 + q1, ready);
       for (std::uint64_t r0 = 0; r0 < nq; r0 += kDiagRows) {
         std::uint64_t r1 = std::min(nq, r0 + kDiagRows);
-        push(slot, r0, r1, r1, ready);
+        push(slot, r0, r1, r1, ready, g.P0 + q0 == 0);
       }
       std::uint64_t merged = pipe.flush();
       std::uint64_t norm = tb.vpu(kTagAttnSoftmax, Op::kVpuScale, nq * g.h * d_v, acc_buf[set],
@@ -367,7 +368,7 @@ void mha_prefill(LoweringContext& c, const Geometry& g) {
           auto push = [&](std::uint64_t r0, std::uint64_t r1, std::uint64_t n) {
             kv.last_push[slot] =
                 pipe.push({G * (r1 - r0), n, q_buf + (r0 - s0) * G * q_head, kv.addr[slot],
-                           acc_buf + (r0 - s0) * G * dv * kFp32, ready});
+                           acc_buf + (r0 - s0) * G * dv * kFp32, ready, a == 0});
           };
           for (std::uint64_t q0 = s0; q0 < s1; q0 += plan.tq) {
             const std::uint64_t q1 = std::min(s1, q0 + plan.tq);
@@ -562,7 +563,7 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
       gather_selection(c, w.kv_b, visible, r, t0, t1, kv.addr[slot], 1, deps, ready);
       st.release.insert(st.release.end(), ready.begin() + before, ready.end());
       w.push = pipe.push({g.h, t1 - t0, q_buf[set] + (i - a0) * q_tok, kv.addr[slot],
-                          acc_buf[set] + (i - a0) * g.h * dv * kFp32, ready});
+                          acc_buf[set] + (i - a0) * g.h * dv * kFp32, ready, t0 == 0});
       kv.last_push[slot] = w.push;
     }
     selected += r;

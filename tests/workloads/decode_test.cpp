@@ -197,3 +197,27 @@ TEST_CASE("workload flag parsers name the flag", "[workloads]") {
   p.topk = 0;
   CHECK_THROWS_WITH(generate_workload(p, hw), Catch::StartsWith("--topk"));
 }
+
+TEST_CASE("decode accumulates every flash tile but each chain's first, then one combine pass",
+          "[workloads][decode]") {
+  HwConfig hw;  // 4 MXUs of 128 columns
+  // DSA at L = 4k, k = 2048: P = 2 x 4 = 8 partitions of 256 selected rows, two 128-row tiles
+  // each. A chain's first pv writes its accumulator, so 8 of the 16 tiles accumulate (128 heads x
+  // 512 each); the tail's two head halves then combine the 8 partials with one multiply-add per
+  // element (8 x 64 x 513 each, 513 = d_v and the row sum), and scale O (64 x 512 each).
+  GeneratedTrace t = generate_workload(decode(Attention::kDsa, 4096, 2048, 1), hw);
+  std::uint64_t adds = 0, add_elems = 0, muls = 0, pv = 0;
+  for (const auto& in : t.instructions) {
+    if (t.tags.name(in.tag) == "attn.pv" && in.op == Op::kMxuMatmul) ++pv;
+    if (t.tags.name(in.tag) != "attn.softmax") continue;
+    if (in.op == Op::kVpuAdd) {
+      ++adds;
+      add_elems += in.elems;
+    }
+    if (in.op == Op::kVpuMul) ++muls;
+  }
+  CHECK(pv == 16);
+  CHECK(adds == 8 + 2);
+  CHECK(add_elems == 8 * 128 * 512 + 2 * 8 * 64 * 513);
+  CHECK(muls == 0);
+}
