@@ -266,12 +266,12 @@ Json simulate_layer(const PointSpec& spec, const std::string& attention, bool sh
                            {"s_layer_cycles", 0},
                            {"f_layer_time_s", dsa ? r.seconds() : 0.0},
                            {"s_layer_time_s", 0.0}};
-  add_roofline(
-      report,
-      workload_roofline(
-          p, hw,
-          static_cast<std::uint64_t>(std::llround(g.indexer.resident_fraction * double(p.seq))),
-          static_cast<double>(g.closed_form.projection_flops), g.indexer.row_cache.hit_rows));
+  add_roofline(report,
+               workload_roofline(p, hw,
+                                 keys_off_hbm(p, static_cast<std::uint64_t>(std::llround(
+                                                     g.indexer.resident_fraction * double(p.seq)))),
+                                 static_cast<double>(g.closed_form.projection_flops),
+                                 g.indexer.row_cache.hit_rows));
   if (!spec.timeline_path.empty())
     write_timeline(report, r,
                    timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),

@@ -342,6 +342,19 @@ void lower_decode(LoweringContext& c) {
                });
       }
     }
+    if (indexer && c.prefetch_next_keys) {
+      // --residency prefetch: the next layer's pinned keys stream in while this one attends (its
+      // indexer's keys came in the same way during the layer before). Nothing in this layer
+      // reads them; emitted after the gathers so that in each engine's queue they follow the
+      // attention's loads, and in tiles like the indexer's so that they yield to them.
+      const std::uint64_t next = c.next_keys_base + b * c.resident_tokens * kb;
+      for (std::uint64_t a = 0; a < c.resident_tokens; a += lt_idx) {
+        const std::uint64_t e = std::min(c.resident_tokens, a + lt_idx);
+        Ids done;
+        load_rows(c, kTagIndexerScores, keys_b + a * kb, next + a * kb, e - a, kb, {}, done,
+                  stream_pieces);
+      }
+    }
     run_pending();
     std::vector<std::size_t> last;
     last.reserve(pipes.size());

@@ -35,9 +35,13 @@ struct LoweringContext {
   std::uint64_t kv_row_bytes = 0;     ///< MLA cache row: 656 (fp8) or 1152 (bf16)
   std::uint64_t resident_tokens = 0;  ///< per sequence, indexer keys [0, R) pinned in SRAM
   std::uint64_t pinned_base = 0;      ///< SRAM address of this layer's pinned keys
-  std::uint64_t gather_count = 0;     ///< gathers emitted so far (seeds)
-  std::uint64_t row_cache_hits = 0;   ///< --kv-row-cache: rows per query read from the row cache
-  std::uint64_t row_cache_base = 0;   ///< SRAM address of the row cache
+  /// --residency prefetch: the pinned keys were streamed in by the previous layer, and this one
+  /// streams the next layer's [0, R) into `next_keys_base` while it attends.
+  bool prefetch_next_keys = false;
+  std::uint64_t next_keys_base = 0;
+  std::uint64_t gather_count = 0;    ///< gathers emitted so far (seeds)
+  std::uint64_t row_cache_hits = 0;  ///< --kv-row-cache: rows per query read from the row cache
+  std::uint64_t row_cache_base = 0;  ///< SRAM address of the row cache
   WorkloadClosedForm* closed_form = nullptr;  ///< prefill fills in its tile-dependent bytes
   Ids proj_ready;  ///< --scope layer: stores of Q (and indexer q/weights) the attention reads
   Ids o_stores;    ///< O stores of the attention (the output projection reads them)

@@ -161,11 +161,12 @@ std::vector<WorkloadParam> make_table() {
        [](const P& p) { return to_string(p.scope); }},
       {"residency",
        "residency",
-       "indexer key cache streamed from HBM, pinned in SRAM, auto (pin what fits), or share "
-       "(split the budget with --kv-row-cache)",
+       "indexer key cache streamed from HBM, pinned in SRAM, auto (pin what fits), share "
+       "(split the budget with --kv-row-cache), or prefetch (decode: each layer streams the next "
+       "layer's keys into SRAM while it attends, as many as two layers' worth of the budget hold)",
        "stream",
        ParamKind::kEnum,
-       {"stream", "pin", "auto", "share"},
+       {"stream", "pin", "auto", "share", "prefetch"},
        false,
        "auto",
        [](P& p, S t) { p.residency = parse_residency(t); },

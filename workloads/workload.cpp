@@ -44,11 +44,12 @@ constexpr std::array<std::pair<std::string_view, KvFormat>, 2> kKvFormats = {
     {{"fp8", KvFormat::kFp8}, {"bf16", KvFormat::kBf16}}};
 constexpr std::array<std::pair<std::string_view, Scope>, 2> kScopes = {
     {{"attention", Scope::kAttention}, {"layer", Scope::kLayer}}};
-constexpr std::array<std::pair<std::string_view, Residency>, 4> kResidencies = {
+constexpr std::array<std::pair<std::string_view, Residency>, 5> kResidencies = {
     {{"stream", Residency::kStream},
      {"pin", Residency::kPin},
      {"auto", Residency::kAuto},
-     {"share", Residency::kShare}}};
+     {"share", Residency::kShare},
+     {"prefetch", Residency::kPrefetch}}};
 constexpr std::array<std::pair<std::string_view, TopkAlgo>, 2> kTopkAlgos = {
     {{"radix", TopkAlgo::kRadix}, {"guess", TopkAlgo::kGuess}}};
 
@@ -127,6 +128,11 @@ std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const 
     case Residency::kAuto:
       resident = std::min(p.seq, budget / per_token);
       break;
+    case Residency::kPrefetch:
+      // Two layers' keys at a time, whatever the layer count: the ones this layer scores and the
+      // next layer's, streamed in while this one attends (docs/DSA.md section 5.4).
+      resident = std::min(p.seq, budget / (2 * p.batch * m.index_key_bytes));
+      break;
     case Residency::kShare: {
       resident = std::min(p.seq, budget / per_token);
       RowCachePlan probe = plan_row_cache(p, row, budget);
@@ -153,7 +159,9 @@ std::uint64_t plan_residency(const WorkloadParams& p, const HwConfig& hw, const 
     }
   }
   out.key_cache_bytes = per_token * p.seq;
-  out.resident_bytes = per_token * resident;
+  out.resident_bytes = p.residency == Residency::kPrefetch
+                           ? 2 * p.batch * m.index_key_bytes * resident
+                           : per_token * resident;
   out.resident_fraction = static_cast<double>(resident) / static_cast<double>(p.seq);
   out.row_cache = plan_row_cache(p, row, budget - out.resident_bytes);
   if (p.residency == Residency::kShare)
@@ -268,6 +276,10 @@ std::string to_string(TopkAlgo v) {
   return enum_name(v, kTopkAlgos);
 }
 
+std::uint64_t keys_off_hbm(const WorkloadParams& p, std::uint64_t resident_tokens) {
+  return p.residency == Residency::kPrefetch ? 0 : resident_tokens;
+}
+
 std::uint64_t index_share_f_layers(const WorkloadParams& p) {
   const std::string& pat = p.index_share.empty() ? std::string("F") : p.index_share;
   std::uint64_t f = 0;
@@ -306,6 +318,14 @@ void validate_workload(const WorkloadParams& p) {
     throw UserError(
         "--kv-row-cache: the row cache reuses the previous decode step's rows; it "
         "needs --phase decode");
+  if (p.residency == Residency::kPrefetch && p.phase != Phase::kDecode)
+    throw UserError(
+        "--residency prefetch: the next layer's keys are prefetched in decode only (use "
+        "stream, pin, auto or share with --phase prefill)");
+  if (p.residency == Residency::kPrefetch && has_shared_layers(p))
+    throw UserError(
+        "--residency prefetch with --index-share: an S layer would have to prefetch the next F "
+        "layer's keys, which is not modelled (use --residency auto)");
   if (p.phase == Phase::kPrefill && p.topk_algo == TopkAlgo::kGuess)
     throw UserError(
         "--topk-algo: guess is seeded by the previous decode step's selection; it "
@@ -373,10 +393,13 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
   c.resident_tokens = plan_residency(effective, hw, model, c.kv_row_bytes, out.indexer);
   // The pinned keys of every F layer and the row cache of every cached (layer, sequence) set
   // occupy SRAM whichever layer runs; an S layer only does not read the keys.
-  const std::uint64_t pinned =
-      index_share_f_layers(params) * params.batch * c.resident_tokens * model.index_key_bytes +
-      out.indexer.row_cache.cache_bytes;
+  // --residency prefetch holds two layers' keys: this layer's and the next one's.
+  c.prefetch_next_keys = params.residency == Residency::kPrefetch && c.resident_tokens > 0;
+  const std::uint64_t key_sets = c.prefetch_next_keys ? 2 : index_share_f_layers(params);
+  const std::uint64_t layer_keys = params.batch * c.resident_tokens * model.index_key_bytes;
+  const std::uint64_t pinned = key_sets * layer_keys + out.indexer.row_cache.cache_bytes;
   if (pinned > 0) c.pinned_base = tb.sram_pin(pinned);
+  c.next_keys_base = c.pinned_base + layer_keys;
   c.row_cache_hits = out.indexer.row_cache.hit_rows;
   c.row_cache_base = c.pinned_base + pinned - out.indexer.row_cache.cache_bytes;
 
@@ -403,8 +426,8 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
   const std::uint64_t tokens =
       params.batch * (params.phase == Phase::kDecode ? params.mtp : params.chunk);
   if (params.phase == Phase::kDecode)
-    decode_closed_form(params, model, c.kv_row_bytes, c.resident_tokens, c.row_cache_hits,
-                       out.closed_form);
+    decode_closed_form(params, model, c.kv_row_bytes, keys_off_hbm(params, c.resident_tokens),
+                       c.row_cache_hits, out.closed_form);
   else
     prefill_closed_form_flops(params, model, mha, out.closed_form);
   if (layer) {

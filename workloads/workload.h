@@ -16,7 +16,7 @@ enum class Attention : std::uint8_t { kDense, kDsa };
 enum class DenseMode : std::uint8_t { kMha, kMqa };
 enum class KvFormat : std::uint8_t { kFp8, kBf16 };
 enum class Scope : std::uint8_t { kAttention, kLayer };
-enum class Residency : std::uint8_t { kStream, kPin, kAuto, kShare };
+enum class Residency : std::uint8_t { kStream, kPin, kAuto, kShare, kPrefetch };
 enum class TopkAlgo : std::uint8_t { kRadix, kGuess };
 
 /// Workload parameters; each is declared, with its flag, in workloads/params.cpp. Defaults are
@@ -55,6 +55,10 @@ struct WorkloadParams {
 
 /// Layers of `p.layers` whose --index-share letter is F (they run the indexer); the others are S.
 std::uint64_t index_share_f_layers(const WorkloadParams& p);
+/// Of the `resident_tokens` keys per sequence held in SRAM, those that never cross HBM in a
+/// step: all of them when pinned, none with --residency prefetch (each layer streams the next
+/// layer's, so every key is still read once per step).
+std::uint64_t keys_off_hbm(const WorkloadParams& p, std::uint64_t resident_tokens);
 /// --topk-algo guess (docs/DSA.md section 9): the candidates per row that survive the threshold
 /// taken from the previous step's k indices, (2 - step_overlap) k capped at n; 0 for radix (or
 /// when nothing is left to select, k = n).

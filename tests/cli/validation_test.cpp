@@ -69,6 +69,8 @@ TEST_CASE("sweep: a typo in any list exits 2 naming it before anything runs", "[
       {"--set mxu.bogus=1,2", "mxu.bogus"},
       // Needs the values together: a 4k chunk cannot end at L = 2k.
       {"--phase prefill --seq 2k,8k --chunk 4k", "--chunk"},
+      // Prefetching the next layer's keys is modelled in decode only.
+      {"--phase decode,prefill --residency prefetch", "--residency prefetch"},
   };
   for (const auto& [flags, culprit] : cases) {
     INFO(flags);

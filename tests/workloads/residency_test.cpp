@@ -83,3 +83,38 @@ TEST_CASE("pinning a cache that does not fit names the budget", "[workloads][res
   HwConfig def;
   CHECK(generate_workload(p, def).indexer.key_cache_bytes == 0);
 }
+
+TEST_CASE("prefetched indexer keys still cross HBM once per step, into a second buffer",
+          "[workloads][residency]") {
+  HwConfig hw;
+  hw.sram.residency_mib = 8;
+  for (std::uint64_t B : {1ull, 2ull}) {
+    // Two layers' keys share the budget, whatever the layer count: floor(8 MiB / (2 x B x 132))
+    // tokens per sequence; 31,775 at B = 1 and 15,887 at B = 2, so 32k is partly streamed.
+    const std::uint64_t L = 32768, R = std::min<std::uint64_t>(L, 8388608 / (2 * B * 132));
+    GeneratedTrace stream = generate_workload(dsa_decode(L, B, Residency::kStream), hw);
+    GeneratedTrace pre = generate_workload(dsa_decode(L, B, Residency::kPrefetch), hw);
+    REQUIRE(check_trace(pre, hw.sram.capacity_bytes()).empty());
+    CHECK(pre.indexer.resident_fraction == Approx(double(R) / double(L)));
+    CHECK(pre.indexer.resident_bytes == 2 * B * R * 132);
+    // Keys [0, R) of each sequence are read for the next layer, [R, L) for this one: every key
+    // once, as streaming reads them, and the closed form (the roofline's bytes) agrees.
+    CHECK(totals(pre).read_bytes == totals(stream).read_bytes);
+    CHECK(totals(pre).read_bytes == pre.closed_form.hbm_read_bytes);
+    CHECK(pre.closed_form.hbm_read_bytes == stream.closed_form.hbm_read_bytes);
+    CHECK(test::read_bytes_tagged(pre, "indexer.scores") == B * (L * 132 + 64 * 128 + 64 * 4));
+    CHECK(totals(pre).flops == totals(stream).flops);
+  }
+}
+
+TEST_CASE("prefetch is refused where it is not modelled", "[workloads][residency]") {
+  HwConfig hw;
+  WorkloadParams p = dsa_decode(8192, 1, Residency::kPrefetch);
+  p.phase = Phase::kPrefill;
+  p.chunk = 4096;
+  CHECK_THROWS_WITH(generate_workload(p, hw), Catch::Contains("--residency prefetch"));
+  p = dsa_decode(8192, 1, Residency::kPrefetch);
+  p.index_share = "FS";
+  p.layers = 2;
+  CHECK_THROWS_WITH(generate_workload(p, hw), Catch::Contains("--index-share"));
+}
