@@ -58,3 +58,11 @@ TEST_CASE("DSA is never faster than dense at L <= k on an H800-like chip, batch 
   check_not_faster(kH800Sets, "h800-balanced", {8});
   check_not_faster(" --hw h800-like", "h800-like", {8});
 }
+
+// With the indexer keys prefetched during the previous layer (--residency prefetch) the key
+// stream leaves the step's critical path, but the indexer's matmuls and top-k still come before
+// an attention that is dense's: still never faster.
+TEST_CASE("DSA with prefetched keys is never faster than dense at L <= k", "[trend][dsa]") {
+  check_not_faster(" --residency prefetch", "tpu-v5e prefetch", {1, 8});
+  check_not_faster(" --hw h800-like --residency prefetch", "h800-like prefetch", {1});
+}
