@@ -478,7 +478,16 @@ std::string format_table(const Json& in) {
     out += "\n";
   }
   const Json& idx = cols.back()["indexer"];
-  if (idx.is_object() && idx.value("key_cache_bytes", 0.0) > 0) {
+  const Json& wl = cols.back()["workload"];
+  if (idx.is_object() && idx.value("key_cache_bytes", 0.0) > 0 && wl.is_object() &&
+      wl.value("residency", "") == "prefetch") {
+    // Two layers' keys, not every layer's: say what the SRAM holds and that they still stream.
+    out += fmt::format(
+        "{:<{}}{} in SRAM, this layer's and the next's ({:.0f}% of a layer's, "
+        "prefetched from HBM during the previous layer)\n",
+        "indexer keys", lw, format_bytes(idx["resident_bytes"].get<double>()),
+        100 * idx["resident_fraction"].get<double>());
+  } else if (idx.is_object() && idx.value("key_cache_bytes", 0.0) > 0) {
     out += fmt::format("{:<{}}{} of {} resident ({:.0f}%)\n", "indexer keys", lw,
                        format_bytes(idx["resident_bytes"].get<double>()),
                        format_bytes(idx["key_cache_bytes"].get<double>()),
