@@ -215,6 +215,7 @@ def onchip_memory(_):
         ("dense", ["--attention", "dense"]),
         ("DSA", ["--attention", "dsa"]),
         ("DSA + pinned keys", None),  # pin or auto, filled in per point
+        ("DSA + prefetched keys", ["--attention", "dsa", "--residency", "prefetch"]),
         ("DSA + row cache", ["--attention", "dsa", "--kv-row-cache"]),
         ("DSA + index sharing (FSSS)", ["--attention", "dsa", "--index-share", "FSSS"]),
         ("DSA + all (share, row cache, FSSS)", ["--attention", "dsa", "--residency", "share",
