@@ -370,8 +370,10 @@ void lower_decode(LoweringContext& c) {
     finish_prev = [&, last, b] {
       SeqBuffers& s = sets[b % 2];
       Ids merged;
-      for (std::uint64_t i = 0; i < P; ++i)
-        merged.push_back(pipes[i]->ensure_merged(last[i]));
+      for (std::uint64_t i = 0; i < P; ++i) {
+        const Ids m = pipes[i]->ensure_merged(last[i]);
+        merged.insert(merged.end(), m.begin(), m.end());
+      }
       // Merge the partitions, divide by the softmax row sums and round to bf16 before O leaves,
       // in kOutputPieces slices of the rows: each slice's store overlaps the next one's merge.
       s.release.clear();

@@ -177,31 +177,52 @@ void FlashPipeline::emit_softmax_pv(std::size_t i) {
 void FlashPipeline::emit_merge(std::size_t i) {
   const Tile& t = m_tiles[i];
   if (t.first) {
-    // pv wrote the accumulator: done when it is.
+    // pv wrote the accumulator: done when it is. Merges are chained in push order, but a first
+    // pv is not in that chain, so the next real merge waits for it (it may be its chain's).
     m_merge[i] = m_pv[i];
+    m_open_firsts.push_back(i);
     ++m_merge_done;
     return;
   }
   Ids deps = {m_pv[i]};
   if (i >= 1) deps.push_back(m_merge[i - 1]);
+  for (std::size_t j : m_open_firsts)
+    deps.push_back(m_pv[j]);
+  m_open_firsts.clear();
   m_merge[i] =
       m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % m_slots], t.acc_addr, deps);
   ++m_merge_done;
 }
 
-std::uint64_t FlashPipeline::ensure_merged(std::size_t i) {
+Ids FlashPipeline::cover(std::size_t i) {
+  // The last real merge at or before i covers every earlier merge (they are chained) and the
+  // first pvs before it (it waits for them); the first pvs after it stand for themselves.
+  // Tiles up to the previous cover belong to groups the caller has already finished.
+  Ids out;
+  for (std::size_t j = i + 1; j-- > m_covered;) {
+    out.push_back(m_merge[j]);
+    if (!m_tiles[j].first) break;
+  }
+  m_covered = std::max(m_covered, i + 1);
+  // Those groups' chains are complete: no later merge needs their first pvs.
+  while (!m_open_firsts.empty() && m_open_firsts.front() <= i)
+    m_open_firsts.erase(m_open_firsts.begin());
+  return out;
+}
+
+Ids FlashPipeline::ensure_merged(std::size_t i) {
   ensure_emitted(i);
   while (m_merge_done <= i)
     emit_merge(m_merge_done);
-  return m_merge[i];
+  return cover(i);
 }
 
-std::uint64_t FlashPipeline::flush() {
-  if (m_tiles.empty()) return kNoId;
+Ids FlashPipeline::flush() {
+  if (m_tiles.empty()) return {};
   ensure_emitted(m_tiles.size() - 1);
   while (m_merge_done < m_tiles.size())
     emit_merge(m_merge_done);
-  return m_merge.back();
+  return cover(m_tiles.size() - 1);
 }
 
 std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot) {

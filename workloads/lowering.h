@@ -133,22 +133,27 @@ class FlashPipeline {
   void ensure_emitted(std::size_t i);
   std::uint64_t pv_id(std::size_t i) const { return m_pv[i]; }
   std::size_t size() const { return m_tiles.size(); }
-  /// Emits everything up to and including the accumulate of push `i`; returns its id.
-  std::uint64_t ensure_merged(std::size_t i);
-  /// Emits all pending work; returns the last accumulate's id (kNoId if nothing was pushed).
-  std::uint64_t flush();
+  /// Emits everything up to and including the accumulate of push `i`; returns the ids that
+  /// finish every accumulator written since the previous ensure_merged() or flush() (the last
+  /// accumulate, and first-tile pvs after it).
+  Ids ensure_merged(std::size_t i);
+  /// Emits all pending work; returns ids as ensure_merged() does (none if nothing was pushed).
+  Ids flush();
 
  private:
   void emit_softmax_pv(std::size_t i);
   void emit_merge(std::size_t i);
+  Ids cover(std::size_t i);
 
   TraceBuilder& m_tb;
   std::uint64_t m_d_qk, m_d_v;
   std::size_t m_slots, m_skew;
   std::vector<std::uint64_t> m_scores, m_partial;
   std::vector<Tile> m_tiles;
-  Ids m_qk, m_pv, m_merge;
+  Ids m_qk, m_pv, m_merge;  ///< per push; a first tile's m_merge is its pv
   std::size_t m_pv_done = 0, m_merge_done = 0;
+  std::vector<std::size_t> m_open_firsts;  ///< first tiles since the last real merge
+  std::size_t m_covered = 0;               ///< pushes already handed out by cover()
 };
 
 /// Takes a BufferRing slot for a flash tile: waits for (and emits if needed) the pv of the last

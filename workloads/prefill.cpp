@@ -166,9 +166,9 @@ void mqa_prefill(LoweringContext& c, const Geometry& g) {
         std::uint64_t r1 = std::min(nq, r0 + kDiagRows);
         push(slot, r0, r1, r1, ready, g.P0 + q0 == 0);
       }
-      std::uint64_t merged = pipe.flush();
+      const Ids merged = pipe.flush();
       std::uint64_t norm = tb.vpu(kTagAttnSoftmax, Op::kVpuScale, nq * g.h * d_v, acc_buf[set],
-                                  acc_buf[set], {merged});
+                                  acc_buf[set], merged);
       release[set].clear();
       store_rows(c, kTagAttnPv, acc_buf[set], o_hbm + (b * g.T + q0) * o_tok, nq, o_tok, {norm},
                  release[set]);
@@ -388,9 +388,9 @@ void mha_prefill(LoweringContext& c, const Geometry& g) {
             }
           }
         });
-        std::uint64_t merged = pipe.flush();
+        const Ids merged = pipe.flush();
         std::uint64_t norm =
-            tb.vpu(kTagAttnSoftmax, Op::kVpuScale, (s1 - s0) * G * dv, acc_buf, acc_buf, {merged});
+            tb.vpu(kTagAttnSoftmax, Op::kVpuScale, (s1 - s0) * G * dv, acc_buf, acc_buf, merged);
         release.clear();
         store_rows(c, kTagAttnPv, acc_buf, o_hbm + ((b * groups + gi) * g.T + s0) * G * o_head,
                    s1 - s0, G * o_head, {norm}, release);
@@ -518,9 +518,9 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
   };
   std::vector<Pending> pending;
   auto finish = [&](const Pending& pd) {
-    std::uint64_t merged = pipe.ensure_merged(pd.push);
+    const Ids merged = pipe.ensure_merged(pd.push);
     std::uint64_t norm = tb.vpu(kTagAttnSoftmax, Op::kVpuScale, pd.nq * g.h * dv, acc_buf[pd.set],
-                                acc_buf[pd.set], {merged});
+                                acc_buf[pd.set], merged);
     arelease[pd.set].clear();
     store_rows(c, kTagAttnPv, acc_buf[pd.set], pd.o_addr, pd.nq, o_tok, {norm}, arelease[pd.set]);
     c.o_stores.insert(c.o_stores.end(), arelease[pd.set].begin(), arelease[pd.set].end());
