@@ -503,6 +503,9 @@ def plot_resident(w, df, phase):
         g = g.groupby("workload.seq", as_index=False)["indexer.resident_fraction"].mean()
         series = (f"SRAM {first['hw.sram.capacity_mib']} MiB, residency budget "
                   f"{first['hw.sram.residency_mib']} MiB, {first['workload.residency']}")
+        if first["workload.residency"] == "prefetch":
+            # Held on chip for this layer, but read from HBM during the previous one.
+            series += " (keys still read from HBM, a layer ahead)"
         ax.plot(g["workload.seq"], 100 * g["indexer.resident_fraction"], marker="o",
                 label=series + note_)
         rows += [[series, int(r["workload.seq"]), 100 * float(r["indexer.resident_fraction"])]

@@ -67,3 +67,27 @@ TEST_CASE("pinning every indexer key saves at least the key stream's excess over
                  << ", VPU bound " << vpu_bound);
   CHECK(static_cast<double>(stream) - static_cast<double>(pin) >= key_stream - vpu_bound);
 }
+
+TEST_CASE("prefetching the next layer's keys never makes a DSA decode step slower",
+          "[workloads][residency][schedule]") {
+  // Prefetch reads the same bytes as streaming, but this layer's keys are already on chip: the
+  // indexer scores from SRAM while HBM carries the next layer's keys, then the gathers go first
+  // and the rest of the prefetch runs under the attention. It must not lose to streaming with
+  // one or two query tokens (more gathers ahead of the late prefetch), nor with in-order issue,
+  // where nothing can pass the prefetch loads in the DMA queues.
+  for (std::uint64_t window : {32ull, 1ull}) {
+    HwConfig hw = load_hw_config("tpu-v5e", {});
+    hw.exec.issue_window = window;
+    for (std::uint64_t mtp : {1ull, 2ull}) {
+      for (std::uint64_t L : {8192ull, 32768ull, 131072ull}) {
+        WorkloadParams s = dsa_decode(L, Residency::kStream),
+                       f = dsa_decode(L, Residency::kPrefetch);
+        s.mtp = f.mtp = mtp;
+        const Cycle stream = simulate_cycles(s, hw), prefetch = simulate_cycles(f, hw);
+        INFO("window " << window << " MTP " << mtp << " L = " << L << ": stream " << stream
+                       << ", prefetch " << prefetch << " cycles");
+        CHECK(prefetch <= stream);
+      }
+    }
+  }
+}
