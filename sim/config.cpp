@@ -14,6 +14,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 namespace tpusim {
@@ -496,7 +497,9 @@ HwConfig load_hw_config(const std::string& preset_or_file,
   // (a sweep: every point's); parsing the TOML took 1.2-1.6 ms of each child's critical path.
   // Forked children inherit this cache, so the text is parsed once per process tree. A config
   // that fails to load is not cached (its error is thrown again).
+  static std::mutex mutex;
   static std::map<std::pair<std::string, std::vector<std::string>>, HwConfig> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
   auto key = std::make_pair(preset_or_file, overrides);
   auto it = cache.find(key);
   if (it == cache.end())
