@@ -1,6 +1,8 @@
 #include "workloads/model_config.h"
 
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -10,8 +12,9 @@
 #include "base/error.h"
 
 namespace tpusim {
+namespace {
 
-ModelConfig load_model_config(const std::string& name_or_file) {
+ModelConfig load_model_config_uncached(const std::string& name_or_file) {
   // A bare name is a bundled model; anything that looks like a path is a file.
   const bool is_path =
       name_or_file.find('/') != std::string::npos ||
@@ -84,6 +87,20 @@ ModelConfig load_model_config(const std::string& name_or_file) {
     if (*dst == 0) throw UserError(path + ": missing key '" + std::string(name) + "'");
   if (m.name.empty()) m.name = name_or_file;
   return m;
+}
+
+}  // namespace
+
+ModelConfig load_model_config(const std::string& name_or_file) {
+  // The parameters, the lowering and the roofline each ask for the model, in the parent and again
+  // in every forked simulation: parse its TOML once per process tree (children inherit this).
+  static std::mutex mutex;  // a lowering may run on several threads
+  static std::map<std::string, ModelConfig> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(name_or_file);
+  if (it == cache.end())
+    it = cache.emplace(name_or_file, load_model_config_uncached(name_or_file)).first;
+  return it->second;
 }
 
 }  // namespace tpusim
