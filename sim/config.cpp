@@ -14,7 +14,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <mutex>
 #include <sstream>
 
 namespace tpusim {
@@ -496,10 +495,9 @@ HwConfig load_hw_config(const std::string& preset_or_file,
   // A run checks its config before it forks its simulations, and each simulation loads it again
   // (a sweep: every point's); parsing the TOML took 1.2-1.6 ms of each child's critical path.
   // Forked children inherit this cache, so the text is parsed once per process tree. A config
-  // that fails to load is not cached (its error is thrown again).
-  static std::mutex mutex;
+  // that fails to load is not cached (its error is thrown again). tpusim runs one thread per
+  // process (parallel work is forked), so the cache needs no lock.
   static std::map<std::pair<std::string, std::vector<std::string>>, HwConfig> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
   auto key = std::make_pair(preset_or_file, overrides);
   auto it = cache.find(key);
   if (it == cache.end())

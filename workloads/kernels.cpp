@@ -205,8 +205,8 @@ Ids FlashPipeline::cover(std::size_t i) {
   }
   m_covered = std::max(m_covered, i + 1);
   // Those groups' chains are complete: no later merge needs their first pvs.
-  while (!m_open_firsts.empty() && m_open_firsts.front() <= i)
-    m_open_firsts.erase(m_open_firsts.begin());
+  m_open_firsts.erase(m_open_firsts.begin(),
+                      std::upper_bound(m_open_firsts.begin(), m_open_firsts.end(), i));
   return out;
 }
 

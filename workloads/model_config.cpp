@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -94,9 +93,8 @@ ModelConfig load_model_config_uncached(const std::string& name_or_file) {
 ModelConfig load_model_config(const std::string& name_or_file) {
   // The parameters, the lowering and the roofline each ask for the model, in the parent and again
   // in every forked simulation: parse its TOML once per process tree (children inherit this).
-  static std::mutex mutex;  // a lowering may run on several threads
+  // One thread per process, as for load_hw_config: no lock.
   static std::map<std::string, ModelConfig> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(name_or_file);
   if (it == cache.end())
     it = cache.emplace(name_or_file, load_model_config_uncached(name_or_file)).first;

@@ -163,7 +163,8 @@ std::vector<WorkloadParam> make_table() {
        "residency",
        "indexer key cache streamed from HBM, pinned in SRAM, auto (pin what fits), share "
        "(split the budget with --kv-row-cache), or prefetch (decode: each layer streams the next "
-       "layer's keys into SRAM while it attends, as many as two layers' worth of the budget hold)",
+       "layer's keys into SRAM during its own step, as many as two layers' worth of the budget "
+       "hold; same HBM bytes as stream)",
        "stream",
        ParamKind::kEnum,
        {"stream", "pin", "auto", "share", "prefetch"},
