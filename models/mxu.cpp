@@ -82,7 +82,7 @@ Cycle SystolicTiming::cycles(std::uint64_t m, std::uint64_t n, std::uint64_t k, 
 // MXUs a continuous stream of weight pushes and LHS rows; charging every instruction a fresh
 // preload and drain made a tile's cost depend on how finely the lowering cut it.
 FoldSchedule SystolicTiming::schedule(std::uint64_t m, std::uint64_t n, std::uint64_t k,
-                                      DType dtype, Cycle start, Cycle fold_free) const {
+                                      DType dtype, Cycle start, Cycle fold_free, bool held) const {
   FoldSchedule s;
   if (m_cfg.timing == MxuTimingMode::kScaleSim || m == 0 || n == 0 || k == 0) {
     s.end = start + cycles(m, n, k, dtype);
@@ -94,6 +94,15 @@ FoldSchedule SystolicTiming::schedule(std::uint64_t m, std::uint64_t n, std::uin
   const std::uint64_t f = folds(m, n, k);
   const bool ws = m_cfg.dataflow == Dataflow::kWeightStationary;
   const std::uint64_t stream = stream_cycles(m, k, dtype);
+  if (held) {
+    SIM_CHECK("mxu", can_hold(m, n, k),
+              fmt::format("a {}x{}x{} matmul cannot find its weights held", m, n, k));
+    // One fold, weights already in place: it streams as soon as the array is free.
+    s.last_fold = std::max(start, fold_free);
+    s.fold_free = s.last_fold + stream;
+    s.end = s.last_fold + stream + (r + c - 2);
+    return s;
+  }
   const std::uint64_t occupancy = std::max(stream, r);
   std::uint64_t body = 0;
   if (__builtin_mul_overflow(f - 1, occupancy, &body) || body > kMaxSimCycles) body = kMaxSimCycles;
@@ -101,9 +110,54 @@ FoldSchedule SystolicTiming::schedule(std::uint64_t m, std::uint64_t n, std::uin
   // cannot wrap; the simulated-time guard rejects a result past kMaxSimCycles.
   const Cycle first = std::max(start + (ws ? r : 0), fold_free);
   s.last_fold = first + body;
-  s.fold_free = s.last_fold + occupancy;
+  // WS: the array can stream again once the last fold has streamed. A successor with new weights
+  // cannot start sooner anyway (it is taken at last_fold at the earliest and loads for R after
+  // that, and max(S', R) = S' when the stream is the longer), so only a held successor gains.
+  // OS: the next fold waits for the shadow accumulators to drain, max(S', R) after this one.
+  s.fold_free = s.last_fold + (ws ? stream : occupancy);
   s.end = s.last_fold + stream + (r + c - 2);
   return s;
+}
+
+bool SystolicTiming::can_hold(std::uint64_t m, std::uint64_t n, std::uint64_t k) const {
+  return m_cfg.hold_weights && m_cfg.timing == MxuTimingMode::kPipelined &&
+         m_cfg.dataflow == Dataflow::kWeightStationary && m > 0 && n > 0 && k > 0 &&
+         folds(m, n, k) == 1;
+}
+
+bool HeldWeights::holds(std::uint32_t array, const Instruction& in) const {
+  const Held& h = m_held[array];
+  return h.valid && h.offset == in.b.offset && h.k == in.k && h.n == in.n && h.dtype == in.dtype;
+}
+
+void HeldWeights::hold(std::uint32_t array, const Instruction& in) {
+  const std::uint64_t bytes = in.k * in.n * dtype_bytes(in.dtype);
+  const std::uint64_t c_bytes = in.m * in.n * kMatmulOutputBytes;
+  Held& h = m_held[array];
+  // A matmul whose output lands on its own weights leaves nothing reusable.
+  if (in.c.offset < in.b.offset + bytes && in.b.offset < in.c.offset + c_bytes) {
+    h.valid = false;
+    return;
+  }
+  h = Held{in.b.offset, bytes, in.k, in.n, in.dtype, true};
+  m_lo = std::min(m_lo, h.offset);
+  m_hi = std::max(m_hi, h.offset + bytes);
+}
+
+void HeldWeights::written(std::uint64_t offset, std::uint64_t bytes) {
+  if (bytes == 0 || offset >= m_hi || offset + bytes <= m_lo) return;
+  std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+  for (Held& h : m_held) {
+    if (!h.valid) continue;
+    if (offset < h.offset + h.bytes && h.offset < offset + bytes) {
+      h.valid = false;
+      continue;
+    }
+    lo = std::min(lo, h.offset);
+    hi = std::max(hi, h.offset + h.bytes);
+  }
+  m_lo = lo;
+  m_hi = hi;
 }
 
 // A is streamed once per column fold (each fold sees all of A's rows against C columns of B).
@@ -130,7 +184,14 @@ double SystolicTiming::utilization(std::uint64_t m, std::uint64_t n, std::uint64
 }
 
 MxuCore::Issue MxuCore::issue(const Instruction& in, Cycle t0) {
-  const FoldSchedule fs = m_timing.schedule(in.m, in.n, in.k, in.dtype, t0, m_fold_free);
+  const bool can_hold = m_timing.can_hold(in.m, in.n, in.k);
+  const bool held = can_hold && m_held->holds(m_array, in);
+  const FoldSchedule fs = m_timing.schedule(in.m, in.n, in.k, in.dtype, t0, m_fold_free, held);
+  if (can_hold)
+    m_held->hold(m_array, in);
+  else
+    m_held->drop(m_array);
+  if (held) ++m_stats.held_weights;
   const MatmulTraffic traffic = m_timing.traffic(in.m, in.n, in.k, in.dtype);
   const std::uint64_t e = dtype_bytes(in.dtype);
   // All operand traffic is reserved at t0: the array cannot finish before SRAM has streamed

@@ -5,8 +5,12 @@
 namespace tpusim {
 
 MxuUnit::MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instance,
-                 InstructionPort& port, SramTiming& sram)
-    : sc_core::sc_module(name), m_core(cfg, sram), m_instance(instance), m_port(port) {
+                 InstructionPort& port, SramTiming& sram, HeldWeights* held)
+    : sc_core::sc_module(name),
+      m_core(held ? MxuCore(cfg, sram, *held, static_cast<std::uint32_t>(instance))
+                  : MxuCore(cfg, sram)),
+      m_instance(instance),
+      m_port(port) {
   SC_THREAD(run);
   SC_THREAD(run_retire);
 }

@@ -17,8 +17,9 @@ namespace tpusim {
 class MxuUnit : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(MxuUnit);
+  /// Array `instance` of the chip; `held` is shared by all arrays (null: a lone array).
   MxuUnit(sc_core::sc_module_name name, const MxuConfig& cfg, int instance, InstructionPort& port,
-          SramTiming& sram);
+          SramTiming& sram, HeldWeights* held = nullptr);
   const MxuStats& stats() const { return m_core.stats(); }
 
  private:

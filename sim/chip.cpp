@@ -4,12 +4,25 @@
 
 namespace tpusim {
 
-Chip::Chip(sc_core::sc_module_name name, const HwConfig& cfg, InstructionPort& port)
-    : sc_core::sc_module(name), m_cfg(cfg), m_sram(cfg.sram), m_hbm(cfg.hbm, cfg.chip.clock_ghz) {
+const Instruction* SramWritePort::acquire(UnitKind kind) {
+  const Instruction* in = m_inner.acquire(kind);
+  std::uint64_t offset = 0, bytes = 0;
+  if (in != nullptr && sram_write_extent(*in, offset, bytes)) m_held.written(offset, bytes);
+  return in;
+}
+
+Chip::Chip(sc_core::sc_module_name name, const HwConfig& cfg, InstructionPort& executor)
+    : sc_core::sc_module(name),
+      m_cfg(cfg),
+      m_sram(cfg.sram),
+      m_hbm(cfg.hbm, cfg.chip.clock_ghz),
+      m_held(cfg.mxu.count),
+      m_port(executor, m_held) {
+  InstructionPort& port = m_port;
   for (std::uint32_t i = 0; i < cfg.mxu.count; ++i) {
     std::string n = "mxu" + std::to_string(i);
     m_mxus.push_back(
-        std::make_unique<MxuUnit>(n.c_str(), cfg.mxu, static_cast<int>(i), port, m_sram));
+        std::make_unique<MxuUnit>(n.c_str(), cfg.mxu, static_cast<int>(i), port, m_sram, &m_held));
   }
   for (std::uint32_t i = 0; i < cfg.dma.engines; ++i) {
     std::string n = "dma" + std::to_string(i);

@@ -16,6 +16,22 @@
 
 namespace tpusim {
 
+/// The port the units see: the executor's, plus the one thing every unit's instruction means for
+/// the arrays: its SRAM write, reported as it is taken, drops any weights an array holds there.
+class SramWritePort : public InstructionPort {
+ public:
+  SramWritePort(InstructionPort& inner, HeldWeights& held) : m_inner(inner), m_held(held) {}
+  const Instruction* acquire(UnitKind kind) override;
+  void retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) override {
+    m_inner.retire(in, kind, instance, start, end);
+  }
+  void fail(std::exception_ptr error) override { m_inner.fail(std::move(error)); }
+
+ private:
+  InstructionPort& m_inner;
+  HeldWeights& m_held;
+};
+
 class Chip : public sc_core::sc_module {
  public:
   Chip(sc_core::sc_module_name name, const HwConfig& cfg, InstructionPort& port);
@@ -30,8 +46,10 @@ class Chip : public sc_core::sc_module {
 
  private:
   HwConfig m_cfg;
-  SramTiming m_sram;  // shared by every unit: all operand traffic goes through it
-  HbmTiming m_hbm;    // shared by the DMA engines
+  SramTiming m_sram;   // shared by every unit: all operand traffic goes through it
+  HbmTiming m_hbm;     // shared by the DMA engines
+  HeldWeights m_held;  // what each array's weights are, shared by the arrays
+  SramWritePort m_port;
   std::vector<std::unique_ptr<MxuUnit>> m_mxus;
   std::vector<std::unique_ptr<DmaUnit>> m_dmas;
   std::unique_ptr<VpuUnit> m_vpu;

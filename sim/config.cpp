@@ -180,6 +180,9 @@ const std::vector<KeyDesc>& key_table() {
         "mxu.timing", "pipelined (double-buffered weights) or scalesim", FIELD(mxu.timing),
         {{"pipelined", MxuTimingMode::kPipelined}, {"scalesim", MxuTimingMode::kScaleSim}}));
     t.push_back(double_key("mxu.fp8_rate", "fp8 throughput relative to bf16", FIELD(mxu.fp8_rate)));
+    t.push_back(bool_key("mxu.hold_weights",
+                         "an array reuses the weights it holds instead of reloading them",
+                         FIELD(mxu.hold_weights)));
 
     t.push_back(uint_key("vpu.lanes", "vector elements per cycle", FIELD(vpu.lanes)));
     for (int i = 0; i < kVpuOpCount; ++i) {

@@ -98,6 +98,18 @@ int operand_extents(const Instruction& in, OperandExtent (&out)[kMaxOperands]) {
   return n;
 }
 
+bool sram_write_extent(const Instruction& in, std::uint64_t& offset, std::uint64_t& bytes) {
+  if (in.op == Op::kDmaStore) return false;
+  OperandExtent r[kMaxOperands];
+  const int n = operand_extents(in, r);
+  // Every other op lists the operand it writes last.
+  const OperandExtent& w = r[n - 1];
+  if (w.addr.space != Space::kSram) return false;
+  offset = w.addr.offset;
+  bytes = w.overflow ? ~std::uint64_t{0} - w.addr.offset : w.bytes;
+  return true;
+}
+
 std::string_view dtype_name(DType t) {
   return t == DType::kFp8 ? "fp8" : "bf16";
 }

@@ -153,6 +153,9 @@ constexpr int kMaxOperands = 3;
 /// The byte ranges `in` touches in HBM and SRAM (a 2-D DMA's HBM side spans (rows-1)*pitch +
 /// row; a gather's source spans the whole table). Returns how many it filled in `out`.
 int operand_extents(const Instruction& in, OperandExtent (&out)[kMaxOperands]);
+/// The SRAM range `in` writes (a load's or gather's destination, a matmul's C, a vector op's
+/// dst); false for a store, which writes HBM.
+bool sram_write_extent(const Instruction& in, std::uint64_t& offset, std::uint64_t& bytes);
 
 /// The unit kind that runs `op` (topk goes to kTopk only when a dedicated unit exists).
 UnitKind unit_kind_of(Op op, bool topk_unit_enabled);

@@ -227,3 +227,115 @@ TEST_CASE("mxu folds, traffic and utilisation", "[mxu]") {
   CHECK(ws.utilization(128, 128, 128, cyc) == Approx(128.0 / 510.0));
   CHECK(ws.utilization(1, 1, 1, 0) == 0.0);
 }
+
+namespace {
+
+// One indexer key tile: 128 keys x 128 dims (A) against 64 heads (B), fp8.
+Instruction indexer_tile() {
+  Instruction mm;
+  mm.op = Op::kMxuMatmul;
+  mm.m = 128;
+  mm.n = 64;
+  mm.k = 128;
+  mm.dtype = DType::kFp8;
+  mm.a = {Space::kSram, 0};
+  mm.b = {Space::kSram, 1 << 20};
+  mm.c = {Space::kSram, 2 << 20};
+  return mm;
+}
+
+}  // namespace
+
+TEST_CASE("mxu held weights: tiles against one B stream like one long matmul", "[mxu]") {
+  // The indexer's shape on a 128x128 WS array: 128 key rows x 128 dims against 64 heads, fp8
+  // (fp8_rate 2: S' = 64). Alone: R + S' + (R + C - 2) = 128 + 64 + 254 = 446.
+  SystolicTiming t(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined));
+  REQUIRE(t.can_hold(128, 64, 128));
+  const FoldSchedule a = t.schedule(128, 64, 128, DType::kFp8, 0, 0);
+  CHECK(a.end == 446);
+  CHECK(a.last_fold == 128);
+  // The next tile, taken when the first starts streaming (128) and finding B held, streams as
+  // soon as the first has streamed (192): 192 + 64 + 254 = 510. A third streams at 256 and ends
+  // at 574 = R + 3 S' + R + C - 2, exactly one 384-row matmul: the weights loaded once.
+  const FoldSchedule b = t.schedule(128, 64, 128, DType::kFp8, a.last_fold, a.fold_free, true);
+  CHECK(b.end == 510);
+  const FoldSchedule c = t.schedule(128, 64, 128, DType::kFp8, b.last_fold, b.fold_free, true);
+  CHECK(c.end == 574);
+  CHECK(c.end == t.cycles(384, 64, 128, DType::kFp8));
+  // Reloading instead, each tile waits for its R-cycle load from its own start: 128 apart.
+  const FoldSchedule b2 = t.schedule(128, 64, 128, DType::kFp8, a.last_fold, a.fold_free);
+  CHECK(b2.end == 574);
+  const FoldSchedule c2 = t.schedule(128, 64, 128, DType::kFp8, b2.last_fold, b2.fold_free);
+  CHECK(c2.end == 702);
+  // Only one fold's weights can stay: K or N beyond the array, scalesim mode, output-stationary
+  // dataflow and mxu.hold_weights = false never hold.
+  CHECK_FALSE(t.can_hold(128, 64, 129));
+  CHECK_FALSE(t.can_hold(128, 129, 128));
+  CHECK_FALSE(SystolicTiming(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kScaleSim))
+                  .can_hold(128, 64, 128));
+  CHECK_FALSE(
+      SystolicTiming(array(128, 128, Dataflow::kOutputStationary, MxuTimingMode::kPipelined))
+          .can_hold(128, 64, 128));
+  MxuConfig off = array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined);
+  off.hold_weights = false;
+  CHECK_FALSE(SystolicTiming(off).can_hold(128, 64, 128));
+}
+
+TEST_CASE("mxu held weights are dropped by any write that touches them", "[mxu]") {
+  const Instruction mm = indexer_tile();  // B: 128 x 64 fp8 = 8 KiB at [1 MiB, 1 MiB + 8 KiB)
+  HeldWeights held(2);
+  CHECK_FALSE(held.holds(0, mm));
+  held.hold(0, mm);
+  held.hold(1, mm);
+  CHECK(held.holds(0, mm));
+  // Another shape or dtype at the same address is other weights.
+  Instruction other = mm;
+  other.n = 32;
+  CHECK_FALSE(held.holds(0, other));
+  other = mm;
+  other.dtype = DType::kBf16;
+  CHECK_FALSE(held.holds(0, other));
+  // Writes that end at B or start past it leave it; one byte inside drops it on every array.
+  held.written(0, 1 << 20);
+  held.written((1 << 20) + 8192, 4096);
+  CHECK(held.holds(0, mm));
+  CHECK(held.holds(1, mm));
+  held.written((1 << 20) + 8191, 1);
+  CHECK_FALSE(held.holds(0, mm));
+  CHECK_FALSE(held.holds(1, mm));
+  // A matmul whose C lands on its own B leaves nothing to reuse.
+  Instruction self = mm;
+  self.c = self.b;
+  held.hold(0, self);
+  CHECK_FALSE(held.holds(0, self));
+}
+
+TEST_CASE("mxu core counts the matmuls that found their weights held", "[mxu]") {
+  SramTiming sram{SramConfig{}};
+  MxuCore core(array(128, 128, Dataflow::kWeightStationary, MxuTimingMode::kPipelined), sram);
+  const Instruction mm = indexer_tile();
+  // The operands (16 + 8 + 16 KiB) take the banks far less than the array's 446 cycles.
+  const MxuCore::Issue first = core.issue(mm, 0);
+  CHECK(first.end == 446);
+  const MxuCore::Issue second = core.issue(mm, first.accept_next);
+  CHECK(second.end == 510);
+  CHECK(core.stats().held_weights == 1);
+  // Another B in between: the array holds that one now and must load the first again.
+  Instruction other = mm;
+  other.b = {Space::kSram, 3 << 20};
+  const MxuCore::Issue third = core.issue(other, second.accept_next);
+  core.issue(mm, third.accept_next);
+  CHECK(core.stats().held_weights == 1);
+}
+
+TEST_CASE("mxu output-stationary matmuls back to back still wait for the shadow drain", "[mxu]") {
+  // OS, 128x128, K = 64 < R: one fold streams S = 64 and hands its outputs to the shadow
+  // accumulators, which drain for R = 128. A second one-fold matmul must wait for that drain,
+  // exactly like the second fold of one two-fold matmul: (F-1) max(S, R) + S + R + C - 2 with
+  // F = 2 is 128 + 64 + 254 = 446 (the fold-by-fold reference above gives the same).
+  SystolicTiming os(array(128, 128, Dataflow::kOutputStationary, MxuTimingMode::kPipelined));
+  const FoldSchedule a = os.schedule(128, 128, 64, DType::kBf16, 0, 0);
+  CHECK(a.end == 318);
+  CHECK(os.schedule(128, 128, 64, DType::kBf16, a.last_fold, a.fold_free).end == 446);
+  CHECK(os.cycles(256, 128, 64, DType::kBf16) == 446);
+}

@@ -99,16 +99,44 @@ TEST_CASE("two MXUs run two independent matmuls at once", "[executor]") {
   CHECK(run(hw, {matmul(0, 0), matmul(1, 1 << 20)}) == mxu);
 }
 
-TEST_CASE("a long chain of dependent instructions is the sum of its parts", "[executor]") {
-  HwConfig hw = one_mxu();
-  const Cycle mxu = SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16);
-  const Cycle vpu = VpuTiming(hw.vpu).cycles(vexp(1, 0));
+namespace {
+
+// Ten matmuls on one B, each after the previous one's exp: a dependent chain. With
+// `exp_over_b` each exp writes its 256 KiB to [0, 256 KiB), over B at [64 KiB, 96 KiB).
+std::vector<Instruction> matmul_exp_chain(bool exp_over_b) {
   std::vector<Instruction> v;
   for (std::uint64_t i = 0; i < 20; i += 2) {
     v.push_back(matmul(i, 0, i ? std::vector<std::uint64_t>{i - 1} : std::vector<std::uint64_t>{}));
     v.push_back(vexp(i + 1, 1 << 20, {i}));
+    if (exp_over_b) v.back().dst = {Space::kSram, 0};
   }
-  CHECK(run(hw, v) == 10 * (mxu + vpu));
+  return v;
+}
+
+Cycle matmul_plus_exp(const HwConfig& hw) {
+  return SystolicTiming(hw.mxu).cycles(128, 128, 128, DType::kBf16) +
+         VpuTiming(hw.vpu).cycles(vexp(1, 0));
+}
+
+}  // namespace
+
+TEST_CASE("a long chain of dependent instructions is the sum of its parts", "[executor]") {
+  HwConfig hw = one_mxu();
+  // Nothing writes B: the first matmul loads it and the nine after it find it still in the
+  // array (mxu.hold_weights), so each skips the R = 128-cycle load.
+  CHECK(run(hw, matmul_exp_chain(false)) == 10 * matmul_plus_exp(hw) - 9 * hw.mxu.rows);
+}
+
+TEST_CASE("a dependent chain is the sum of its parts when arrays never hold weights",
+          "[executor]") {
+  HwConfig hw = load_hw_config(kDefaultPreset, {"mxu.count=1", "mxu.hold_weights=false"});
+  CHECK(run(hw, matmul_exp_chain(false)) == 10 * matmul_plus_exp(hw));
+}
+
+TEST_CASE("an array reloads weights that were written since it loaded them", "[executor]") {
+  HwConfig hw = one_mxu();
+  // Every exp overwrites B, so every matmul after it loads B again: nothing is saved.
+  CHECK(run(hw, matmul_exp_chain(true)) == 10 * matmul_plus_exp(hw));
 }
 
 TEST_CASE("a window of one instruction still finishes (no deadlock by construction)",
