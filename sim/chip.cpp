@@ -11,6 +11,13 @@ const Instruction* SramWritePort::acquire(UnitKind kind) {
   return in;
 }
 
+void SramWritePort::retire(const Instruction* in, UnitKind kind, int instance, Cycle start,
+                           Cycle end) {
+  std::uint64_t offset = 0, bytes = 0;
+  if (sram_write_extent(*in, offset, bytes)) m_held.written(offset, bytes);
+  m_inner.retire(in, kind, instance, start, end);
+}
+
 Chip::Chip(sc_core::sc_module_name name, const HwConfig& cfg, InstructionPort& executor)
     : sc_core::sc_module(name),
       m_cfg(cfg),

@@ -17,14 +17,14 @@
 namespace tpusim {
 
 /// The port the units see: the executor's, plus the one thing every unit's instruction means for
-/// the arrays: its SRAM write, reported as it is taken, drops any weights an array holds there.
+/// the arrays: its SRAM write drops any weights an array holds there. It is reported when the
+/// instruction is taken and again when it retires, so a hold recorded while the write was still
+/// running (a trace that leaves the write and a read of the same bytes unordered) is dropped too.
 class SramWritePort : public InstructionPort {
  public:
   SramWritePort(InstructionPort& inner, HeldWeights& held) : m_inner(inner), m_held(held) {}
   const Instruction* acquire(UnitKind kind) override;
-  void retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) override {
-    m_inner.retire(in, kind, instance, start, end);
-  }
+  void retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) override;
   void fail(std::exception_ptr error) override { m_inner.fail(std::move(error)); }
 
  private:

@@ -216,3 +216,30 @@ TEST_CASE("exec.issue_window outside [1, 1024] is a config error naming the key"
   CHECK_THROWS_WITH(load_hw_config(kDefaultPreset, {"exec.issue_window=1025"}),
                     Catch::Contains("exec.issue_window"));
 }
+
+TEST_CASE("a write still running when an array takes its weights drops them at retirement",
+          "[executor]") {
+  // A racy trace: matmul 2 reads B while the 4 MiB load 0 (taken first) is still writing over
+  // it, with no dependency between them; matmul 3 waits for the load and multiplies by the same
+  // B. Matmul 2 recorded its hold after the load was taken, so only the load's retirement can
+  // drop it: matmul 3 must load the new B (no held matmul in the run).
+  HwConfig hw = one_mxu();
+  Instruction load;
+  load.id = 0;
+  load.op = Op::kDmaLoad;
+  load.src = {Space::kHbm, 0};
+  load.dst = {Space::kSram, 0};
+  load.bytes = 4 << 20;  // [0, 4 MiB): covers B at [64 KiB, 96 KiB)
+  Instruction first = matmul(2, 0, {1});
+  first.a = {Space::kSram, 9 << 20};
+  first.c = {Space::kSram, 10 << 20};
+  Instruction second = first;
+  second.id = 3;
+  second.deps = {0};
+  const std::vector<Instruction> v = {load, vexp(1, 5 << 20), first, second};
+  TagTable tags;
+  VectorSource src(v);
+  const RunResult r = simulate(hw, src, tags, SimOptions{});
+  CHECK(r.mxu.instructions == 2);
+  CHECK(r.mxu.held_weights == 0);
+}
