@@ -111,9 +111,10 @@ class SystolicTiming {
 /// so a long matmul that a lowering cut into row tiles against the same weights (the indexer's
 /// key tiles against one query) loads them once. An array holds the B operand (SRAM range,
 /// shape, dtype) of its last matmul if that matmul could hold it (SystolicTiming::can_hold);
-/// any SRAM write that overlaps a held range drops it, so stale weights are never reused. The
-/// simulator reports a write when its instruction is taken, before it writes: a matmul that
-/// reads the new data depends on that instruction and starts later, so it sees the drop.
+/// any SRAM write that overlaps a held range drops it. The simulator reports a write when its
+/// instruction is taken, before it writes (a matmul that reads the new data depends on that
+/// instruction and starts later, so it sees the drop), and again when it retires (a hold taken
+/// beside an unordered write that was still running is dropped then too).
 class HeldWeights {
  public:
   explicit HeldWeights(std::uint32_t arrays) : m_held(arrays) {}
