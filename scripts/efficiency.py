@@ -38,13 +38,15 @@ def main():
                 target = 0.70 if L >= 32768 else 0.50
                 rows.append((f"{phase} {att} L={s} b=1", ["--phase", phase, "--seq", s,
                                                          "--attention", att], target))
-    # DSA decode with the next layer's indexer keys prefetched during this layer's attention
-    # (--residency prefetch): the overlap of key bytes and attention FLOPs the bound assumes.
-    for s in seqs:
-        L = int(s[:-1]) * 1024
-        rows.append((f"decode dsa L={s} b=1 prefetch", ["--seq", s, "--attention", "dsa",
-                                                        "--residency", "prefetch"],
-                     0.70 if L >= 32768 else 0.50))
+    # One layer of a steady stack (--residency prefetch): DSA streams the next layer's indexer
+    # keys during this layer's attention (the overlap of key bytes and attention FLOPs the bound
+    # assumes), dense the next layer's first KV tiles under its compute tail.
+    for att in ["dense", "dsa"]:
+        for s in seqs:
+            L = int(s[:-1]) * 1024
+            rows.append((f"decode {att} L={s} b=1 prefetch", ["--seq", s, "--attention", att,
+                                                              "--residency", "prefetch"],
+                         0.70 if L >= 32768 else 0.50))
     for s in ["32k", "128k"]:
         for att in ["dense", "dsa"]:
             rows.append((f"decode {att} L={s} b=32", ["--seq", s, "--attention", att,

@@ -228,6 +228,44 @@ void lower_decode(LoweringContext& c) {
     pipes.push_back(std::make_unique<FlashPipeline>(tb, dqk, dv, m_attn, lt));
     rings.emplace_back(tb, kKvSlots, lt * slot_row, "attention KV");
   }
+  // --residency prefetch for a streamed attention (dense, or DSA at L <= k): the run is one layer
+  // of a steady stack, as for the indexer keys. The first KV tile of each partition of the first
+  // sequence arrived during the previous layer, so the arrays start at once; this layer loads
+  // the next layer's first tiles into a second buffer once its own last tiles have arrived,
+  // under its compute tail (the HBM is otherwise idle then). HBM bytes are unchanged. A tile
+  // holding the new token's row is not prefetched (that row is written during this step), and
+  // nothing is when both buffers do not fit in what SRAM and sram.residency_mib leave.
+  std::vector<std::uint64_t> pf_rows(P, 0);  // rows of each partition's first tile, prefetched
+  std::uint64_t pf_base[2] = {0, 0};
+  if (p.residency == Residency::kPrefetch && !sparse_attn) {
+    std::uint64_t per_set = 0;
+    for (std::uint64_t i = 0; i < P; ++i) {
+      const std::uint64_t a = part.begin(i), e = std::min(part.end(i), a + lt);
+      if (e <= L - sq) pf_rows[i] = e - a;
+      per_set += pf_rows[i] * slot_row;
+    }
+    // The budget less what the prefetched indexer keys hold (DSA at L <= k).
+    const auto budget = static_cast<std::uint64_t>(c.hw.sram.residency_mib * 1024.0 * 1024.0);
+    const std::uint64_t keys_held = c.prefetch_next_keys ? 2 * B * c.resident_tokens * kb : 0;
+    const std::uint64_t left = budget > keys_held ? budget - keys_held : 0;
+    if (per_set > 0 && 2 * per_set <= std::min(left, tb.sram_free())) {
+      pf_base[0] = tb.sram_alloc(per_set, "prefetched KV tiles");
+      pf_base[1] = tb.sram_alloc(per_set, "next layer's prefetched KV tiles");
+    } else {
+      std::fill(pf_rows.begin(), pf_rows.end(), 0);
+    }
+  }
+  std::vector<std::uint64_t> pf_addr(P, 0);  // partition i's tile in a prefetch buffer (offset)
+  std::uint64_t pf_total = 0;
+  for (std::uint64_t i = 0; i < P; ++i) {
+    pf_addr[i] = pf_total;
+    pf_total += pf_rows[i] * slot_row;
+  }
+  if (p.residency == Residency::kPrefetch)
+    tb.meta("prefetch.kv_rows", std::to_string(pf_total / slot_row));
+  // The last tile's loads of each partition (the next layer's prefetch waits for them).
+  std::vector<Ids> last_loads(P);
+
   // Streamed tiles (KV rows, indexer keys) go to half the DMA engines each: with several tiles
   // in flight, two tiles then stream at once and one's latency ramp hides under the other's
   // transfer, where splitting every tile over all engines makes them start and drain together.
@@ -252,6 +290,8 @@ void lower_decode(LoweringContext& c) {
   // Emits the attention over rows [0, n) of one query's (or the dense) KV range, split over the
   // partitions and interleaved tile by tile. `load(a, e, slot_addr, deps, ready)` brings rows
   // [a, e) into a slot.
+  bool first_seq = true;
+  std::uint64_t topk = kNoId;  // this sequence's top-k (DSA), or kNoId
   auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
                     std::uint64_t queries, auto&& load) {
     for (std::uint64_t t = 0;; ++t) {
@@ -261,10 +301,19 @@ void lower_decode(LoweringContext& c) {
         const std::uint64_t a = part.begin(i) + t * lt, e = std::min(part.end(i), a + lt);
         if (a >= e) continue;
         any = true;
+        Ids ready = q_ready;
+        if (t == 0 && first_seq && pf_rows[i] > 0) {
+          // Prefetched during the previous layer: in SRAM from the start.
+          if (topk != kNoId) ready.push_back(topk);
+          for (std::uint64_t j = 0; j < queries; ++j)
+            pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, pf_base[0] + pf_addr[i],
+                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true});
+          continue;
+        }
         std::size_t slot;
         Ids deps = {take_flash_slot(rings[i], *pipes[i], slot)};
-        Ids ready = q_ready;
         load(a, e, rings[i].addr[slot], deps, ready);
+        last_loads[i] = ready;
         for (std::uint64_t j = 0; j < queries; ++j)
           rings[i].last_push[slot] =
               pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
@@ -326,7 +375,7 @@ void lower_decode(LoweringContext& c) {
     q_deps.insert(q_deps.end(), s.release.begin(), s.release.end());
     // Attention deps beyond the tile's slot: top-k for DSA (its indices, or at L <= k its
     // completion), the appended row for whatever reaches the new tokens.
-    std::uint64_t topk = kNoId;
+    topk = kNoId;
     auto attend_dense = [&] {
       attend(s.q, s.acc, q_ready, sq,
              [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready) {
@@ -381,6 +430,7 @@ void lower_decode(LoweringContext& c) {
                });
       }
     }
+    first_seq = false;
     // The rest of the next layer's keys: behind this sequence's gathers, under its attention.
     prefetch_next(c.resident_tokens);
     run_pending();
@@ -421,6 +471,13 @@ void lower_decode(LoweringContext& c) {
       }
       c.o_stores.insert(c.o_stores.end(), s.release.begin(), s.release.end());
     };
+  }
+  // The next layer's first tiles, once this layer's last tiles have arrived.
+  for (std::uint64_t i = 0; i < P; ++i) {
+    if (pf_rows[i] == 0) continue;
+    Ids done;
+    load_rows(c, kTagAttnLoad, kv_cache + part.begin(i) * row, pf_base[1] + pf_addr[i], pf_rows[i],
+              row, last_loads[i], done, stream_pieces);
   }
   run_pending();
 }

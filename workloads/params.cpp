@@ -162,9 +162,10 @@ std::vector<WorkloadParam> make_table() {
       {"residency",
        "residency",
        "indexer key cache streamed from HBM, pinned in SRAM, auto (pin what fits), share "
-       "(split the budget with --kv-row-cache), or prefetch (decode: each layer streams the next "
-       "layer's keys into SRAM during its own step, as many as two layers' worth of the budget "
-       "hold; same HBM bytes as stream)",
+       "(split the budget with --kv-row-cache), or prefetch (decode, one layer of a steady "
+       "stack: each layer streams the next layer's keys into SRAM during its own step, as many "
+       "as two layers' worth of the budget hold, and a streamed attention (dense) the first KV "
+       "tile of each split-KV partition; same HBM bytes as stream)",
        "stream",
        ParamKind::kEnum,
        {"stream", "pin", "auto", "share", "prefetch"},

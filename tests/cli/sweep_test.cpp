@@ -183,6 +183,28 @@ TEST_CASE("sweep rows equal single runs", "[sweep]") {
   CHECK(compared == 8);
 }
 
+TEST_CASE("sweep shares dense rows across residencies, except prefetch", "[sweep]") {
+  tpusim_test::TempDir scratch;
+  const std::string csv = scratch.path() + "/r.csv";
+  const std::string log = scratch.path() + "/r.log";
+  const std::string grid = " sweep" + kTiny + "--seq 2k --residency stream,auto,prefetch -o " + csv;
+  // Three points: dense under auto is stream's run; under prefetch its first KV tiles come
+  // from the previous layer, so it is a run of its own.
+  REQUIRE(shell(kTpusim + grid + " --dry-run > " + log) == 0);
+  CHECK_THAT(slurp(log), Catch::Contains("1 dense rows shared"));
+  REQUIRE(shell(kTpusim + grid + " -j 2 -q") == 0);
+  std::map<std::string, std::string> dense;
+  for (const auto& r : read_csv(csv))
+    if (r.at("workload.attention") == "dense") dense[r.at("workload.residency")] = r.at("cycles");
+  REQUIRE(dense.size() == 3);
+  CHECK(dense["auto"] == dense["stream"]);
+  const std::string one = scratch.path() + "/one.csv";
+  REQUIRE(shell(kTpusim + " run" + kTiny +
+                "--seq 2k --attention dense --residency prefetch --format csv -o " + one) == 0);
+  CHECK(read_csv(one).at(0).at("cycles") == dense["prefetch"]);
+  CHECK(dense["prefetch"] != dense["stream"]);
+}
+
 TEST_CASE("sweep killed with SIGKILL and resumed has every point exactly once", "[sweep]") {
   tpusim_test::TempDir scratch;
   const std::string& dir = scratch.path();

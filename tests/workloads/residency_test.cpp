@@ -107,6 +107,77 @@ TEST_CASE("prefetched indexer keys still cross HBM once per step, into a second 
   }
 }
 
+TEST_CASE("dense decode under prefetch: each partition's first tile comes from the previous layer",
+          "[workloads][residency]") {
+  HwConfig hw;  // 4 MXUs: 8 split-KV partitions
+  for (std::uint64_t B : {1ull, 2ull}) {
+    WorkloadParams p = dsa_decode(32768, B, Residency::kStream);
+    p.attention = Attention::kDense;
+    GeneratedTrace stream = generate_workload(p, hw);
+    p.residency = Residency::kPrefetch;
+    GeneratedTrace pre = generate_workload(p, hw);
+    REQUIRE(check_trace(pre, hw.sram.capacity_bytes()).empty());
+    // 32768 rows in 8 partitions of 4096. A tile is 4096 / 16 = 256 rows, raised to
+    // min(8 folds = 1024, 4096 / 4 = 1024) = 1024 so that it is not mostly fill and drain; SRAM
+    // holds it. One such tile per partition is prefetched: 8,192 rows, 2 x 8 x 1024 x 1152 B =
+    // 18 MiB for both layers' buffers, inside the 64 MiB budget.
+    const std::string* tile = pre.meta.find("tile.attn_kv_tokens");
+    const std::string* rows = pre.meta.find("prefetch.kv_rows");
+    REQUIRE(tile != nullptr);
+    REQUIRE(rows != nullptr);
+    CHECK(*tile == "1024");
+    CHECK(*rows == "8192");
+    CHECK(stream.meta.find("prefetch.kv_rows") == nullptr);
+    // The same rows cross HBM (the next layer's first tiles instead of this layer's) and the
+    // same FLOPs run.
+    CHECK(totals(pre).read_bytes == totals(stream).read_bytes);
+    CHECK(totals(pre).flops == totals(stream).flops);
+    CHECK(pre.closed_form.hbm_read_bytes == stream.closed_form.hbm_read_bytes);
+    // Row 0 of sequence 0 is read once, for the next layer: after every other KV load of the
+    // step, and waiting for one of them. Streaming reads it first, waiting for nothing.
+    auto reads_row0 = [](const Instruction& in) {
+      return in.op == Op::kDmaLoad && in.src.offset == 0;
+    };
+    std::size_t first_kv_load = 0, row0 = 0, loads = 0;
+    for (std::size_t i = 0; i < pre.instructions.size(); ++i) {
+      const Instruction& in = pre.instructions[i];
+      if (in.op != Op::kDmaLoad || in.bytes < 65536) continue;  // KV tiles, not Q
+      ++loads;
+      if (first_kv_load == 0) first_kv_load = i;
+      if (reads_row0(in)) row0 = i;
+    }
+    REQUIRE(row0 > first_kv_load);
+    CHECK_FALSE(pre.instructions[row0].deps.empty());
+    // Its partition's last tile load is among its dependencies.
+    bool waits_for_load = false;
+    for (std::uint64_t d : pre.instructions[row0].deps)
+      for (const Instruction& in : pre.instructions)
+        if (in.id == d && in.op == Op::kDmaLoad && in.bytes >= 65536) waits_for_load = true;
+    CHECK(waits_for_load);
+    std::size_t stream_row0 = 0;
+    for (std::size_t i = 0; i < stream.instructions.size(); ++i)
+      if (reads_row0(stream.instructions[i])) {
+        stream_row0 = i;
+        break;
+      }
+    CHECK(stream.instructions[stream_row0].deps.empty());
+    // Only sequence 0 starts from prefetched tiles: sequence 1's are loaded in the step, so the
+    // loads are as many as streaming's.
+    std::size_t stream_loads = 0;
+    for (const Instruction& in : stream.instructions)
+      if (in.op == Op::kDmaLoad && in.bytes >= 65536) ++stream_loads;
+    CHECK(loads == stream_loads);
+  }
+  // Without room for both buffers in the residency budget nothing is prefetched.
+  HwConfig small;
+  small.sram.residency_mib = 1;
+  WorkloadParams p = dsa_decode(32768, 1, Residency::kPrefetch);
+  p.attention = Attention::kDense;
+  GeneratedTrace none = generate_workload(p, small);
+  REQUIRE(none.meta.find("prefetch.kv_rows") != nullptr);
+  CHECK(*none.meta.find("prefetch.kv_rows") == "0");
+}
+
 TEST_CASE("prefetch is refused where it is not modelled", "[workloads][residency]") {
   HwConfig hw;
   WorkloadParams p = dsa_decode(8192, 1, Residency::kPrefetch);
