@@ -199,8 +199,7 @@ class SweepCsv {
       m_check_columns = false;
       check_same_columns(standard_csv_columns(*report));
     }
-    std::vector<std::string> fields = point_fields;
-    Row row{fields, report ? csv_row(*report, m_report_columns) : std::string()};
+    Row row{point_fields, report ? csv_row(*report, m_report_columns) : std::string()};
     if (!m_header_written && m_report_columns.empty()) {
       m_pending.push_back(row);
       return;
@@ -712,6 +711,7 @@ int run_sweep(const SweepOptions& opts) {
     }
     draw(false);
     std::vector<pollfd> fds;
+    fds.reserve(running.size());
     for (const auto& r : running)
       fds.push_back({r.fd, POLLIN, 0});
     int n = ::poll(fds.data(), fds.size(), 250);
