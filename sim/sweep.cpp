@@ -404,13 +404,8 @@ std::string dense_share_key(const PointSpec& spec) {
     key += "|set:" + s;
   for (const auto& [k, v] : spec.flags) {
     const WorkloadParam* row = find_workload_param(k);
-    // Of the residencies only prefetch changes dense (its first KV tiles come from the previous
-    // layer); stream, pin, auto and share leave it as it is.
-    if (k == "residency") {
-      if (v == "prefetch") key += "|residency=prefetch";
-      continue;
-    }
-    if (!row || row->dense_depends) key += "|" + k + "=" + v;
+    const std::string_view relevant = row ? dense_relevant_value(*row, v) : std::string_view(v);
+    if (!relevant.empty()) key += "|" + k + "=" + std::string(relevant);
   }
   return key;
 }

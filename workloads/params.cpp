@@ -275,6 +275,11 @@ const WorkloadParam* find_workload_param_by_key(std::string_view key) {
   return nullptr;
 }
 
+std::string_view dense_relevant_value(const WorkloadParam& row, std::string_view value) {
+  if (row.key == "residency") return value == "prefetch" ? value : std::string_view();
+  return row.dense_depends ? value : std::string_view();
+}
+
 void resolve_params(WorkloadParams& p) {
   if (p.phase == Phase::kDecode) {
     p.chunk = 0;

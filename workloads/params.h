@@ -48,6 +48,11 @@ struct WorkloadParam {
 const std::vector<WorkloadParam>& workload_params();
 /// The row of `flag` (without dashes), or nullptr.
 const WorkloadParam* find_workload_param(std::string_view flag);
+/// What of `value` (of `row`) the dense variant depends on: the value itself, or an empty view
+/// where dense is the same whatever it is (`dense_depends` false). --residency is the one
+/// parameter dense depends on for some values only: prefetch gives dense its first KV tiles
+/// from the previous layer, the other residencies leave it as streaming does.
+std::string_view dense_relevant_value(const WorkloadParam& row, std::string_view value);
 /// The row whose report/meta key is `key`, or nullptr.
 const WorkloadParam* find_workload_param_by_key(std::string_view key);
 

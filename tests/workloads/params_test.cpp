@@ -3,9 +3,13 @@
 // unchanged at every step.
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 #include "base/error.h"
 #include "base/format.h"
+#include "traces/writer.h"
 #include "workloads/params.h"
+#include "workloads/workload.h"
 
 using namespace tpusim;
 
@@ -17,6 +21,15 @@ FlagList flags_for(const WorkloadParam& row) {
   if (row.flag == "chunk" || row.flag == "dense-mode") f.emplace_back("phase", "prefill");
   f.emplace_back(std::string(row.flag), std::string(row.example));
   return f;
+}
+
+// The instructions of a generated trace as trace text (meta lines left out).
+std::string instructions_text(const GeneratedTrace& t) {
+  std::ostringstream out;
+  TraceWriter w(out);
+  for (const Instruction& in : t.instructions)
+    w.write(in, t.tags);
+  return out.str();
 }
 
 std::string canonical(const WorkloadParam& row) {
@@ -82,4 +95,43 @@ TEST_CASE("params: the prefill chunk defaults to min(4k, L)") {
   CHECK(params_from_flags({{"phase", "prefill"}, {"seq", "2k"}}, Attention::kDsa).chunk == 2048);
   CHECK(params_from_flags({{"phase", "prefill"}, {"seq", "32k"}}, Attention::kDsa).chunk == 4096);
   CHECK(params_from_flags({{"seq", "2k"}}, Attention::kDsa).chunk == 0);  // decode
+}
+
+TEST_CASE("params: dense traces change with exactly the values dense is declared to depend on") {
+  // The sweep shares one dense run between points that differ only in values dense does not
+  // depend on (dense_relevant_value); if the lowering read such a value, those rows would be
+  // wrong. Every value of every row declared irrelevant to dense must leave its trace as is.
+  HwConfig hw;
+  int compared = 0, changed = 0;
+  for (const std::string phase : {"decode", "prefill"}) {
+    const FlagList base = {{"model", "tiny"}, {"seq", "2k"}, {"phase", phase}};
+    const std::string reference =
+        instructions_text(generate_workload(params_from_flags(base, Attention::kDense), hw));
+    for (const auto& row : workload_params()) {
+      if (row.dense_depends) continue;
+      std::vector<std::string> values;
+      if (row.kind == ParamKind::kEnum)
+        values.assign(row.choices.begin(), row.choices.end());
+      else
+        values.emplace_back(row.example);
+      for (const std::string& v : values) {
+        INFO(phase << ": --" << row.flag << " " << v);
+        FlagList flags = base;
+        flags.emplace_back(std::string(row.flag), v);
+        std::string text;
+        try {
+          text =
+              instructions_text(generate_workload(params_from_flags(flags, Attention::kDense), hw));
+        } catch (const UserError&) {
+          continue;  // not valid in this phase (e.g. prefetch in prefill)
+        }
+        ++compared;
+        const bool relevant = !dense_relevant_value(row, v).empty();
+        CHECK((text != reference) == relevant);
+        changed += relevant;
+      }
+    }
+  }
+  CHECK(compared > 20);
+  CHECK(changed == 1);  // --residency prefetch in decode
 }
