@@ -228,27 +228,39 @@ void lower_decode(LoweringContext& c) {
     pipes.push_back(std::make_unique<FlashPipeline>(tb, dqk, dv, m_attn, lt));
     rings.emplace_back(tb, kKvSlots, lt * slot_row, "attention KV");
   }
+  // Streamed tiles (KV rows, indexer keys) go to half the DMA engines each: with several tiles
+  // in flight, two tiles then stream at once and one's latency ramp hides under the other's
+  // transfer, where splitting every tile over all engines makes them start and drain together.
+  const std::uint64_t stream_pieces = std::max<std::uint64_t>(1, c.hw.dma.engines / 2);
+  std::unique_ptr<IndexerScorer> scorer;
+  if (dsa) {
+    scorer = std::make_unique<IndexerScorer>(c, sq, lt_idx, idx_slots);
+    scorer->set_load_pieces(stream_pieces);
+  }
   // --residency prefetch for a streamed attention (dense, or DSA at L <= k): the run is one layer
   // of a steady stack, as for the indexer keys. The first KV tile of each partition of the first
   // sequence arrived during the previous layer, so the arrays start at once; this layer loads
   // the next layer's first tiles into a second buffer once its own last tiles have arrived,
   // under its compute tail (the HBM is otherwise idle then). HBM bytes are unchanged. A tile
   // holding the new token's row is not prefetched (that row is written during this step), and
-  // nothing is when both buffers do not fit in what SRAM and sram.residency_mib leave.
+  // nothing is when both buffers do not fit in what SRAM and sram.residency_mib leave. They are
+  // allocated last, after the indexer's slots, so that a prefetch never costs a run a buffer
+  // the stream lowering would have had; a row cache (--kv-row-cache) keeps its budget to itself.
   std::vector<std::uint64_t> pf_rows(P, 0);  // rows of each partition's first tile, prefetched
   std::uint64_t pf_base[2] = {0, 0};
-  if (p.residency == Residency::kPrefetch && !sparse_attn) {
+  if (p.residency == Residency::kPrefetch && !sparse_attn && !p.kv_row_cache) {
     std::uint64_t per_set = 0;
     for (std::uint64_t i = 0; i < P; ++i) {
       const std::uint64_t a = part.begin(i), e = std::min(part.end(i), a + lt);
       if (e <= L - sq) pf_rows[i] = e - a;
       per_set += pf_rows[i] * slot_row;
     }
-    // The budget less what the prefetched indexer keys hold (DSA at L <= k).
+    // The budget less what is pinned (the indexer keys of DSA at L <= k), each buffer rounded
+    // as sram_alloc rounds it.
     const auto budget = static_cast<std::uint64_t>(c.hw.sram.residency_mib * 1024.0 * 1024.0);
-    const std::uint64_t keys_held = c.prefetch_next_keys ? 2 * B * c.resident_tokens * kb : 0;
-    const std::uint64_t left = budget > keys_held ? budget - keys_held : 0;
-    if (per_set > 0 && 2 * per_set <= std::min(left, tb.sram_free())) {
+    const std::uint64_t left = budget > tb.sram_pinned() ? budget - tb.sram_pinned() : 0;
+    const std::uint64_t both = 2 * round_up(per_set, TraceBuilder::kSramAlign);
+    if (per_set > 0 && both <= std::min(left, tb.sram_free())) {
       pf_base[0] = tb.sram_alloc(per_set, "prefetched KV tiles");
       pf_base[1] = tb.sram_alloc(per_set, "next layer's prefetched KV tiles");
     } else {
@@ -265,16 +277,6 @@ void lower_decode(LoweringContext& c) {
     tb.meta("prefetch.kv_rows", std::to_string(pf_total / slot_row));
   // The last tile's loads of each partition (the next layer's prefetch waits for them).
   std::vector<Ids> last_loads(P);
-
-  // Streamed tiles (KV rows, indexer keys) go to half the DMA engines each: with several tiles
-  // in flight, two tiles then stream at once and one's latency ramp hides under the other's
-  // transfer, where splitting every tile over all engines makes them start and drain together.
-  const std::uint64_t stream_pieces = std::max<std::uint64_t>(1, c.hw.dma.engines / 2);
-  std::unique_ptr<IndexerScorer> scorer;
-  if (dsa) {
-    scorer = std::make_unique<IndexerScorer>(c, sq, lt_idx, idx_slots);
-    scorer->set_load_pieces(stream_pieces);
-  }
 
   // The previous sequence's combine and O store, emitted once the next sequence's first tiles
   // are queued: emitted at its own end, the store would sit in the in-order DMA queue ahead of
@@ -472,12 +474,17 @@ void lower_decode(LoweringContext& c) {
       c.o_stores.insert(c.o_stores.end(), s.release.begin(), s.release.end());
     };
   }
-  // The next layer's first tiles, once this layer's last tiles have arrived.
+  // The next layer's first tiles, once this layer's last tiles have arrived. A partition whose
+  // only tile was prefetched (L below two tiles) loaded nothing; it waits for the other
+  // partitions' last tiles instead, so that its load still runs under the compute tail.
+  Ids all_last;
+  for (const Ids& ids : last_loads)
+    all_last.insert(all_last.end(), ids.begin(), ids.end());
   for (std::uint64_t i = 0; i < P; ++i) {
     if (pf_rows[i] == 0) continue;
     Ids done;
     load_rows(c, kTagAttnLoad, kv_cache + part.begin(i) * row, pf_base[1] + pf_addr[i], pf_rows[i],
-              row, last_loads[i], done, stream_pieces);
+              row, last_loads[i].empty() ? all_last : last_loads[i], done, stream_pieces);
   }
   run_pending();
 }

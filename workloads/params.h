@@ -36,8 +36,10 @@ struct WorkloadParam {
   std::string_view default_text;  ///< what --help shows; may describe a derived default
   ParamKind kind;
   std::vector<std::string_view> choices;  ///< kEnum only
-  bool dense_depends;                     ///< false: dense attention is the same whatever the value
-  std::string_view example;               ///< a valid non-default value (tests, docs)
+  /// false: dense attention is the same whatever the value; true may still mean "for some
+  /// values only", which dense_relevant_value() resolves (--residency).
+  bool dense_depends;
+  std::string_view example;  ///< a valid non-default value (tests, docs)
   /// Parses `text` into `p`; throws UserError naming --flag.
   void (*set)(WorkloadParams& p, const std::string& text);
   /// The value in `p` as canonical text (sizes in decimal, enums by name).

@@ -11,9 +11,6 @@
 namespace tpusim {
 namespace {
 
-// Buffers start on this boundary so no two buffers share an SRAM interleave granule, which
-// would make unrelated operands look like bank conflicts.
-constexpr std::uint64_t kSramAlign = 512;
 // HBM regions start on a DRAM-page-friendly boundary, so each region's first row is aligned.
 constexpr std::uint64_t kHbmAlign = 4096;
 
@@ -35,7 +32,7 @@ TraceBuilder::TraceBuilder(std::uint64_t sram_bytes, std::uint64_t hbm_bytes)
 std::uint64_t TraceBuilder::sram_pin(std::uint64_t bytes) {
   SIM_CHECK("workloads", m_sram_top == m_sram_pinned, "sram_pin after sram_alloc");
   std::uint64_t base = m_sram_top;
-  std::uint64_t end = align_up(base + bytes, kSramAlign);
+  std::uint64_t end = align_up(base + bytes, TraceBuilder::kSramAlign);
   if (end > m_sram_capacity)
     throw UserError("sram.residency_mib: pinning " + mib(bytes) +
                     " (indexer keys and cached rows) does not fit in sram.capacity_mib (" +
@@ -47,7 +44,7 @@ std::uint64_t TraceBuilder::sram_pin(std::uint64_t bytes) {
 
 std::uint64_t TraceBuilder::sram_alloc(std::uint64_t bytes, std::string_view what) {
   std::uint64_t base = m_sram_top;
-  std::uint64_t end = align_up(base + std::max<std::uint64_t>(bytes, 1), kSramAlign);
+  std::uint64_t end = align_up(base + std::max<std::uint64_t>(bytes, 1), TraceBuilder::kSramAlign);
   if (end > m_sram_capacity)
     throw UserError("sram.capacity_mib: the " + std::string(what) + " buffer (" + mib(bytes) +
                     ") does not fit: " + mib(m_sram_capacity - base) + " free of " +

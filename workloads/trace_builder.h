@@ -24,6 +24,10 @@ struct HbmRegion {
 
 class TraceBuilder {
  public:
+  /// SRAM buffers start on this boundary so no two buffers share an SRAM interleave granule,
+  /// which would make unrelated operands look like bank conflicts.
+  static constexpr std::uint64_t kSramAlign = 512;
+
   /// `sram_bytes` is sram.capacity_bytes(); `hbm_bytes` is hbm.capacity_bytes().
   TraceBuilder(std::uint64_t sram_bytes, std::uint64_t hbm_bytes);
 
@@ -37,6 +41,8 @@ class TraceBuilder {
   void sram_release(std::uint64_t mark);
   /// Bytes still free above the stack top.
   std::uint64_t sram_free() const { return m_sram_capacity - m_sram_top; }
+  /// Bytes held by sram_pin (indexer keys and cached rows), rounded as allocated.
+  std::uint64_t sram_pinned() const { return m_sram_pinned; }
   std::uint64_t sram_capacity() const { return m_sram_capacity; }
   std::uint64_t sram_peak() const { return m_sram_peak; }
 

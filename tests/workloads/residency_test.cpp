@@ -1,6 +1,8 @@
 // Indexer key residency (--residency stream|pin|auto) against hand-derived budgets.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "base/cycle.h"
 #include "base/error.h"
 #include "tests/workloads/trace_checks.h"
@@ -176,6 +178,110 @@ TEST_CASE("dense decode under prefetch: each partition's first tile comes from t
   GeneratedTrace none = generate_workload(p, small);
   REQUIRE(none.meta.find("prefetch.kv_rows") != nullptr);
   CHECK(*none.meta.find("prefetch.kv_rows") == "0");
+}
+
+TEST_CASE("prefetched KV tiles: own buffers, no waiting, new rows excluded, budget shared",
+          "[workloads][residency]") {
+  HwConfig hw;
+  const std::uint64_t row = 656;  // fp8 KV row in HBM: 512 fp8 + 4 fp32 scales + 64 bf16
+  auto range_overlaps = [](std::uint64_t a, std::uint64_t n, std::uint64_t b, std::uint64_t m) {
+    return a < b + m && b < a + n;
+  };
+  {
+    // 32k, batch 1: 8 partitions of 4096 rows, first tiles of 1024 rows prefetched (the test
+    // above). A qk matmul of this layer's first tile reads a buffer no load of the step writes,
+    // and waits for no KV load; the next layer's tiles (HBM rows [4096 i, 4096 i + 1024)) go
+    // to a buffer no matmul of the step reads.
+    WorkloadParams p = dsa_decode(32768, 1, Residency::kPrefetch);
+    p.attention = Attention::kDense;
+    GeneratedTrace t = generate_workload(p, hw);
+    std::vector<const Instruction*> loads, qks, pvs;
+    for (const Instruction& in : t.instructions) {
+      const std::string& tag = t.tags.name(in.tag);
+      // KV tiles, not the query (which follows the cache in HBM).
+      if (in.op == Op::kDmaLoad && tag == "attn.load" && in.src.offset < 32768 * row)
+        loads.push_back(&in);
+      if (in.op == Op::kMxuMatmul && tag == "attn.qk") qks.push_back(&in);
+      if (in.op == Op::kMxuMatmul && tag == "attn.pv") pvs.push_back(&in);
+    }
+    std::set<std::uint64_t> load_ids;
+    for (const Instruction* l : loads)
+      load_ids.insert(l->id);
+    std::size_t prefetched = 0;
+    for (const Instruction* q : qks) {
+      const std::uint64_t extent = q->k * q->n * 2;  // K^T tile: dqk x rows, bf16
+      bool written = false;
+      for (const Instruction* l : loads)
+        written = written || range_overlaps(q->b.offset, extent, l->dst.offset, l->bytes);
+      if (written) continue;
+      ++prefetched;
+      CHECK(q->n == 1024);
+      for (std::uint64_t d : q->deps)
+        CHECK(load_ids.count(d) == 0);
+    }
+    CHECK(prefetched == 8);
+    std::size_t next_layer = 0;
+    for (const Instruction* l : loads) {
+      const std::uint64_t first_row = l->src.offset / row;
+      if (first_row % 4096 >= 1024) continue;  // not a partition's first tile
+      ++next_layer;
+      for (const Instruction* m : qks)
+        CHECK_FALSE(range_overlaps(m->b.offset, m->k * m->n * 2, l->dst.offset, l->bytes));
+      for (const Instruction* m : pvs)
+        CHECK_FALSE(range_overlaps(m->b.offset, m->k * m->n * 2, l->dst.offset, l->bytes));
+    }
+    CHECK(next_layer > 0);
+  }
+  for (std::uint64_t mtp : {1ull, 2ull}) {
+    // L = 200 on 4 MXUs: two partitions, [0, 128) and [128, 200), one 128-row tile each. The
+    // second holds the new tokens' rows (written this step), so only the first is prefetched.
+    // It then loads nothing this step, and its next-layer load waits for the second
+    // partition's load instead of running at the start.
+    WorkloadParams p = dsa_decode(200, 1, Residency::kPrefetch);
+    p.attention = Attention::kDense;
+    p.mtp = mtp;
+    GeneratedTrace t = generate_workload(p, hw);
+    REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+    REQUIRE(t.meta.find("prefetch.kv_rows") != nullptr);
+    CHECK(*t.meta.find("prefetch.kv_rows") == "128");
+    std::set<std::uint64_t> second_loads;
+    const Instruction* row0 = nullptr;
+    for (const Instruction& in : t.instructions) {
+      if (in.op != Op::kDmaLoad || t.tags.name(in.tag) != "attn.load") continue;
+      if (in.src.offset >= 200 * row) continue;  // the query
+      if (in.src.offset == 0) row0 = &in;
+      if (in.src.offset / row >= 128) second_loads.insert(in.id);
+    }
+    REQUIRE(row0 != nullptr);
+    bool waits = false;
+    for (std::uint64_t d : row0->deps)
+      waits = waits || second_loads.count(d) > 0;
+    CHECK(waits);
+  }
+  {
+    // DSA at L <= k streams its attention like dense, and the prefetch buffers come after the
+    // indexer's slots: where streaming fits, prefetching does too (with fewer or no rows).
+    HwConfig tight;
+    tight.sram.capacity_mib = 8.1875;
+    tight.sram.residency_mib = 8;
+    WorkloadParams p = dsa_decode(2048, 1, Residency::kStream);
+    p.mtp = 4;
+    REQUIRE_NOTHROW(generate_workload(p, tight));
+    p.residency = Residency::kPrefetch;
+    CHECK_NOTHROW(generate_workload(p, tight));
+  }
+  {
+    // A row cache that no query hits (--step-overlap 0) leaves DSA at L = k streaming its
+    // attention; the cache holds the residency budget, so no KV tile is prefetched.
+    WorkloadParams p = dsa_decode(2048, 1, Residency::kPrefetch);
+    p.kv_row_cache = true;
+    p.step_overlap = 0;
+    GeneratedTrace t = generate_workload(p, hw);
+    REQUIRE(t.meta.find("row_cache.hit_rows") != nullptr);
+    CHECK(*t.meta.find("row_cache.hit_rows") == "0");
+    REQUIRE(t.meta.find("prefetch.kv_rows") != nullptr);
+    CHECK(*t.meta.find("prefetch.kv_rows") == "0");
+  }
 }
 
 TEST_CASE("prefetch is refused where it is not modelled", "[workloads][residency]") {
