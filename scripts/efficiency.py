@@ -4,7 +4,8 @@
 
 usage: scripts/efficiency.py [--tpusim build/tpusim] [--quick] [-j 2]
 Columns: efficiency against the largest of the MXU, HBM and VPU bounds, and against the MXU and
-HBM bounds alone; the binding resource; the target and whether it is met.
+HBM bounds alone; the binding resource; the target and whether it is met; the critical path's
+time on the DMA engines, the MXUs and the VPU (the report's critical_path: what held the run back).
 """
 import argparse
 import concurrent.futures as cf
@@ -62,7 +63,7 @@ def main():
     with cf.ThreadPoolExecutor(a.j) as ex:
         res = list(ex.map(lambda r: run(a.tpusim, r[1]), todo))
     print(f"{'point (tpu-v5e, k 2048, chunk 4k)':36s} {'cycles':>12s} {'eff':>5s} {'mxu':>5s} "
-          f"{'hbm':>5s} {'bound':>5s} {'target':>7s}")
+          f"{'hbm':>5s} {'bound':>5s} {'target':>7s}      {'critical path':s}")
     byname = {}
     for (label, _, target), r in zip(todo, res):
         rf = r["roofline"]
@@ -71,8 +72,12 @@ def main():
         if target is None:
             continue
         ok = "ok" if rf["efficiency"] >= target else "MISS"
+        cp = r.get("critical_path", {})
+        path = " ".join(f"{u} {100 * cp[u + '_cycles'] / c:.0f}%" for u in ("dma", "mxu", "vpu")
+                        if cp.get(u + "_cycles", 0) > 0)
         print(f"{label:36s} {c:12d} {rf['efficiency']:5.2f} {rf['mxu_cycles'] / c:5.2f} "
-              f"{rf['hbm_cycles'] / c:5.2f} {rf['bound_by']:>5s} {'>=%.2f' % target:>7s} {ok}")
+              f"{rf['hbm_cycles'] / c:5.2f} {rf['bound_by']:>5s} {'>=%.2f' % target:>7s} {ok:4s} "
+              f"{path}")
     if scale:
         base = byname["prefill dsa L=128k b=1"]
         sp = base / byname["prefill dsa L=128k 2x MXU+lanes"]

@@ -289,6 +289,27 @@ def onchip_memory(_):
             "onchip-memory-sharing": textwrap.fill(text, width=100)}, {}
 
 
+def critical_path(_):
+    """The example under "Reading the table": a DSA decode step at 8k, its efficiency and its
+    critical path by unit and by its two longest kernels."""
+    r = report_of(["--seq", "8k", "--attention", "dsa"], "critical path example")
+    cp, rf, c = r["critical_path"], r["roofline"], r["cycles"]
+    ghz = r["hw"]["chip"]["clock_ghz"]
+
+    def us(cycles):
+        return f"{cycles / (ghz * 1e3):.2f} us"
+
+    path = {k["tag"]: k.get("critical_cycles", 0) for k in r["kernels"]}
+    units = ", ".join(f"the {name} {100 * cp[key] / c:.0f}%"
+                      for name, key in (("DMA engines", "dma_cycles"), ("MXUs", "mxu_cycles"),
+                                        ("VPU", "vpu_cycles")))
+    text = (f"A DSA decode step at batch 1 and 8k runs at {rf['efficiency']:.2f} of its "
+            f"{rf['bound_by'].upper()} bound, and its critical path says why: it is one chain, "
+            f"indexer ({us(path.get('indexer.scores', 0))} on the path), top-k, gathers "
+            f"({us(path.get('attn.gather', 0))}), attention; {units} of it.")
+    return {"critical-path-example": textwrap.fill(text, width=100)}, {}
+
+
 PRODUCERS = [
     # name, blocks it fills, function, needs --with-sweep
     ("dsa-table", ["dsa-table", "dsa-table-time", "decode-indexer-share-128k",
@@ -298,6 +319,7 @@ PRODUCERS = [
     ("group-size", ["group-size"], group_size, False),
     ("residency-sweep", ["residency-sweep"], residency_sweep, False),
     ("onchip-memory", ["onchip-memory", "onchip-memory-sharing"], onchip_memory, False),
+    ("critical-path", ["critical-path-example"], critical_path, False),
     ("standard-sweep", ["standard-sweep"], standard_sweep, True),
 ]
 

@@ -1,6 +1,8 @@
 // The SystemC side of sim/simulation.h: elaborates the chip and runs it to completion.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "models/sim_time.h"
 #include "sim/chip.h"
 #include "sim/executor.h"
@@ -41,6 +43,7 @@ RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const 
   res.stats.unit(UnitKind::kTopk).instances = hw.topk.enabled ? 1 : 0;
   for (std::size_t i = 0; i < tags.size(); ++i)
     res.tag_names.push_back(tags.name(static_cast<std::uint16_t>(i)));
+  res.stats.finish(std::max(tags.size(), res.stats.kernels.size()));
   return res;
 }
 

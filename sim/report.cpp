@@ -98,6 +98,28 @@ std::string format_joules(double j) {
   return fmt::format("{:.3g} nJ", j * 1e9);
 }
 
+// The unit kind with the most time on the path: what held the run back.
+std::string critical_bound_by(const Json& cp) {
+  std::string by = "wait";
+  double most = cp["wait_cycles"].get<double>();
+  for (const char* unit : {"dma", "mxu", "vpu", "topk"}) {
+    const double c = cp[std::string(unit) + "_cycles"].get<double>();
+    if (c > most) most = c, by = unit;
+  }
+  return by;
+}
+
+Json critical_path_json(const CriticalPathResult& cp) {
+  Json j;
+  j["cycles"] = cp.cycles;
+  j["steps"] = cp.steps;
+  for (UnitKind kind : {UnitKind::kDma, UnitKind::kMxu, UnitKind::kVpu, UnitKind::kTopk})
+    j[std::string(unit_kind_name(kind)) + "_cycles"] = cp.unit[static_cast<std::size_t>(kind)];
+  j["wait_cycles"] = cp.wait;
+  j["bound_by"] = critical_bound_by(j);
+  return j;
+}
+
 }  // namespace
 
 EnergyCounts run_activity(const RunResult& r) {
@@ -192,6 +214,8 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     kj["instructions"] = k.instructions;
     const double share = active_sum > 0 ? static_cast<double>(k.active_cycles()) / active_sum : 0;
     kj["energy"] = energy_json(energy_of(k.activity, r.hw.energy, t * share));
+    const CriticalPathResult& cp = r.stats.critical_path;
+    if (cp.valid) kj["critical_cycles"] = tag < cp.tag.size() ? cp.tag[tag] : 0;
     kernels.push_back(kj);
   }
   // Standard tags first in pipeline order, then any others by name: stable across runs.
@@ -203,6 +227,7 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     return a["tag"].get<std::string>() < b["tag"].get<std::string>();
   });
   j["kernels"] = kernels;
+  if (r.stats.critical_path.valid) j["critical_path"] = critical_path_json(r.stats.critical_path);
   j["indexer"] = indexer;
   return j;
 }
@@ -268,8 +293,8 @@ Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
   const double wf = static_cast<double>(f_layers), ws = static_cast<double>(s_layers);
   const double tf = wf * f["cycles"].get<double>(), ts = ws * s["cycles"].get<double>();
   Json out = f;
-  for (const char* key :
-       {"cycles", "time_s", "flops", "instructions", "dram", "sram", "units", "energy", "roofline"})
+  for (const char* key : {"cycles", "time_s", "flops", "instructions", "dram", "sram", "units",
+                          "energy", "roofline", "critical_path"})
     if (f.contains(key))
       out[key] = mean_json(f[key], s.contains(key) ? s[key] : Json(), wf, ws, tf, ts);
   // Kernels by tag: an S layer has no indexer kernels (they count as 0 there).
@@ -300,6 +325,8 @@ Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
     const double cycles = out["cycles"].get<double>();
     r["efficiency"] = cycles > 0 ? bound / cycles : 0.0;
   }
+  if (out.contains("critical_path"))
+    out["critical_path"]["bound_by"] = critical_bound_by(out["critical_path"]);
   out["index_share"] = {{"f_layers", f_layers},          {"s_layers", s_layers},
                         {"f_layer_cycles", f["cycles"]}, {"s_layer_cycles", s["cycles"]},
                         {"f_layer_time_s", f["time_s"]}, {"s_layer_time_s", s["time_s"]}};
@@ -564,6 +591,59 @@ std::string format_table(const Json& in) {
       return fmt::format("{:.2f}", r["efficiency"].get<double>());
     });
   }
+  // Critical path: what held the run back, by unit kind and by kernel.
+  const bool any_path = std::any_of(cols.begin(), cols.end(),
+                                    [](const Json& c) { return c.contains("critical_path"); });
+  if (any_path) {
+    out += fmt::format("\n{:<{}}", "critical path", lw);
+    for (const auto& n : names)
+      out += fmt::format("{:>{}}", n, cw);
+    out += "\n";
+    auto path_row = [&](const std::string& label, auto&& cycles_of) {
+      out += fmt::format("{:<{}}", label, lw);
+      for (const auto& c : cols) {
+        std::string cell = "-";
+        const double cyc = c.contains("critical_path") ? cycles_of(c) : -1.0;
+        if (cyc >= 0) {
+          const double secs = cyc / (c["hw"]["chip"]["clock_ghz"].get<double>() * 1e9);
+          const double share =
+              100.0 * cyc / std::max(1.0, c["critical_path"]["cycles"].get<double>());
+          cell = fmt::format("{} {:>3.0f}%", format_seconds(secs), share);
+        }
+        out += fmt::format("{:>{}}", cell, cw);
+      }
+      out += "\n";
+    };
+    auto any_nonzero = [&](auto&& cycles_of) {
+      return std::any_of(cols.begin(), cols.end(), [&](const Json& c) {
+        return c.contains("critical_path") && cycles_of(c) > 0;
+      });
+    };
+    for (const auto& [label, key] : {std::pair<const char*, const char*>{"on DMA", "dma_cycles"},
+                                     {"on MXU", "mxu_cycles"},
+                                     {"on VPU", "vpu_cycles"},
+                                     {"on top-k unit", "topk_cycles"},
+                                     {"waiting to issue", "wait_cycles"}}) {
+      auto of = [key = key](const Json& c) { return c["critical_path"][key].get<double>(); };
+      if (any_nonzero(of)) path_row(label, of);
+    }
+    out += fmt::format("{:<{}}", "bound by", lw);
+    for (const auto& c : cols)
+      out += fmt::format(
+          "{:>{}}",
+          c.contains("critical_path") ? c["critical_path"]["bound_by"].get<std::string>() : "-",
+          cw);
+    out += "\n";
+    for (const auto& tag : tags) {
+      auto of = [&tag](const Json& c) {
+        for (const auto& k : c["kernels"])
+          if (k["tag"] == tag && k.contains("critical_cycles"))
+            return k["critical_cycles"].get<double>();
+        return -1.0;  // not run here
+      };
+      if (any_nonzero(of)) path_row("  " + tag, of);
+    }
+  }
   if (compare) {
     out += fmt::format(
         "\nDSA speedup over dense: {:.2f}x; DRAM read ratio (dense/dsa): {:.2f}x; "
@@ -573,7 +653,9 @@ std::string format_table(const Json& in) {
   }
   out +=
       "(kernel time is the span during which any of its instructions ran; kernels overlap;\n"
-      " a kernel's static energy is the run's, split by the kernels' times)\n";
+      " a kernel's static energy is the run's, split by the kernels' times;\n"
+      " the critical path is the chain of instructions, each waiting for the one before it\n"
+      " for its data or its unit, that ends the run: its times sum to the run's)\n";
   return out;
 }
 
@@ -613,8 +695,8 @@ std::vector<std::string> standard_csv_columns(const Json& sample_report) {
 }
 
 const std::vector<std::string>& kernel_csv_fields() {
-  static const std::vector<std::string> fields = {".cycles", ".dram_bytes", ".flops",
-                                                  ".bound_cycles", ".energy_j"};
+  static const std::vector<std::string> fields = {
+      ".cycles", ".dram_bytes", ".flops", ".bound_cycles", ".energy_j", ".critical_cycles"};
   return fields;
 }
 
@@ -720,6 +802,36 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
                         {"cycles", e.end - e.start},
                         {"hbm_bytes", e.hbm_bytes},
                         {"flops", e.flops}}}});
+  }
+  // The critical path on a track of its own, above the units: each step is charged from its
+  // start to where the next step took over, so the slices tile the run without overlap.
+  const CriticalPathResult& cp = r.stats.critical_path;
+  if (!cp.path.empty()) {
+    constexpr int kPathTid = 1 << 30;  // apart from every unit track (kind * 1000 + lane * 100000)
+    events.push_back({{"name", "thread_name"},
+                      {"ph", "M"},
+                      {"pid", 1},
+                      {"tid", kPathTid},
+                      {"args", {{"name", "critical path"}}}});
+    events.push_back({{"name", "thread_sort_index"},
+                      {"ph", "M"},
+                      {"pid", 1},
+                      {"tid", kPathTid},
+                      {"args", {{"sort_index", -1}}}});
+    for (const CriticalStep& st : cp.path) {
+      const std::string& tag = st.tag < r.tag_names.size() ? r.tag_names[st.tag] : std::string();
+      events.push_back({{"name", tag.empty() ? std::string("untagged") : tag},
+                        {"cat", "critical_path"},
+                        {"ph", "X"},
+                        {"pid", 1},
+                        {"tid", kPathTid},
+                        {"ts", static_cast<double>(st.from) * us_per_cycle},
+                        {"dur", static_cast<double>(st.to - st.from) * us_per_cycle},
+                        {"args",
+                         {{"id", st.id},
+                          {"unit", fmt::format("{}{}", unit_kind_name(st.kind), st.instance)},
+                          {"cycles", st.to - st.from}}}});
+    }
   }
   Json j;
   j["traceEvents"] = events;

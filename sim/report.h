@@ -44,10 +44,10 @@ Json make_compare(const Json& dense, const Json& dsa);
 std::string format_table(const Json& report_or_compare);
 
 /// The report as (column, value) pairs: scalars flattened with dots, kernels as
-/// kernel.<tag>.cycles / .dram_bytes / .flops / .energy_j.
+/// kernel.<tag><field> for each of kernel_csv_fields().
 std::vector<std::pair<std::string, std::string>> flatten_report(const Json& report);
-/// The columns every sweep CSV has, in order: the report's scalars, then four columns per tag of
-/// kernel_tags() (workloads/kernel_tags.h), whether or not the sample report ran that kernel.
+/// The columns every sweep CSV has, in order: the report's scalars, then kernel_csv_fields() for
+/// each tag of kernel_tags() (workloads/kernel_tags.h), whether or not the sample ran that kernel.
 std::vector<std::string> standard_csv_columns(const Json& sample_report);
 /// The fields each kernel tag has in a sweep CSV (".cycles", ...), in column order.
 const std::vector<std::string>& kernel_csv_fields();

@@ -48,6 +48,7 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
   k.flops += f;
   k.activity += m_counter.count(in);
   k.active.add(start, end, horizon);
+  m_path.record(in, kind, instance, start, end);
 
   if (m_timeline_limit > 0) {
     if (timeline.size() < m_timeline_limit)

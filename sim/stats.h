@@ -11,6 +11,7 @@
 #include "base/cycle.h"
 #include "base/error.h"
 #include "models/energy.h"
+#include "sim/critical_path.h"
 #include "traces/isa.h"
 
 namespace tpusim {
@@ -71,6 +72,9 @@ class RunStats {
   /// `horizon`: no instruction retiring later started before it (0: unknown, fold nothing).
   void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
                  Cycle horizon = 0);
+  /// Once every instruction has retired: computes `critical_path` (`tags`: the tag table's
+  /// size; its steps too when a timeline is kept) and frees what it kept for it.
+  void finish(std::size_t tags) { critical_path = m_path.compute(tags, m_timeline_limit > 0); }
 
   Cycle last_end = 0;
   std::uint64_t instructions = 0;
@@ -82,8 +86,10 @@ class RunStats {
   std::vector<KernelStats> kernels;  ///< indexed by tag id
   std::vector<TimelineEvent> timeline;
   std::uint64_t timeline_dropped = 0;
+  CriticalPathResult critical_path;  ///< after finish()
 
  private:
+  CriticalPath m_path;
   std::size_t m_timeline_limit;
   ActivityCounter m_counter;
 };

@@ -423,16 +423,26 @@ TEST_CASE("run --timeline writes one slice per instruction, none overlapping on 
   auto tl = nlohmann::json::parse(slurp(dir + "/t.json"));
   REQUIRE(tl.contains("traceEvents"));
   std::map<std::pair<int, int>, std::vector<std::pair<double, double>>> tracks;
-  std::size_t slices = 0;
+  std::size_t slices = 0, path_slices = 0;
+  double path_cycles = 0;
   for (const auto& e : tl["traceEvents"]) {
     if (e.at("ph") != "X") continue;
-    ++slices;
+    if (e.value("cat", std::string()) == "critical_path") {
+      // The critical path's own track: one slice per step charged, tiling the run.
+      ++path_slices;
+      path_cycles += e.at("args").at("cycles").get<double>();
+    } else {
+      ++slices;
+    }
     CHECK(e.at("name").get<std::string>() != "");
     double ts = e.at("ts"), dur = e.at("dur");
     CHECK(dur >= 0);
     tracks[{e.at("pid").get<int>(), e.at("tid").get<int>()}].emplace_back(ts, ts + dur);
   }
   CHECK(slices == report.at("instructions").get<std::size_t>());
+  CHECK(path_slices == report.at("critical_path").at("steps").get<std::size_t>());
+  CHECK(path_cycles + report.at("critical_path").at("wait_cycles").get<double>() ==
+        report.at("cycles").get<double>());
   CHECK(tracks.size() > 1);
   // Half a cycle of slack (1.5 GHz) absorbs the rounding of cycles to microseconds.
   const double eps = 0.5e-3 / 1.5;

@@ -1,0 +1,70 @@
+#pragma once
+/// The run's critical path: the chain of instructions that ends with the last one to finish, in
+/// which each instruction waited for the one before it, either for its data (a dependency) or
+/// for its unit (an earlier instruction on the same unit instance). The speed-of-light bounds
+/// say how far a run is from the chip's limits; the path's time per unit kind and per kernel
+/// says what held it back (docs/ARCHITECTURE.md, "Critical path"). Plain C++, no SystemC: the
+/// executor's retirements feed it, and it is walked once when the run ends.
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "base/cycle.h"
+#include "traces/isa.h"
+
+namespace tpusim {
+
+/// One instruction on the path, with the cycles it is charged: [from, to) (its start, up to
+/// where the next instruction on the path took over).
+struct CriticalStep {
+  std::uint64_t id = 0;
+  std::uint16_t tag = 0;
+  UnitKind kind = UnitKind::kDma;
+  int instance = 0;
+  Cycle from = 0, to = 0;
+};
+
+struct CriticalPathResult {
+  bool valid = false;       ///< false: not computed (no instruction, or too many to keep)
+  Cycle cycles = 0;         ///< the path's span, the run's end: unit + wait sum to it
+  std::uint64_t steps = 0;  ///< instructions on the path charged at least one cycle
+  /// Path time spent running on each unit kind (indexed by UnitKind).
+  std::array<Cycle, kUnitKinds> unit{};
+  /// Path time in which the next instruction on the path had its data and its unit but had
+  /// not started (issue order, or a unit's own start-up), and any gap before the first.
+  Cycle wait = 0;
+  std::vector<Cycle> tag;          ///< path time per kernel tag id (wait excluded)
+  std::vector<CriticalStep> path;  ///< the steps, first to last (only when asked for)
+};
+
+class CriticalPath {
+ public:
+  /// Instructions kept at most (32 B each); a trace with ids beyond gets no critical path, so
+  /// a streamed trace of any length keeps bounded memory.
+  static constexpr std::uint64_t kMaxInstructions = std::uint64_t{1} << 20;
+
+  /// At retirement; every dependency of `in` has retired before it (it started after they
+  /// ended).
+  void record(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end);
+  /// Walks the path back from the last instruction to finish (ties: the later id) and frees
+  /// the records. `tags`: the size of the result's per-tag vector; `keep_steps`: also list the
+  /// steps (for the timeline).
+  CriticalPathResult compute(std::size_t tags, bool keep_steps = false);
+
+ private:
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  struct Record {
+    Cycle start = 0;
+    Cycle end = 0;
+    std::uint32_t data_pred = kNone;  ///< the dependency that ended last (ties: the later id)
+    std::uint16_t tag = 0;
+    std::uint16_t instance = 0;
+    UnitKind kind = UnitKind::kDma;
+    bool present = false;
+  };
+  std::vector<Record> m_records;  ///< indexed by instruction id
+  bool m_overflow = false;
+};
+
+}  // namespace tpusim

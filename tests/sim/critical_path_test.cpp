@@ -1,0 +1,146 @@
+// The critical path over hand-built retirements: each case's path, unit times and wait are
+// derived from the intervals in its comment; unit times plus wait always sum to the run's end.
+#include <catch2/catch.hpp>
+
+#include <numeric>
+
+#include "sim/config.h"
+#include "sim/critical_path.h"
+#include "sim/report.h"
+#include "sim/simulation.h"
+#include "workloads/workload.h"
+
+using namespace tpusim;
+
+namespace {
+
+struct Retire {
+  std::uint64_t id;
+  UnitKind kind;
+  int instance;
+  Cycle start, end;
+  std::vector<std::uint64_t> deps;
+  std::uint16_t tag = 0;
+};
+
+// Feeds retirements in end order, as the executor does.
+CriticalPathResult walk(std::vector<Retire> rs, std::size_t tags = 4) {
+  std::stable_sort(rs.begin(), rs.end(),
+                   [](const Retire& a, const Retire& b) { return a.end < b.end; });
+  CriticalPath cp;
+  for (const Retire& r : rs) {
+    Instruction in;
+    in.id = r.id;
+    in.deps = r.deps;
+    in.tag = r.tag;
+    cp.record(in, r.kind, r.instance, r.start, r.end);
+  }
+  return cp.compute(tags);
+}
+
+Cycle on(const CriticalPathResult& r, UnitKind k) {
+  return r.unit[static_cast<std::size_t>(k)];
+}
+
+Cycle total(const CriticalPathResult& r) {
+  return std::accumulate(r.unit.begin(), r.unit.end(), Cycle{0}) + r.wait;
+}
+
+}  // namespace
+
+TEST_CASE("critical path follows data dependencies", "[critical_path]") {
+  // load [0, 100) -> matmul [100, 300) -> vector [300, 350); an independent matmul [0, 50) on
+  // another array is off the path. Path: 100 on DMA, 200 on MXU, 50 on VPU, no wait.
+  const auto r = walk({{0, UnitKind::kDma, 0, 0, 100, {}, 1},
+                       {1, UnitKind::kMxu, 0, 100, 300, {0}, 2},
+                       {2, UnitKind::kVpu, 0, 300, 350, {1}, 3},
+                       {3, UnitKind::kMxu, 1, 0, 50, {}, 2}});
+  REQUIRE(r.valid);
+  CHECK(r.cycles == 350);
+  CHECK(r.steps == 3);
+  CHECK(on(r, UnitKind::kDma) == 100);
+  CHECK(on(r, UnitKind::kMxu) == 200);
+  CHECK(on(r, UnitKind::kVpu) == 50);
+  CHECK(r.wait == 0);
+  CHECK(r.tag[1] == 100);
+  CHECK(r.tag[2] == 200);
+  CHECK(r.tag[3] == 50);
+  CHECK(total(r) == r.cycles);
+}
+
+TEST_CASE("critical path follows a busy unit, and counts an overlap once", "[critical_path]") {
+  // Two independent matmuls on one array, back to back: [0, 200) then [200, 400). The second
+  // waited for the array, so both are on the path: 400 on MXU.
+  auto r = walk({{0, UnitKind::kMxu, 0, 0, 200, {}}, {1, UnitKind::kMxu, 0, 200, 400, {}}});
+  CHECK(r.steps == 2);
+  CHECK(on(r, UnitKind::kMxu) == 400);
+  CHECK(total(r) == 400);
+  // Pipelined: the second starts at 150 while the first drains until 200. The first explains
+  // [0, 150) only: 150 + 200 = 350, the run's end, not 200 + 200.
+  r = walk({{0, UnitKind::kMxu, 0, 0, 200, {}}, {1, UnitKind::kMxu, 0, 150, 350, {}}});
+  CHECK(on(r, UnitKind::kMxu) == 350);
+  CHECK(r.wait == 0);
+  // On another array the two would not be linked: the path is the second alone, after a
+  // 150-cycle gap from the start.
+  r = walk({{0, UnitKind::kMxu, 0, 0, 200, {}}, {1, UnitKind::kMxu, 1, 150, 350, {}}});
+  CHECK(r.steps == 1);
+  CHECK(on(r, UnitKind::kMxu) == 200);
+  CHECK(r.wait == 150);
+}
+
+TEST_CASE("critical path prefers the data it waited for over a unit that was free",
+          "[critical_path]") {
+  // vector A [0, 40); load B [0, 100); vector C [100, 130) needs B. The VPU was free at 40, so
+  // C waited for B's data: path B -> C, 100 on DMA and 30 on VPU.
+  const auto r = walk({{0, UnitKind::kVpu, 0, 0, 40, {}},
+                       {1, UnitKind::kDma, 0, 0, 100, {}},
+                       {2, UnitKind::kVpu, 0, 100, 130, {1}}});
+  CHECK(on(r, UnitKind::kDma) == 100);
+  CHECK(on(r, UnitKind::kVpu) == 30);
+  CHECK(r.steps == 2);
+}
+
+TEST_CASE("critical path counts an unexplained gap as waiting", "[critical_path]") {
+  // load [0, 100); vector [130, 160) needs it; nothing else ran on the VPU. The 30 cycles in
+  // between are waiting: 100 + 30 + 30 = 160.
+  const auto r = walk({{0, UnitKind::kDma, 0, 0, 100, {}}, {1, UnitKind::kVpu, 0, 130, 160, {0}}});
+  CHECK(on(r, UnitKind::kDma) == 100);
+  CHECK(on(r, UnitKind::kVpu) == 30);
+  CHECK(r.wait == 30);
+  CHECK(total(r) == 160);
+}
+
+TEST_CASE("critical path is not kept for a trace beyond its limit", "[critical_path]") {
+  CriticalPath cp;
+  Instruction in;
+  in.id = CriticalPath::kMaxInstructions;
+  cp.record(in, UnitKind::kDma, 0, 0, 10);
+  CHECK_FALSE(cp.compute(1).valid);
+}
+
+TEST_CASE("critical path of a decode step sums to the step and names its unit",
+          "[critical_path][e2e]") {
+  HwConfig hw = load_hw_config(kDefaultPreset);
+  WorkloadParams p;
+  p.attention = Attention::kDense;
+  p.seq = 32768;
+  GeneratedTrace g = generate_workload(p, hw);
+  VectorSource src(g.instructions);
+  RunResult r = simulate(hw, src, g.tags, SimOptions{});
+  const CriticalPathResult& cp = r.stats.critical_path;
+  REQUIRE(cp.valid);
+  CHECK(cp.cycles == r.cycles);
+  CHECK(total(cp) == r.cycles);
+  Cycle tags = 0;
+  for (Cycle c : cp.tag)
+    tags += c;
+  CHECK(tags + cp.wait == r.cycles);
+  // Dense decode at 32k is MXU-bound: 128 heads x 32k rows x (576 + 512) x 2 FLOPs = 9.1
+  // GFLOP at 197 TFLOP/s is 46 us of a step of about 54 us, while the 21 MB of cache stream
+  // in 26 us. The arrays hold most of the path.
+  CHECK(on(cp, UnitKind::kMxu) > r.cycles / 2);
+  const Json report = make_report(r, Json::object(), Json::object(), 0);
+  REQUIRE(report.contains("critical_path"));
+  CHECK(report["critical_path"]["bound_by"] == "mxu");
+  CHECK(report["critical_path"]["cycles"].get<Cycle>() == r.cycles);
+}
