@@ -1,6 +1,7 @@
 #include "sim/executor.h"
 
 #include <algorithm>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -26,59 +27,89 @@ void Scoreboard::refill() {
       m_source_done = true;
       break;
     }
+    s.seq = m_next_seq++;
     m_queues[static_cast<std::size_t>(unit_kind_of(s.in.op, m_topk_unit))].push_back(&s);
+    // Slots that named this one before it arrived (a stream with a forward dependency, which
+    // only a hand-built stream has: it then deadlocks with a diagnostic, as it must).
+    if (!m_forward.empty()) {
+      if (auto it = m_forward.find(s.in.id); it != m_forward.end()) {
+        s.dependants = std::move(it->second);
+        m_forward.erase(it);
+      }
+    }
+    for (std::uint64_t dep : s.in.deps) {
+      if (dep > s.in.id) {
+        m_forward[dep].push_back(&s);
+        ++s.pending;
+        continue;
+      }
+      Slot* d = find_slot(dep);  // itself for a self-dependency, which never becomes ready
+      if (d == nullptr || d->done) continue;
+      d->dependants.push_back(&s);
+      ++s.pending;
+    }
+    if (s.pending == 0) push_ready(s);
   }
 }
 
-bool Scoreboard::dep_done(std::uint64_t dep) const {
+void Scoreboard::push_ready(Slot& s) {
+  auto& heap = m_ready[static_cast<std::size_t>(unit_kind_of(s.in.op, m_topk_unit))];
+  heap.push_back({s.seq, &s});
+  std::push_heap(heap.begin(), heap.end(), std::greater<>());
+}
+
+Scoreboard::Slot* Scoreboard::find_slot(std::uint64_t dep) {
   // Everything older than the window's front has retired, hence finished.
-  if (m_slots.empty() || dep < m_slots.front().in.id) return true;
+  if (m_slots.empty() || dep < m_slots.front().in.id) return nullptr;
   // IDs are usually consecutive, so the slot is at dep - front: check there before searching.
   const std::uint64_t guess = dep - m_slots.front().in.id;
-  if (guess < m_slots.size() && m_slots[guess].in.id == dep) return m_slots[guess].done;
+  if (guess < m_slots.size() && m_slots[guess].in.id == dep) return &m_slots[guess];
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), dep,
                              [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
   // A dependency the validated stream does not contain cannot be waited for.
   SIM_CHECK("executor", it != m_slots.end() && it->in.id == dep,
             fmt::format("dependency {} is not in the instruction window", dep));
-  return it->done;
+  return &*it;
+}
+
+bool Scoreboard::dep_done(std::uint64_t dep) {
+  const Slot* s = find_slot(dep);
+  return s == nullptr || s->done;
 }
 
 const Instruction* Scoreboard::ready_head(UnitKind kind) {
   auto& q = m_queues[static_cast<std::size_t>(kind)];
   if (q.empty()) refill();
-  const std::size_t n = std::min(q.size(), m_issue_window);
-  for (std::size_t i = 0; i < n; ++i) {
-    Slot& slot = *q[i];
-    const Instruction& in = slot.in;
-    while (slot.deps_done < in.deps.size() && dep_done(in.deps[slot.deps_done]))
-      ++slot.deps_done;
-    if (slot.deps_done == in.deps.size()) {
-      m_pick[static_cast<std::size_t>(kind)] = i;
-      return &in;
-    }
-  }
-  return nullptr;
+  const auto& heap = m_ready[static_cast<std::size_t>(kind)];
+  if (heap.empty()) return nullptr;
+  // The oldest ready slot; if it lies beyond the first W untaken of its kind, so does every
+  // other ready one.
+  const Slot* oldest = heap.front().slot;
+  const auto it = std::lower_bound(q.begin(), q.end(), oldest->seq,
+                                   [](const Slot* s, std::uint64_t seq) { return s->seq < seq; });
+  const auto pos = static_cast<std::size_t>(it - q.begin());
+  SIM_CHECK("executor", it != q.end() && *it == oldest, "a ready instruction left its queue");
+  if (pos >= m_issue_window) return nullptr;
+  m_pick[static_cast<std::size_t>(kind)] = pos;
+  return &oldest->in;
 }
 
 void Scoreboard::take(UnitKind kind) {
   auto& q = m_queues[static_cast<std::size_t>(kind)];
+  auto& heap = m_ready[static_cast<std::size_t>(kind)];
   q.erase(q.begin() + static_cast<std::ptrdiff_t>(m_pick[static_cast<std::size_t>(kind)]));
+  std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+  heap.pop_back();
 }
 
 void Scoreboard::finish(const Instruction* in) {
-  const std::uint64_t guess = in->id - m_slots.front().in.id;
-  if (guess < m_slots.size() && &m_slots[guess].in == in) {
-    m_slots[guess].done = true;
-    ++m_finished;
-    retire_front();
-    return;
-  }
-  auto it = std::lower_bound(m_slots.begin(), m_slots.end(), in->id,
-                             [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
-  SIM_CHECK("executor", it != m_slots.end() && &it->in == in, "finished an unknown instruction");
-  it->done = true;
+  Slot* s = find_slot(in->id);
+  SIM_CHECK("executor", s != nullptr && &s->in == in, "finished an unknown instruction");
+  s->done = true;
   ++m_finished;
+  for (Slot* d : s->dependants)
+    if (--d->pending == 0) push_ready(*d);
+  s->dependants.clear();
   retire_front();
 }
 

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <systemc>
@@ -31,7 +32,13 @@ namespace tpusim {
 /// running (running ones finish); it is the first of its kind's queue, which is always inside
 /// the issue window and inside the scoreboard window (everything older was taken). So some
 /// instruction can always start. The scoreboard window only bounds memory for huge streamed
-/// traces; the issue window bounds the scan per issue to W instructions.
+/// traces.
+///
+/// Readiness is tracked, not scanned for: each instruction counts its unfinished dependencies
+/// and each finished instruction decrements its dependants' counts, so the ready instructions
+/// of a kind sit in a heap by stream order. The oldest ready one is the policy's pick if it is
+/// among the first W of its queue, and then no other is; so a pick costs O(log n) whatever W is
+/// (a chip with 132 arrays needs a window of hundreds).
 class Scoreboard {
  public:
   Scoreboard(InstructionSource& source, bool topk_unit, std::size_t window = 16384,
@@ -54,15 +61,23 @@ class Scoreboard {
  private:
   struct Slot {
     Instruction in;
+    std::uint64_t seq = 0;      ///< position in the stream (the heaps' order)
+    std::uint32_t pending = 0;  ///< dependencies not yet finished
     bool done = false;
-    /// in.deps[0, deps_done) are known finished. Finishing is for good, so a head that waits is
-    /// re-checked from its first unfinished dependency on, not from its first: a unit woken at
-    /// every retirement rescanned long dependency lists again and again.
-    std::size_t deps_done = 0;
+    std::vector<Slot*> dependants;  ///< slots that counted this one as pending
+  };
+  /// Min-heap entry of a kind's ready, untaken slots.
+  struct Ready {
+    std::uint64_t seq;
+    Slot* slot;
+    bool operator>(const Ready& o) const { return seq > o.seq; }
   };
   void refill();
   void retire_front();
-  bool dep_done(std::uint64_t dep) const;
+  /// The slot of `dep` if it is in the window, null if it is older (retired, so finished).
+  Slot* find_slot(std::uint64_t dep);
+  bool dep_done(std::uint64_t dep);
+  void push_ready(Slot& s);
 
   InstructionSource& m_source;
   bool m_topk_unit;
@@ -70,9 +85,13 @@ class Scoreboard {
   std::size_t m_issue_window;
   bool m_source_done = false;
   std::deque<Slot> m_slots;  // stream order; references stay valid across push_back/pop_front
-  std::array<std::deque<Slot*>, kUnitKinds> m_queues;
-  std::array<std::size_t, kUnitKinds> m_pick{};  ///< queue position ready_head last returned
+  std::array<std::deque<Slot*>, kUnitKinds> m_queues;  ///< untaken slots, stream order
+  std::array<std::vector<Ready>, kUnitKinds> m_ready;  ///< heaps (std::greater)
+  std::array<std::size_t, kUnitKinds> m_pick{};        ///< queue position ready_head last returned
   std::uint64_t m_finished = 0;
+  std::uint64_t m_next_seq = 0;
+  /// Slots waiting on an id not yet in the window, by that id.
+  std::unordered_map<std::uint64_t, std::vector<Slot*>> m_forward;
 };
 
 /// Called at every retirement (stats, timeline). `instance` indexes units of one kind.
