@@ -37,8 +37,8 @@ void ChipConfig::validate() const {
 
 void ExecConfig::validate() const {
   // The window is scanned at every issue: thousands would only slow the simulation.
-  require_config(issue_window >= 1 && issue_window <= 1024,
-                 fmt::format("exec.issue_window must be in [1, 1024] (got {})", issue_window));
+  require_config(issue_window >= 1 && issue_window <= 4096,
+                 fmt::format("exec.issue_window must be in [1, 4096] (got {})", issue_window));
 }
 
 void HwConfig::validate() const {

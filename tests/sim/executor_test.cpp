@@ -209,11 +209,11 @@ TEST_CASE("a window reaching the free instruction starts it first", "[executor]"
   CHECK(run(hw, blocked_pair_then_free()) == 3 * M);
 }
 
-TEST_CASE("exec.issue_window outside [1, 1024] is a config error naming the key",
+TEST_CASE("exec.issue_window outside [1, 4096] is a config error naming the key",
           "[executor][config]") {
   CHECK_THROWS_WITH(load_hw_config(kDefaultPreset, {"exec.issue_window=0"}),
                     Catch::Contains("exec.issue_window"));
-  CHECK_THROWS_WITH(load_hw_config(kDefaultPreset, {"exec.issue_window=1025"}),
+  CHECK_THROWS_WITH(load_hw_config(kDefaultPreset, {"exec.issue_window=4097"}),
                     Catch::Contains("exec.issue_window"));
 }
 
