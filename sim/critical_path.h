@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include "base/cycle.h"
@@ -26,7 +27,7 @@ struct CriticalStep {
 };
 
 struct CriticalPathResult {
-  bool valid = false;       ///< false: not computed (no instruction, or too many to keep)
+  bool kept = false;        ///< false: not computed (no instruction, or too many to keep)
   Cycle cycles = 0;         ///< the path's span, the run's end: unit + wait sum to it
   std::uint64_t steps = 0;  ///< instructions on the path charged at least one cycle
   /// Path time spent running on each unit kind (indexed by UnitKind).
@@ -35,35 +36,44 @@ struct CriticalPathResult {
   /// not started (issue order, or a unit's own start-up), and any gap before the first.
   Cycle wait = 0;
   std::vector<Cycle> tag;          ///< path time per kernel tag id (wait excluded)
-  std::vector<CriticalStep> path;  ///< the steps, first to last (only when asked for)
+  std::vector<CriticalStep> path;  ///< the last steps, first to last (see compute())
+  std::uint64_t path_dropped = 0;  ///< earlier steps not listed in `path`
 };
 
 class CriticalPath {
  public:
-  /// Instructions kept at most (32 B each); a trace with ids beyond gets no critical path, so
-  /// a streamed trace of any length keeps bounded memory.
-  static constexpr std::uint64_t kMaxInstructions = std::uint64_t{1} << 20;
+  /// Instructions kept at most (about 44 B each with the id index); a longer run gets no
+  /// critical path, so a streamed trace of any length keeps bounded memory.
+  static constexpr std::size_t kMaxInstructions = std::size_t{1} << 20;
 
   /// At retirement; every dependency of `in` has retired before it (it started after they
   /// ended).
   void record(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end);
   /// Walks the path back from the last instruction to finish (ties: the later id) and frees
-  /// the records. `tags`: the size of the result's per-tag vector; `keep_steps`: also list the
-  /// steps (for the timeline).
-  CriticalPathResult compute(std::size_t tags, bool keep_steps = false);
+  /// the records. `tags`: the size of the result's per-tag vector; `max_steps`: list at most
+  /// this many of the path's last steps in `path` (for the timeline; 0: none).
+  CriticalPathResult compute(std::size_t tags, std::size_t max_steps = 0);
 
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
   struct Record {
+    std::uint64_t id = 0;
     Cycle start = 0;
     Cycle end = 0;
-    std::uint32_t data_pred = kNone;  ///< the dependency that ended last (ties: the later id)
+    std::uint32_t data_pred = kNone;  ///< record of the dependency that ended last
     std::uint16_t tag = 0;
     std::uint16_t instance = 0;
     UnitKind kind = UnitKind::kDma;
-    bool present = false;
   };
-  std::vector<Record> m_records;  ///< indexed by instruction id
+  /// The record of instruction `id`, or kNone.
+  std::uint32_t find(std::uint64_t id) const;
+
+  /// Ids below this are indexed by a vector (a trace's ids are usually 0, 1, 2, ...); sparse
+  /// ids beyond it by a hash map.
+  static constexpr std::uint64_t kDenseIds = std::uint64_t{1} << 22;
+  std::vector<Record> m_records;                          ///< in retirement order
+  std::vector<std::uint32_t> m_dense;                     ///< id -> record, or kNone
+  std::unordered_map<std::uint64_t, std::uint32_t> m_at;  ///< sparse id -> record
   bool m_overflow = false;
 };
 

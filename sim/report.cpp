@@ -111,12 +111,15 @@ std::string critical_bound_by(const Json& cp) {
 
 Json critical_path_json(const CriticalPathResult& cp) {
   Json j;
+  // Not kept (a run of more than CriticalPath::kMaxInstructions instructions): zeros, and
+  // bound_by says so.
+  j["kept"] = cp.kept;
   j["cycles"] = cp.cycles;
   j["steps"] = cp.steps;
   for (UnitKind kind : {UnitKind::kDma, UnitKind::kMxu, UnitKind::kVpu, UnitKind::kTopk})
     j[std::string(unit_kind_name(kind)) + "_cycles"] = cp.unit[static_cast<std::size_t>(kind)];
   j["wait_cycles"] = cp.wait;
-  j["bound_by"] = critical_bound_by(j);
+  j["bound_by"] = cp.kept ? critical_bound_by(j) : "not kept";
   return j;
 }
 
@@ -215,7 +218,7 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     const double share = active_sum > 0 ? static_cast<double>(k.active_cycles()) / active_sum : 0;
     kj["energy"] = energy_json(energy_of(k.activity, r.hw.energy, t * share));
     const CriticalPathResult& cp = r.stats.critical_path;
-    if (cp.valid) kj["critical_cycles"] = tag < cp.tag.size() ? cp.tag[tag] : 0;
+    kj["critical_cycles"] = cp.kept && tag < cp.tag.size() ? cp.tag[tag] : 0;
     kernels.push_back(kj);
   }
   // Standard tags first in pipeline order, then any others by name: stable across runs.
@@ -227,7 +230,8 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
     return a["tag"].get<std::string>() < b["tag"].get<std::string>();
   });
   j["kernels"] = kernels;
-  if (r.stats.critical_path.valid) j["critical_path"] = critical_path_json(r.stats.critical_path);
+  // Always present, so every report (and every sweep row) has the same keys.
+  j["critical_path"] = critical_path_json(r.stats.critical_path);
   j["indexer"] = indexer;
   return j;
 }
@@ -325,7 +329,7 @@ Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
     const double cycles = out["cycles"].get<double>();
     r["efficiency"] = cycles > 0 ? bound / cycles : 0.0;
   }
-  if (out.contains("critical_path"))
+  if (out.contains("critical_path") && out["critical_path"].value("kept", false))
     out["critical_path"]["bound_by"] = critical_bound_by(out["critical_path"]);
   out["index_share"] = {{"f_layers", f_layers},          {"s_layers", s_layers},
                         {"f_layer_cycles", f["cycles"]}, {"s_layer_cycles", s["cycles"]},
@@ -592,9 +596,10 @@ std::string format_table(const Json& in) {
     });
   }
   // Critical path: what held the run back, by unit kind and by kernel.
-  const bool any_path = std::any_of(cols.begin(), cols.end(),
-                                    [](const Json& c) { return c.contains("critical_path"); });
-  if (any_path) {
+  auto has_path = [](const Json& c) {
+    return c.contains("critical_path") && c["critical_path"].value("kept", false);
+  };
+  if (std::any_of(cols.begin(), cols.end(), has_path)) {
     out += fmt::format("\n{:<{}}", "critical path", lw);
     for (const auto& n : names)
       out += fmt::format("{:>{}}", n, cw);
@@ -603,7 +608,7 @@ std::string format_table(const Json& in) {
       out += fmt::format("{:<{}}", label, lw);
       for (const auto& c : cols) {
         std::string cell = "-";
-        const double cyc = c.contains("critical_path") ? cycles_of(c) : -1.0;
+        const double cyc = has_path(c) ? cycles_of(c) : -1.0;
         if (cyc >= 0) {
           const double secs = cyc / (c["hw"]["chip"]["clock_ghz"].get<double>() * 1e9);
           const double share =
@@ -615,9 +620,8 @@ std::string format_table(const Json& in) {
       out += "\n";
     };
     auto any_nonzero = [&](auto&& cycles_of) {
-      return std::any_of(cols.begin(), cols.end(), [&](const Json& c) {
-        return c.contains("critical_path") && cycles_of(c) > 0;
-      });
+      return std::any_of(cols.begin(), cols.end(),
+                         [&](const Json& c) { return has_path(c) && cycles_of(c) > 0; });
     };
     for (const auto& [label, key] : {std::pair<const char*, const char*>{"on DMA", "dma_cycles"},
                                      {"on MXU", "mxu_cycles"},
@@ -629,10 +633,11 @@ std::string format_table(const Json& in) {
     }
     out += fmt::format("{:<{}}", "bound by", lw);
     for (const auto& c : cols)
-      out += fmt::format(
-          "{:>{}}",
-          c.contains("critical_path") ? c["critical_path"]["bound_by"].get<std::string>() : "-",
-          cw);
+      out += fmt::format("{:>{}}",
+                         c.contains("critical_path")
+                             ? c["critical_path"].value("bound_by", std::string("-"))
+                             : std::string("-"),
+                         cw);
     out += "\n";
     for (const auto& tag : tags) {
       auto of = [&tag](const Json& c) {
@@ -644,6 +649,11 @@ std::string format_table(const Json& in) {
       if (any_nonzero(of)) path_row("  " + tag, of);
     }
   }
+  for (std::size_t i = 0; i < cols.size(); ++i)
+    if (cols[i].contains("critical_path") && !has_path(cols[i]))
+      out += fmt::format(
+          "note: no critical path for {}: a run of more than {} instructions does not keep one\n",
+          names[i], format_count(static_cast<double>(CriticalPath::kMaxInstructions)));
   if (compare) {
     out += fmt::format(
         "\nDSA speedup over dense: {:.2f}x; DRAM read ratio (dense/dsa): {:.2f}x; "
@@ -840,6 +850,8 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
                     {"instructions", r.stats.instructions},
                     {"slices", r.stats.timeline.size()},
                     {"dropped_slices", r.stats.timeline_dropped},
+                    {"critical_path_slices", r.stats.critical_path.path.size()},
+                    {"dropped_critical_path_slices", r.stats.critical_path.path_dropped},
                     {"cycles", r.cycles}};
   return j.dump() + "\n";
 }

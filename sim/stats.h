@@ -73,8 +73,9 @@ class RunStats {
   void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
                  Cycle horizon = 0);
   /// Once every instruction has retired: computes `critical_path` (`tags`: the tag table's
-  /// size; its steps too when a timeline is kept) and frees what it kept for it.
-  void finish(std::size_t tags) { critical_path = m_path.compute(tags, m_timeline_limit > 0); }
+  /// size; with a timeline, its last steps too, as many as the timeline keeps instruction
+  /// slices) and frees what it kept for it.
+  void finish(std::size_t tags) { critical_path = m_path.compute(tags, m_timeline_limit); }
 
   Cycle last_end = 0;
   std::uint64_t instructions = 0;

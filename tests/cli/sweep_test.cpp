@@ -440,7 +440,9 @@ TEST_CASE("run --timeline writes one slice per instruction, none overlapping on 
     tracks[{e.at("pid").get<int>(), e.at("tid").get<int>()}].emplace_back(ts, ts + dur);
   }
   CHECK(slices == report.at("instructions").get<std::size_t>());
+  // Every step is listed (the limit is far above them) and the slices tile the run.
   CHECK(path_slices == report.at("critical_path").at("steps").get<std::size_t>());
+  CHECK(tl.at("otherData").at("dropped_critical_path_slices") == 0);
   CHECK(path_cycles + report.at("critical_path").at("wait_cycles").get<double>() ==
         report.at("cycles").get<double>());
   CHECK(tracks.size() > 1);
