@@ -326,6 +326,26 @@ class SweepCsv {
     const auto& tags = kernel_tags();
     const auto& fields = kernel_csv_fields();
     const std::size_t nk = fields.size() * tags.size();
+    // A file from a version with other per-kernel fields: say that, not which column first
+    // differs (the shift makes that one look unrelated).
+    if (!m_report_columns.empty() && !tags.empty()) {
+      const std::string prefix = "kernel." + tags.front();
+      std::vector<std::string> file_fields;
+      for (const auto& c : m_report_columns)
+        if (c.rfind(prefix + ".", 0) == 0) file_fields.push_back(c.substr(prefix.size()));
+      if (!file_fields.empty() && file_fields != fields) {
+        auto list = [](const std::vector<std::string>& v) {
+          std::string out;
+          for (const auto& f : v)
+            out += (out.empty() ? "" : " ") + f.substr(1);
+          return out;
+        };
+        throw UserError(fmt::format(
+            "--resume: '{}' was written by another tpusim version: its per-kernel columns are "
+            "({}), this version writes ({}); start a new CSV",
+            m_path, list(file_fields), list(fields)));
+      }
+    }
     if (!m_report_columns.empty()) {
       if (m_report_columns.size() < nk) column_mismatch(cols.size(), cols, {});
       const std::size_t first = cols.size() - nk;

@@ -67,3 +67,30 @@ TEST_CASE("sweep --resume refuses a CSV with other columns, naming the first", "
   CHECK(has(other.err, "column 1 is 'a' in the file but 'point.key' in this sweep"));
   CHECK(slurp(csv) == "a,b\n1,2\n");
 }
+
+TEST_CASE("sweep --resume of a CSV from a version with other per-kernel columns says so",
+          "[cli][sweep]") {
+  // As a CSV written before kernels had `critical_cycles`: drop that column of every kernel
+  // from the header (rows are left alone; the header is read first).
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  REQUIRE(run_tpusim(kSweep + csv).exit_code == 0);
+  std::string text = slurp(csv);
+  std::string header = text.substr(0, text.find('\n'));
+  for (std::size_t at; (at = header.find(".critical_cycles,")) != std::string::npos ||
+                       (at = header.find(".critical_cycles")) != std::string::npos;) {
+    const auto begin = header.rfind(',', at);
+    header.erase(begin, header.find_first_of(",", at) == std::string::npos
+                            ? std::string::npos
+                            : header.find_first_of(",", at) - begin);
+  }
+  const std::string edited = header + text.substr(text.find('\n'));
+  std::ofstream(csv, std::ios::binary) << edited;
+  auto r = run_tpusim(kSweep + csv + " --resume");
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.err, "was written by another tpusim version"));
+  CHECK(has(r.err,
+            "this version writes (cycles dram_bytes flops bound_cycles energy_j "
+            "critical_cycles)"));
+  CHECK(slurp(csv) == edited);
+}
