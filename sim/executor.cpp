@@ -29,8 +29,8 @@ void Scoreboard::refill() {
     }
     s.seq = m_next_seq++;
     m_queues[static_cast<std::size_t>(unit_kind_of(s.in.op, m_topk_unit))].push_back(&s);
-    // Slots that named this one before it arrived (a stream with a forward dependency, which
-    // only a hand-built stream has: it then deadlocks with a diagnostic, as it must).
+    // Slots that named this one before it arrived (a forward dependency, which only a
+    // hand-built stream has: readers reject them).
     if (!m_forward.empty()) {
       if (auto it = m_forward.find(s.in.id); it != m_forward.end()) {
         s.dependants = std::move(it->second);
@@ -38,12 +38,17 @@ void Scoreboard::refill() {
       }
     }
     for (std::uint64_t dep : s.in.deps) {
-      if (dep > s.in.id) {
+      // Itself for a self-dependency, which never becomes ready.
+      bool missing = false;
+      Slot* d = dep > s.in.id ? nullptr : lookup(dep, missing);
+      if (dep > s.in.id || missing) {
+        // Not (yet) in the window: only a later slot can release it, and an id the stream
+        // skipped never will (the deadlock diagnostic names it). No SIM_CHECK here: refill
+        // also runs after the simulation has stopped.
         m_forward[dep].push_back(&s);
         ++s.pending;
         continue;
       }
-      Slot* d = find_slot(dep);  // itself for a self-dependency, which never becomes ready
       if (d == nullptr || d->done) continue;
       d->dependants.push_back(&s);
       ++s.pending;
@@ -58,7 +63,8 @@ void Scoreboard::push_ready(Slot& s) {
   std::push_heap(heap.begin(), heap.end(), std::greater<>());
 }
 
-Scoreboard::Slot* Scoreboard::find_slot(std::uint64_t dep) {
+Scoreboard::Slot* Scoreboard::lookup(std::uint64_t dep, bool& missing) {
+  missing = false;
   // Everything older than the window's front has retired, hence finished.
   if (m_slots.empty() || dep < m_slots.front().in.id) return nullptr;
   // IDs are usually consecutive, so the slot is at dep - front: check there before searching.
@@ -66,15 +72,18 @@ Scoreboard::Slot* Scoreboard::find_slot(std::uint64_t dep) {
   if (guess < m_slots.size() && m_slots[guess].in.id == dep) return &m_slots[guess];
   auto it = std::lower_bound(m_slots.begin(), m_slots.end(), dep,
                              [](const Slot& s, std::uint64_t id) { return s.in.id < id; });
-  // A dependency the validated stream does not contain cannot be waited for.
-  SIM_CHECK("executor", it != m_slots.end() && it->in.id == dep,
-            fmt::format("dependency {} is not in the instruction window", dep));
-  return &*it;
+  if (it != m_slots.end() && it->in.id == dep) return &*it;
+  missing = true;
+  return nullptr;
 }
 
-bool Scoreboard::dep_done(std::uint64_t dep) {
-  const Slot* s = find_slot(dep);
-  return s == nullptr || s->done;
+Scoreboard::Slot* Scoreboard::find_slot(std::uint64_t dep) {
+  bool missing = false;
+  Slot* s = lookup(dep, missing);
+  // A dependency the validated stream does not contain cannot be waited for.
+  SIM_CHECK("executor", !missing,
+            fmt::format("dependency {} is not in the instruction window", dep));
+  return s;
 }
 
 const Instruction* Scoreboard::ready_head(UnitKind kind) {
@@ -136,12 +145,20 @@ std::string Scoreboard::describe_waiting() {
     auto& q = m_queues[static_cast<std::size_t>(k)];
     if (q.empty()) continue;
     const Instruction& in = q.front()->in;
-    std::string waits;
-    for (std::uint64_t d : in.deps)
-      if (!dep_done(d)) waits += (waits.empty() ? "" : ",") + std::to_string(d);
-    out += fmt::format("  {} queue: instruction {} ({}) waits on [{}]; {} queued\n",
+    // No SIM_CHECK here: this builds the message of the error being raised. A dependency on
+    // an id the stream never had (a forward one: readers reject them) is named as such.
+    std::string waits, missing_deps;
+    for (std::uint64_t d : in.deps) {
+      bool missing = false;
+      const Slot* s = lookup(d, missing);
+      if (missing)
+        missing_deps += fmt::format("; dependency {} is not in the instruction window", d);
+      if (missing || (s != nullptr && !s->done))
+        waits += (waits.empty() ? "" : ",") + std::to_string(d);
+    }
+    out += fmt::format("  {} queue: instruction {} ({}) waits on [{}]; {} queued{}\n",
                        unit_kind_name(static_cast<UnitKind>(k)), in.id, op_name(in.op), waits,
-                       q.size());
+                       q.size(), missing_deps);
   }
   return out;
 }

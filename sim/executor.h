@@ -74,9 +74,11 @@ class Scoreboard {
   };
   void refill();
   void retire_front();
-  /// The slot of `dep` if it is in the window, null if it is older (retired, so finished).
+  /// The slot of `dep` if it is in the window, null if it is older (retired, so finished) or,
+  /// with `missing` set, not in the window at all.
+  Slot* lookup(std::uint64_t dep, bool& missing);
+  /// lookup(), with a missing dependency a SIM_CHECK failure.
   Slot* find_slot(std::uint64_t dep);
-  bool dep_done(std::uint64_t dep);
   void push_ready(Slot& s);
 
   InstructionSource& m_source;
@@ -90,7 +92,7 @@ class Scoreboard {
   std::array<std::size_t, kUnitKinds> m_pick{};        ///< queue position ready_head last returned
   std::uint64_t m_finished = 0;
   std::uint64_t m_next_seq = 0;
-  /// Slots waiting on an id not yet in the window, by that id.
+  /// Slots waiting on an id not in the window when they arrived, by that id.
   std::unordered_map<std::uint64_t, std::vector<Slot*>> m_forward;
 };
 
