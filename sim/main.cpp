@@ -100,11 +100,14 @@ int run_cli(int argc, char** argv) {
     c->add_option("--format", format, "table | json | csv")->capture_default_str();
     c->add_option("-o,--output", output, "write the report to FILE (atomically) instead of stdout");
     c->add_option("--timeline", timeline,
-                  variants ? "write a Chrome trace-event timeline (open in Perfetto); with "
-                             "--attention both, FILE.dense.json and FILE.dsa.json"
-                           : "write a Chrome trace-event timeline (open in Perfetto)");
+                  variants ? "write a Chrome trace-event timeline (open in Perfetto), the "
+                             "critical path on a track of its own; with --attention both, "
+                             "FILE.dense.json and FILE.dsa.json"
+                           : "write a Chrome trace-event timeline (open in Perfetto), the "
+                             "critical path on a track of its own");
     c->add_option("--timeline-limit", timeline_limit,
-                  "keep at most N >= 1 instruction slices in the timeline")
+                  "keep at most N >= 1 instruction slices in the timeline, and the critical "
+                  "path's last N steps")
         ->capture_default_str();
   };
 
