@@ -65,6 +65,11 @@ constexpr std::size_t kKvSlots = 3;
 // first ones let the VPU start earlier but then wait for the first full tile (measurements in
 // tests/bench/RESULTS.md, "Indexer key tiles").
 constexpr std::uint64_t kIndexerTiles = 64;
+// Grid tiles at the end of the key range cut into one-fold pieces. A tile's matmul streams
+// Lt/(fp8 rate) rows and drains after its keys arrive, while the HBM brings the next tile in
+// Lt x 132 B / bandwidth: on tpu-v5e (fp8 rate 2, 3.8 keys per cycle) the second-to-last whole
+// tile still finished after the last key had arrived, so two tiles are cut, not one.
+constexpr std::uint64_t kIndexerTailTiles = 2;
 constexpr std::size_t kIndexerSlotsPerMxu = 8;
 
 std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
@@ -77,12 +82,23 @@ std::uint64_t round_up(std::uint64_t a, std::uint64_t b) {
 /// granule, and tiles anchored at R made every 512-B request of the whole key stream straddle
 /// one more burst and granule (DMA pieces took 2,984 instead of 2,356 cycles at L = 128k, so
 /// --residency auto was 11% slower than stream). Only the tile straddling R is shortened.
+///
+/// The last kIndexerTailTiles tiles of the grid are cut into pieces of `fine` keys (when `fine`
+/// divides `tile`): top-k waits for the last score, and a whole tile's matmul, which streams its
+/// keys through one array after they arrive, was the indexer's tail. The cut keeps the grid (a
+/// piece never straddles a tile boundary); fn's third argument says a piece closes its tile.
 template <typename Fn>
-void for_each_key_tile(std::uint64_t L, std::uint64_t R, std::uint64_t tile, Fn&& fn) {
+void for_each_key_tile(std::uint64_t L, std::uint64_t R, std::uint64_t tile, std::uint64_t fine,
+                       Fn&& fn) {
+  const std::uint64_t tiles = ceil_div(L, tile);
+  const bool cut = fine > 0 && fine < tile && tile % fine == 0;
+  const std::uint64_t tail_from =
+      cut ? (tiles > kIndexerTailTiles ? tiles - kIndexerTailTiles : 0) * tile : L;
   for (std::uint64_t pos = 0; pos < L;) {
-    std::uint64_t stop = std::min(L, (pos / tile + 1) * tile);
+    const std::uint64_t step = pos >= tail_from ? fine : tile;
+    std::uint64_t stop = std::min(L, (pos / step + 1) * step);
     if (pos < R && stop > R) stop = R;
-    fn(pos, stop);
+    fn(pos, stop, stop == L || stop == R || stop % tile == 0);
     pos = stop;
   }
 }
@@ -393,16 +409,19 @@ void lower_decode(LoweringContext& c) {
                       tb.load(kTagIndexerScores, w_hbm + b * w_bytes, s.w, w_bytes, q_deps)};
       Ids sums;
       std::size_t idx_tiles = 0;
-      for_each_key_tile(L, c.resident_tokens, lt_idx, [&](std::uint64_t a, std::uint64_t e) {
-        if (++idx_tiles == idx_slots) run_pending();
-        Ids deps;
-        // A pinned new key is written into SRAM on chip; a streamed one is read back from HBM.
-        if (e > first_new) deps.push_back(app_key);
-        IndexerScorer::Keys keys = scorer->acquire(b, keys_b, a, e, deps);
-        sums.push_back(
-            scorer->score(keys, 0, e - a, sq, s.qi, s.w, qi_ready, s.scores + a * kFp32));
-        prefetch_next(std::min(prefetch_early, prefetched + lt_idx));
-      });
+      for_each_key_tile(L, c.resident_tokens, lt_idx, cols,
+                        [&](std::uint64_t a, std::uint64_t e, bool closes_tile) {
+                          if (++idx_tiles == idx_slots) run_pending();
+                          Ids deps;
+                          // A pinned new key is written into SRAM on chip; a streamed one is read
+                          // back from HBM.
+                          if (e > first_new) deps.push_back(app_key);
+                          IndexerScorer::Keys keys = scorer->acquire(b, keys_b, a, e, deps);
+                          sums.push_back(scorer->score(keys, 0, e - a, sq, s.qi, s.w, qi_ready,
+                                                       s.scores + a * kFp32));
+                          if (closes_tile)
+                            prefetch_next(std::min(prefetch_early, prefetched + lt_idx));
+                        });
       prefetch_next(prefetch_early);
       topk = emit_topk(c, sq, L, k_eff, s.scores, s.idx, sums);
     }

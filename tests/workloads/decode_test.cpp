@@ -161,6 +161,33 @@ TEST_CASE("decode tile sizes follow the SRAM capacity", "[workloads][decode]") {
                     Catch::Contains("sram.capacity_mib"));
 }
 
+TEST_CASE("decode cuts the indexer's last two key tiles into one-fold pieces",
+          "[workloads][decode]") {
+  // At L = 64k the grid has 64 tiles of 1024 keys (64k / kIndexerTiles, a multiple of the 128
+  // MXU columns). The last two are cut into 128-key pieces: 62 matmuls of m = 1024 and 16 of
+  // m = 128, covering every key once, in order, with no piece straddling a grid tile.
+  HwConfig hw;
+  GeneratedTrace t = generate_workload(decode(Attention::kDsa, 65536, 2048, 1), hw);
+  REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+  REQUIRE(*t.meta.find("tile.indexer_key_tokens") == "1024");
+  std::vector<std::uint64_t> m;
+  for (const auto& in : t.instructions)
+    if (in.op == Op::kMxuMatmul && t.tags.name(in.tag) == "indexer.scores") m.push_back(in.m);
+  REQUIRE(m.size() == 62 + 16);
+  std::uint64_t keys = 0;
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    CHECK(m[i] == (i < 62 ? 1024u : 128u));
+    keys += m[i];
+  }
+  CHECK(keys == 65536);
+  // At 8k the tiles are one fold already (8k / 64 = 128 keys): nothing to cut.
+  GeneratedTrace s = generate_workload(decode(Attention::kDsa, 8192, 2048, 1), hw);
+  std::uint64_t n = 0;
+  for (const auto& in : s.instructions)
+    if (in.op == Op::kMxuMatmul && s.tags.name(in.tag) == "indexer.scores") n += in.m == 128;
+  CHECK(n == 64);
+}
+
 TEST_CASE("decode gathers honour the pattern and spread over engines", "[workloads][decode]") {
   HwConfig hw;
   WorkloadParams p = decode(Attention::kDsa, 65536, 2048, 1);
