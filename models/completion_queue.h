@@ -1,17 +1,20 @@
 #pragma once
 /// A DMA engine's request completions, kept for two questions: which of its request slots frees
 /// first (a new request takes it), and which loaded data has arrived and is due to be written
-/// into SRAM. Both are asked of the same completion times, so one array sorted by completion tick
-/// answers both through two cursors: the slot cursor takes the earliest completion for each new
-/// request, the drain cursor walks forward over the completions that have happened and hands out
-/// their SRAM writes. A request costs one sorted insert, where two queues (slot ticks, pending
-/// writes) cost two searches and two memory shifts.
+/// into SRAM, in (arrival cycle, issue order).
 ///
-/// Inserts land behind both cursors: a request completes after it issues, it issues no earlier
-/// than the slot it takes frees, and no earlier than the cycle the last drain covered. A gather's
-/// completions land a few dozen places from the back at random, where a branchy binary search
-/// mispredicts at every level, and a binary heap's sifts measured slower than this array's one
-/// memmove; the search below has no data-dependent branch.
+/// Completions live in a calendar: one bucket per cycle of arrival, over a ring that covers the
+/// cycles from the last drain to the furthest completion (it grows when a completion lies beyond
+/// it), with a bitmap of the buckets in use. A bucket holds its completions in tick order. An
+/// insert is an append to a short list; a drain walks the buckets in cycle order and hands out
+/// each bucket's writes in issue order. A sorted array of every completion (the structure this
+/// replaced) cost a search and a memory shift of dozens of entries per request.
+///
+/// Slots are taken in completion order (a request takes the earliest-freeing slot), so the taken
+/// completions are always the earliest ones. Once the drain has passed a slot's completion, only
+/// "free by now" matters: the caller issues at max(now, slot_free()) with now no earlier than the
+/// last drain, so those slots are counted, not kept. The earliest completion still ahead is the
+/// slot cursor: it moves forward through the calendar as slots are taken.
 
 #include <algorithm>
 #include <cstddef>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "base/cycle.h"
+#include "base/error.h"
 
 namespace tpusim {
 
@@ -33,159 +37,191 @@ class CompletionQueue {
 
   /// `slots` request slots, all free from tick 0.
   explicit CompletionQueue(std::uint32_t slots)
-      : m_ticks(std::max<std::size_t>(16, 2 * std::size_t{slots}), 0),
-        m_entry_writes(m_ticks.size(), kNoWrite) {
-    m_tail = slots;
-  }
+      : m_stale_free(slots), m_head(kInitialRing, kNil), m_used(kInitialRing / 64, 0) {}
 
-  /// The tick the earliest-freeing slot frees.
-  Tick slot_free() const { return m_ticks[m_slot]; }
-  /// A request takes the earliest-freeing slot and gives it back at tick `done` (>= the slot's
-  /// free tick and >= the cycle of the last drain).
-  void take_slot(Tick done) { insert(done, kNoWrite); }
-  /// The same for a load, whose `write` drain() hands out once time reaches ceil(done) cycles.
-  void take_slot(Tick done, const Write& write) {
-    if (m_free.empty()) {
-      m_free.push_back(static_cast<std::uint32_t>(m_writes.size()));
-      m_writes.emplace_back();
-    }
-    const std::uint32_t w = m_free.back();
-    m_free.pop_back();
-    m_writes[w] = Pending{write, m_next_seq++};
-    insert(done, w);
+  /// The tick the earliest-freeing slot frees; when a slot has freed by the cycle of the last
+  /// drain(), that cycle's tick (which of those slots a request takes cannot change its issue).
+  Tick slot_free() const {
+    return m_stale_free > 0 ? cycles_to_ticks(m_drained) : m_entries[m_cursor].tick;
   }
+  /// A request takes the earliest-freeing slot and gives it back at tick `done` (later than the
+  /// last drain's cycle and no earlier than the slot's free tick).
+  void take_slot(Tick done) { take_and_insert(done, false, Write{}); }
+  /// The same for a load, whose `write` drain() hands out once time reaches ceil(done) cycles.
+  void take_slot(Tick done, const Write& write) { take_and_insert(done, true, write); }
 
   /// Calls apply(ready_cycle, write) for each write whose data has arrived by cycle `now`
   /// (ready_cycle = its completion tick rounded up to a cycle), each once, in ready_cycle order
   /// and then issue order. `now` never decreases between calls.
   template <class Apply>
   void drain(Cycle now, Apply&& apply) {
-    const Tick limit = cycles_to_ticks(now);  // ceil(t / kTicksPerCycle) <= now  <=>  t <= limit
-    m_batch.clear();
-    for (; m_drain < m_tail && m_ticks[m_drain] <= limit; ++m_drain) {
-      const std::uint32_t write = m_entry_writes[m_drain];
-      if (write == kNoWrite) continue;
-      // Tick order is ready order, except that one cycle's ticks may be out of issue order:
-      // insertion by (ready, seq) fixes that, and is linear on what is nearly sorted.
-      const Ready r{ticks_to_cycles_ceil(m_ticks[m_drain]), m_writes[write].seq, write};
-      std::size_t i = m_batch.size();
-      m_batch.push_back(r);
-      for (; i > 0 && (r.ready < m_batch[i - 1].ready ||
-                       (r.ready == m_batch[i - 1].ready && r.seq < m_batch[i - 1].seq));
-           --i)
-        m_batch[i] = m_batch[i - 1];
-      m_batch[i] = r;
+    if (now <= m_drained) return;
+    if (m_live == 0) {
+      m_drained = now;
+      return;
     }
-    for (const Ready& r : m_batch) {
-      m_free.push_back(r.write);
-      apply(r.ready, m_writes[r.write].write);
+    const std::size_t mask = m_head.size() - 1;
+    // Every bucket in use lies in (m_drained, m_drained + ring]; the walk stops at now.
+    const Cycle last = std::min<Cycle>(now, m_drained + m_head.size());
+    for (Cycle c = next_used(m_drained + 1, last); c <= last; c = next_used(c + 1, last)) {
+      const std::size_t b = static_cast<std::size_t>(c) & mask;
+      m_batch.clear();
+      for (std::uint32_t e = m_head[b]; e != kNil;) {
+        Entry& en = m_entries[e];
+        const std::uint32_t next = en.next;
+        if (!en.taken) ++m_stale_free;  // freed by now, and not yet taken
+        if (en.has_write) {
+          // Issue order within the cycle: the list is in tick order; the writes are few.
+          std::size_t i = m_batch.size();
+          m_batch.push_back(e);
+          for (; i > 0 && m_entries[m_batch[i - 1]].seq > en.seq; --i)
+            m_batch[i] = m_batch[i - 1];
+          m_batch[i] = e;
+        } else {
+          release(e);
+        }
+        e = next;
+      }
+      m_head[b] = kNil;
+      m_used[b / 64] &= ~(std::uint64_t{1} << (b % 64));
+      for (std::uint32_t e : m_batch) {
+        apply(c, m_entries[e].write);
+        release(e);
+      }
     }
+    m_drained = now;
+    if (m_stale_free > 0) m_cursor = kNil;
   }
 
  private:
-  static constexpr std::uint32_t kNoWrite = ~std::uint32_t{0};
-  static constexpr std::size_t kCountWindow = 32;
-  struct Pending {
-    Write write;
+  static constexpr std::uint32_t kNil = ~std::uint32_t{0};
+  static constexpr std::size_t kInitialRing = 4096;  ///< cycles; a power of two, >= 64
+  struct Entry {
+    Tick tick = 0;
     std::uint64_t seq = 0;  ///< issue order
+    Write write;
+    std::uint32_t next = kNil;  ///< the next entry of its bucket (tick order), or the free list
+    bool has_write = false;
+    bool taken = false;
   };
-  struct Ready {
-    Cycle ready;
-    std::uint64_t seq;
-    std::uint32_t write;
-  };
 
-  void insert(Tick done, std::uint32_t write) {
-    ++m_slot;  // the slot taken (its entry stays until the drain cursor has passed it too)
-    if (m_tail == m_ticks.size()) make_room();
-    const std::size_t from = std::max(m_slot, m_drain);
-    std::size_t pos = m_tail;
-    if (pos > from && done < m_ticks[pos - 1]) pos = upper_bound_before_last(from, done);
-    // Equal ticks stay in issue order: the new entry goes after every tick <= done.
-    shift_up(m_ticks, pos, m_tail);
-    shift_up(m_entry_writes, pos, m_tail);
-    m_ticks[pos] = done;
-    m_entry_writes[pos] = write;
-    ++m_tail;
-  }
-
-  /// The first position in [from, tail - 1] whose tick is > t, knowing the last one's is. Probes
-  /// at distances 1, 2, 4, ... from the back are independent loads whose results are only
-  /// summed; their count brackets the place, and a search halving by a multiply finishes inside.
-  std::size_t upper_bound_before_last(std::size_t from, Tick t) const {
-    const Tick* b = m_ticks.data();
-    const std::size_t last = m_tail - 1;
-    const std::size_t n = last - from;  // candidates before the last
-    std::size_t c = 0;                  // probes whose tick is > t: the first c
-    for (std::size_t d = 1; d <= n; d *= 2)
-      c += static_cast<std::size_t>(b[last - d] > t);
-    // The place is at most the last probe above t, and past the first one not above it.
-    const std::size_t hi = c == 0 ? last : last - (std::size_t{1} << (c - 1));
-    const std::size_t lo =
-        c < 64 && (std::size_t{1} << c) <= n ? last - (std::size_t{1} << c) + 1 : from;
-    // A short bracket (the usual insert, a few dozen places back) is counted rather than
-    // halved: its compares are independent, where each halving step waits for the last load.
-    if (hi - lo <= kCountWindow) {
-      std::size_t above = 0;
-      for (std::size_t i = lo; i < hi; ++i)
-        above += static_cast<std::size_t>(b[i] > t);
-      return hi - above;
-    }
-    const Tick* first = b + lo;
-    std::size_t len = hi - lo;
-    while (len > 1) {
-      const std::size_t half = len / 2;
-      // A multiply, not a ?: (which GCC turns back into a branch here).
-      first += static_cast<std::size_t>(first[half - 1] <= t) * half;
-      len -= half;
-    }
-    if (len == 1 && *first <= t) ++first;
-    return static_cast<std::size_t>(first - b);
-  }
-
-  /// Moves [pos, tail) one place up (tail < size).
-  template <class T>
-  static void shift_up(std::vector<T>& v, std::size_t pos, std::size_t tail) {
-    std::copy_backward(v.begin() + static_cast<std::ptrdiff_t>(pos),
-                       v.begin() + static_cast<std::ptrdiff_t>(tail),
-                       v.begin() + static_cast<std::ptrdiff_t>(tail + 1));
-  }
-  /// Moves [head, tail) to the front, into a buffer twice as large when `grow`.
-  template <class T>
-  static void compact(std::vector<T>& v, std::size_t head, std::size_t tail, bool grow) {
-    if (grow) {
-      std::vector<T> next(2 * v.size());
-      std::copy(v.begin() + static_cast<std::ptrdiff_t>(head),
-                v.begin() + static_cast<std::ptrdiff_t>(tail), next.begin());
-      v.swap(next);
-    } else {
-      std::copy(v.begin() + static_cast<std::ptrdiff_t>(head),
-                v.begin() + static_cast<std::ptrdiff_t>(tail), v.begin());
+  void take_and_insert(Tick done, bool has_write, const Write& write) {
+    take();
+    const Cycle c = ticks_to_cycles_ceil(done);
+    SIM_CHECK("dma", c > m_drained,
+              "a request completes at a cycle the engine's completion queue has drained");
+    if (c - m_drained > m_head.size()) grow(c - m_drained);
+    const std::uint32_t e = allocate();
+    Entry& en = m_entries[e];
+    en.tick = done;
+    en.seq = m_next_seq++;
+    en.write = write;
+    en.has_write = has_write;
+    en.taken = false;
+    // After every tick <= done in the bucket (equal ticks stay in issue order).
+    const std::size_t b = static_cast<std::size_t>(c) & (m_head.size() - 1);
+    std::uint32_t* link = &m_head[b];
+    while (*link != kNil && m_entries[*link].tick <= done)
+      link = &m_entries[*link].next;
+    en.next = *link;
+    *link = e;
+    m_used[b / 64] |= std::uint64_t{1} << (b % 64);
+    // The new completion is the earliest one ahead when it precedes the cursor (taken ones are
+    // all earlier than it, since it is no earlier than the slot just taken).
+    if (m_stale_free == 0 && (m_cursor == kNil || done < m_entries[m_cursor].tick)) {
+      m_cursor = e;
+      m_cursor_cycle = c;
     }
   }
 
-  void make_room() {
-    const std::size_t head = std::min(m_slot, m_drain);
-    const std::size_t n = m_tail - head;
-    // Grow while more than half full, so compactions stay amortised O(1) per insert.
-    compact(m_ticks, head, m_tail, 2 * n >= m_ticks.size());
-    compact(m_entry_writes, head, m_tail, 2 * n >= m_entry_writes.size());
-    m_slot -= head;
-    m_drain -= head;
-    m_tail = n;
+  void take() {
+    if (m_stale_free > 0) {
+      if (--m_stale_free == 0) {
+        // No completion ahead was taken while a drained slot was free: the first is the earliest.
+        m_cursor = kNil;
+        const Cycle last = m_drained + m_head.size();
+        const Cycle c = next_used(m_drained + 1, last);
+        if (c <= last) set_cursor_to_head(c);
+      }
+      return;
+    }
+    Entry& en = m_entries[m_cursor];
+    en.taken = true;
+    if (en.next != kNil) {
+      m_cursor = en.next;
+      return;
+    }
+    m_cursor = kNil;
+    const Cycle last = m_drained + m_head.size();
+    const Cycle c = next_used(m_cursor_cycle + 1, last);
+    if (c <= last) set_cursor_to_head(c);
   }
 
-  // The entries [min(slot, drain), tail), sorted by tick, as two arrays: the searches read only
-  // the ticks, and an insert shifts 12 B per entry instead of a padded 16.
-  std::vector<Tick> m_ticks;                  ///< each entry's completion tick
-  std::vector<std::uint32_t> m_entry_writes;  ///< its index into m_writes, or kNoWrite (a store,
-                                              ///< or a slot's initial 0)
-  std::size_t m_slot = 0;                     ///< first entry not yet taken as a free slot
-  std::size_t m_drain = 0;                    ///< first entry not yet passed by drain()
-  std::size_t m_tail = 0;                     ///< one past the last entry
-  std::vector<Pending> m_writes;              ///< payloads of the entries' writes
-  std::vector<std::uint32_t> m_free;          ///< unused m_writes entries
-  std::vector<Ready> m_batch;                 ///< drain()'s writes, sorted
+  void set_cursor_to_head(Cycle c) {
+    m_cursor = m_head[static_cast<std::size_t>(c) & (m_head.size() - 1)];
+    m_cursor_cycle = c;
+  }
+
+  /// The first cycle in [from, last] whose bucket is in use, or last + 1.
+  Cycle next_used(Cycle from, Cycle last) const {
+    const std::size_t mask = m_head.size() - 1;
+    while (from <= last) {
+      const std::size_t b = static_cast<std::size_t>(from) & mask;
+      const std::uint64_t word = m_used[b / 64] >> (b % 64);
+      if (word != 0) {
+        const Cycle c = from + static_cast<Cycle>(__builtin_ctzll(word));
+        return c <= last ? c : last + 1;
+      }
+      from += 64 - b % 64;  // the next word (the ring's size is a multiple of 64)
+    }
+    return last + 1;
+  }
+
+  /// Widens the ring to cover `span` cycles past the last drain, keeping every bucket.
+  void grow(Cycle span) {
+    std::size_t size = m_head.size();
+    while (size < span)
+      size *= 2;
+    std::vector<std::uint32_t> head(size, kNil);
+    std::vector<std::uint64_t> used(size / 64, 0);
+    const std::size_t old_mask = m_head.size() - 1;
+    for (Cycle c = m_drained + 1; c <= m_drained + m_head.size(); ++c) {
+      const std::uint32_t h = m_head[static_cast<std::size_t>(c) & old_mask];
+      if (h == kNil) continue;
+      const std::size_t b = static_cast<std::size_t>(c) & (size - 1);
+      head[b] = h;
+      used[b / 64] |= std::uint64_t{1} << (b % 64);
+    }
+    m_head.swap(head);
+    m_used.swap(used);
+  }
+
+  std::uint32_t allocate() {
+    ++m_live;
+    if (m_free != kNil) {
+      const std::uint32_t e = m_free;
+      m_free = m_entries[e].next;
+      return e;
+    }
+    m_entries.emplace_back();
+    return static_cast<std::uint32_t>(m_entries.size() - 1);
+  }
+  void release(std::uint32_t e) {
+    --m_live;
+    m_entries[e].next = m_free;
+    m_free = e;
+  }
+
+  std::uint64_t m_stale_free;          ///< untaken slots freed by the last drain's cycle
+  Cycle m_drained = 0;                 ///< the last drain's cycle: every bucket up to it is empty
+  std::vector<std::uint32_t> m_head;   ///< per bucket (cycle mod ring): first entry, tick order
+  std::vector<std::uint64_t> m_used;   ///< one bit per bucket in use
+  std::vector<Entry> m_entries;        ///< pool
+  std::uint32_t m_free = kNil;         ///< unused pool entries
+  std::uint64_t m_live = 0;            ///< pool entries in use
+  std::uint32_t m_cursor = kNil;       ///< the earliest untaken completion (when none is stale)
+  Cycle m_cursor_cycle = 0;            ///< its bucket's cycle
+  std::vector<std::uint32_t> m_batch;  ///< one bucket's writes, in issue order
   std::uint64_t m_next_seq = 0;
 };
 

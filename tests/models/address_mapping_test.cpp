@@ -71,9 +71,9 @@ TEST_CASE("CompletionQueue frees slots and drains writes like two separate queue
   // max(now, slot free) and complete a random time later (loads carry a write, stores none);
   // time moves on and drains now and then. The reference keeps the slots' free ticks in a plain
   // vector (take the minimum) and the pending writes in another, drained by (ready, issue order).
-  // The jitter's width decides how far from the back a completion lands: a few places, or
-  // anywhere in the queue.
-  const Tick jitter = GENERATE(Tick{4000}, Tick{400000});
+  // The jitter's width decides how far apart completions land: a few per cycle, spread over
+  // hundreds of cycles, or beyond the calendar's first 4,096 cycles (it grows).
+  const Tick jitter = GENERATE(Tick{4000}, Tick{400000}, Tick{40000000});
   // 256 slots (the preset's) keep enough entries behind an insert for the counted search.
   const std::uint32_t n_slots = GENERATE(16u, 256u);
   CompletionQueue q(n_slots);
@@ -89,7 +89,10 @@ TEST_CASE("CompletionQueue frees slots and drains writes like two separate queue
   for (int step = 0; step < 20000; ++step) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     auto min_slot = std::min_element(slots.begin(), slots.end());
-    REQUIRE(q.slot_free() == *min_slot);
+    // A slot freed by the last drain's cycle (now) may be reported as that cycle: a request
+    // issues at max(now, slot free) either way. A slot that frees later is exact.
+    const Tick now_ticks = cycles_to_ticks(now);
+    REQUIRE(std::max(now_ticks, q.slot_free()) == std::max(now_ticks, *min_slot));
     if ((x >> 40) % 4 == 0) {
       now += (x >> 50) % 300;
       q.drain(now, [&got](Cycle ready, const CompletionQueue::Write& w) {
@@ -118,5 +121,6 @@ TEST_CASE("CompletionQueue frees slots and drains writes like two separate queue
     }
     ++seq;
   }
-  CHECK(want.size() > 1000);
+  // With the widest jitter most completions lie beyond the last drain: fewer writes come due.
+  CHECK(want.size() > (jitter > 1000000 ? 300u : 1000u));
 }
