@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/splitmix64.h"
 #include "models/completion_queue.h"
 
 namespace tpusim {
@@ -194,17 +195,6 @@ using namespace tpusim;
 
 namespace {
 
-struct Rng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
-};
-
 using Out = std::vector<std::pair<Cycle, std::uint64_t>>;
 
 struct Stats {
@@ -213,7 +203,7 @@ struct Stats {
 
 // One random life. Returns false (with CHECKs failed) on the first mismatch.
 bool run_one(std::uint32_t slots, std::uint64_t seed, int ops, Stats& st) {
-  Rng r{seed};
+  SplitMix64 r(seed);
   CompletionQueue q(slots);
   old_cq::OldCompletionQueue o(slots);
   // The "profile" of this life: how far completions land, how time moves, how big groups are.
