@@ -209,6 +209,39 @@ TEST_CASE("decode gathers honour the pattern and spread over engines", "[workloa
   CHECK_THROWS_WITH(generate_workload(p, hw), Catch::Contains("--pattern"));
 }
 
+TEST_CASE("decode splits the first sequence's first gathered tiles over every engine",
+          "[workloads][decode]") {
+  // k = 2048 rows in 128-row tiles over 2 x 4 partitions: 16 tiles, two per partition. The
+  // first sequence's 8 first tiles go to all 4 engines (32 rows each); its second tiles, and
+  // every tile of later sequences, stay whole (one 84-KB gather: below two 64-KiB pieces).
+  HwConfig hw;
+  auto gathers = [&](const WorkloadParams& p) {
+    GeneratedTrace t = generate_workload(p, hw);
+    REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+    std::vector<std::uint64_t> rows;
+    for (const auto& in : t.instructions)
+      if (in.op == Op::kDmaGather) rows.push_back(in.rows);
+    return rows;
+  };
+  std::vector<std::uint64_t> b1 = gathers(decode(Attention::kDsa, 32768, 2048, 1));
+  REQUIRE(b1.size() == 8 * 4 + 8);
+  for (std::size_t i = 0; i < b1.size(); ++i)
+    CHECK(b1[i] == (i < 32 ? 32u : 128u));
+  // Batch 2: the second sequence gathers 16 whole tiles.
+  std::vector<std::uint64_t> b2 = gathers(decode(Attention::kDsa, 32768, 2048, 2));
+  REQUIRE(b2.size() == 40 + 16);
+  for (std::size_t i = 40; i < b2.size(); ++i)
+    CHECK(b2[i] == 128u);
+  // Prefetching the next layer's keys: halves (64 rows), so that 16 pieces, not 32, wait for
+  // top-k in the DMA issue window ahead of the prefetch.
+  WorkloadParams pf = decode(Attention::kDsa, 32768, 2048, 1);
+  pf.residency = Residency::kPrefetch;
+  std::vector<std::uint64_t> p1 = gathers(pf);
+  REQUIRE(p1.size() == 8 * 2 + 8);
+  for (std::size_t i = 0; i < p1.size(); ++i)
+    CHECK(p1[i] == (i < 16 ? 64u : 128u));
+}
+
 TEST_CASE("workload flag parsers name the flag", "[workloads]") {
   CHECK(parse_phase("prefill") == Phase::kPrefill);
   CHECK(to_string(parse_residency("auto")) == "auto");
