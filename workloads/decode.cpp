@@ -248,13 +248,14 @@ void lower_decode(LoweringContext& c) {
   // in flight, two tiles then stream at once and one's latency ramp hides under the other's
   // transfer, where splitting every tile over all engines makes them start and drain together.
   const std::uint64_t stream_pieces = std::max<std::uint64_t>(1, c.hw.dma.engines / 2);
-  // The first sequence's first gathered tiles go to every engine. A step that prefetches the
-  // next layer's keys queues them behind the gathers, and 2 x mxu.count tiles of that many pieces
-  // waiting for top-k would fill the DMA issue window and hold the prefetch until top-k (64k and
-  // 128k with --residency prefetch: 0.89 -> 0.82 and 0.91 -> 0.86 of the bound), so there each
-  // of those tiles is split in two.
-  const std::uint64_t first_tile_pieces =
-      c.prefetch_next_keys ? std::min<std::uint64_t>(2, c.hw.dma.engines) : c.hw.dma.engines;
+  // The first sequence's first gathered tiles go to every engine, unless other loads queue
+  // behind its gathers (the next sequence's keys, the next layer's prefetched keys): 2 x
+  // mxu.count tiles of that many pieces waiting for top-k would fill the DMA issue window and
+  // hold those loads until top-k, so there each of the tiles is split in two (tests/bench/
+  // RESULTS.md, ninth round of issue 11).
+  const std::uint64_t first_tile_pieces = (c.prefetch_next_keys || B > 1)
+                                              ? std::min<std::uint64_t>(2, c.hw.dma.engines)
+                                              : c.hw.dma.engines;
   std::unique_ptr<IndexerScorer> scorer;
   if (dsa) {
     scorer = std::make_unique<IndexerScorer>(c, sq, lt_idx, idx_slots);

@@ -211,9 +211,9 @@ TEST_CASE("decode gathers honour the pattern and spread over engines", "[workloa
 
 TEST_CASE("decode splits the first sequence's first gathered tiles over every engine",
           "[workloads][decode]") {
-  // k = 2048 rows in 128-row tiles over 2 x 4 partitions: 16 tiles, two per partition. The
-  // first sequence's 8 first tiles go to all 4 engines (32 rows each); its second tiles, and
-  // every tile of later sequences, stay whole (one 84-KB gather: below two 64-KiB pieces).
+  // k = 2048 rows in 128-row tiles over 2 x 4 partitions: 16 tiles, two per partition. At batch 1
+  // the 8 first tiles go to all 4 engines (32 rows each); the second tiles stay whole (one 84-KB
+  // gather: below two 64-KiB pieces).
   HwConfig hw;
   auto gathers = [&](const WorkloadParams& p) {
     GeneratedTrace t = generate_workload(p, hw);
@@ -227,13 +227,13 @@ TEST_CASE("decode splits the first sequence's first gathered tiles over every en
   REQUIRE(b1.size() == 8 * 4 + 8);
   for (std::size_t i = 0; i < b1.size(); ++i)
     CHECK(b1[i] == (i < 32 ? 32u : 128u));
-  // Batch 2: the second sequence gathers 16 whole tiles.
+  // When loads queue behind the gathers (the next sequence's keys at batch 2, the next layer's
+  // prefetched keys), the first tiles are halved (64 rows), so that 16 pieces, not 32, wait for
+  // top-k in the DMA issue window; the second sequence gathers 16 whole tiles.
   std::vector<std::uint64_t> b2 = gathers(decode(Attention::kDsa, 32768, 2048, 2));
-  REQUIRE(b2.size() == 40 + 16);
-  for (std::size_t i = 40; i < b2.size(); ++i)
-    CHECK(b2[i] == 128u);
-  // Prefetching the next layer's keys: halves (64 rows), so that 16 pieces, not 32, wait for
-  // top-k in the DMA issue window ahead of the prefetch.
+  REQUIRE(b2.size() == 8 * 2 + 8 + 16);
+  for (std::size_t i = 0; i < b2.size(); ++i)
+    CHECK(b2[i] == (i < 16 ? 64u : 128u));
   WorkloadParams pf = decode(Attention::kDsa, 32768, 2048, 1);
   pf.residency = Residency::kPrefetch;
   std::vector<std::uint64_t> p1 = gathers(pf);
