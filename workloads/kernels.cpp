@@ -68,7 +68,7 @@ void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, st
 void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t span,
                       std::uint64_t sel_total, std::uint64_t sel_begin, std::uint64_t sel_end,
                       std::uint64_t sram, std::uint64_t max_pieces, const Ids& deps, Ids& out,
-                      bool whole_split) {
+                      bool exact_pieces) {
   const GatherPattern& pat = c.p.pattern;
   const std::uint64_t row = c.kv_row_bytes;
   // The rows the selection is drawn from: the whole table, or its last W rows for recent:W.
@@ -83,8 +83,8 @@ void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t spa
   // This slice of the sorted selection lies in the proportional slice of the window.
   std::uint64_t t0 = win * sel_begin / sel_total, t1 = win * sel_end / sel_total;
   std::uint64_t rows = sel_end - sel_begin;
-  std::uint64_t pieces = whole_split ? std::max<std::uint64_t>(1, std::min(max_pieces, rows))
-                                     : std::min(max_pieces, c.dma_pieces(rows * row, rows));
+  std::uint64_t pieces = exact_pieces ? std::max<std::uint64_t>(1, std::min(max_pieces, rows))
+                                      : std::min(max_pieces, c.dma_pieces(rows * row, rows));
   for (std::uint64_t i = 0; i < pieces; ++i) {
     std::uint64_t r0 = rows * i / pieces, r1 = rows * (i + 1) / pieces;
     std::uint64_t s0 = t0 + (t1 - t0) * i / pieces, s1 = t0 + (t1 - t0) * (i + 1) / pieces;

@@ -77,13 +77,13 @@ void store_rows(LoweringContext& c, std::string_view tag, std::uint64_t sram, st
 /// Gathers rows [sel_begin, sel_end) of a top-`sel_total` selection out of a table of `span`
 /// rows at `table`. Indices come out of top-k sorted, so that slice of the selection lies in the
 /// proportional slice of the table (for recent:W, of its last W rows); each piece gathers its
-/// share of rows from its share of the table, pieces spread over the DMA engines. The pieces are
-/// at most `max_pieces` and at least 64 KiB each, or, with `whole_split`, exactly `max_pieces`
-/// (rows permitting) whatever their size.
+/// share of rows from its share of the table, pieces spread over the DMA engines. There are at
+/// most `max_pieces` pieces of at least 64 KiB each; with `exact_pieces`, exactly `max_pieces`
+/// (at most one per row) whatever their size.
 void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t span,
                       std::uint64_t sel_total, std::uint64_t sel_begin, std::uint64_t sel_end,
                       std::uint64_t sram, std::uint64_t max_pieces, const Ids& deps, Ids& out,
-                      bool whole_split = false);
+                      bool exact_pieces = false);
 
 /// A ring of SRAM buffers for streamed tiles; each remembers the last instruction reading it
 /// so the next load into it waits for exactly that (double buffering with slots = 2).
