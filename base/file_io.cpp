@@ -52,7 +52,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
 }
 
-void write_all_fd(int fd, const std::string& s, const std::string& what) {
+void write_all_fd(int fd, std::string_view s, const std::string& what) {
   std::size_t off = 0;
   while (off < s.size()) {
     const ssize_t n = ::write(fd, s.data() + off, s.size() - off);

@@ -3,6 +3,7 @@
 /// failing step is seen and named.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tpusim {
@@ -13,7 +14,7 @@ void write_file_atomic(const std::string& path, const std::string& content);
 
 /// Writes all of `s` to `fd`, retrying short writes and EINTR. Throws UserError naming `what`
 /// (a path or "pipe") when the descriptor refuses.
-void write_all_fd(int fd, const std::string& s, const std::string& what);
+void write_all_fd(int fd, std::string_view s, const std::string& what);
 
 /// Reads `fd` to end of file (EINTR retried; stops at the first other error).
 std::string read_all_fd(int fd);
