@@ -56,14 +56,18 @@ void prepare_heap_for_systemc() {
   // Only the whole huge pages inside the region: the block, 2 MiB-aligned and rounded to 4 MiB by
   // the executable's operator new (sim/large_blocks.cpp), lands on exactly those, and the 4-KiB
   // pages at the region's edges that were populated with them went unused (tests/bench/RESULTS.md).
+  // Offsets from the block rather than casts back from integers, so the pointers keep their
+  // provenance.
   constexpr std::uintptr_t kHuge = std::uintptr_t{2} << 20;
-  const auto from = (reinterpret_cast<std::uintptr_t>(block) + kHuge - 1) & ~(kHuge - 1);
-  const auto to = (reinterpret_cast<std::uintptr_t>(block) + kRegion) & ~(kHuge - 1);
+  const std::uintptr_t start = reinterpret_cast<std::uintptr_t>(block);
+  char* const from = static_cast<char*>(block) + (kHuge - start % kHuge) % kHuge;
+  char* const to = static_cast<char*>(block) + kRegion - (start + kRegion) % kHuge;
+  const auto length = static_cast<std::size_t>(to - from);
 #ifndef MADV_POPULATE_WRITE
   constexpr int MADV_POPULATE_WRITE = 23;  // Linux 5.14; older kernels refuse it
 #endif
-  ::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
-  ::madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
+  ::madvise(from, length, MADV_HUGEPAGE);
+  ::madvise(from, length, MADV_POPULATE_WRITE);
   std::free(block);
 #endif
 }
