@@ -337,7 +337,7 @@ void lower_decode(LoweringContext& c) {
           continue;
         }
         std::size_t slot;
-        Ids deps = {take_flash_slot(rings[i], *pipes[i], slot)};
+        Ids deps = take_flash_slot(rings[i], *pipes[i], slot);
         load(a, e, rings[i].addr[slot], deps, ready, t == 0);
         last_loads[i] = ready;
         for (std::uint64_t j = 0; j < queries; ++j)

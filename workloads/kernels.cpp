@@ -141,12 +141,12 @@ std::size_t FlashPipeline::push(Tile t) {
   // The scores slot was last read by pv of tile i - slots.
   if (i >= m_slots) {
     ensure_emitted(i - m_slots);
-    t.deps.push_back(m_pv[i - m_slots]);
+    t.deps.insert(t.deps.end(), m_pv[i - m_slots].begin(), m_pv[i - m_slots].end());
   }
   m_qk.push_back(m_tb.matmul(kTagAttnQk, t.m, t.n, m_d_qk, DType::kBf16, t.q_addr, t.kv_addr,
                              m_scores[i % m_slots], t.deps));
-  m_pv.push_back(kNoId);
-  m_merge.push_back(kNoId);
+  m_pv.emplace_back();
+  m_merge.emplace_back();
   m_tiles.push_back(std::move(t));
   if (i >= m_skew) ensure_emitted(i - m_skew);
   return i;
@@ -170,9 +170,10 @@ void FlashPipeline::emit_softmax_pv(std::size_t i) {
   // Online softmax over the tile: running max, exp, row sums, in place.
   std::uint64_t sm = m_tb.vpu(kTagAttnSoftmax, Op::kVpuSoftmax, t.m * t.n, s, s, {m_qk[i]});
   Ids deps = {sm};
-  if (i >= m_slots) deps.push_back(m_merge[i - m_slots]);
-  m_pv[i] = m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr,
-                        t.first ? t.acc_addr : m_partial[i % m_slots], deps);
+  if (i >= m_slots)
+    deps.insert(deps.end(), m_merge[i - m_slots].begin(), m_merge[i - m_slots].end());
+  const std::uint64_t out = t.first ? t.acc_addr : m_partial[i % m_slots];
+  m_pv[i] = {m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr, out, deps)};
   ++m_pv_done;
 }
 
@@ -186,13 +187,13 @@ void FlashPipeline::emit_merge(std::size_t i) {
     ++m_merge_done;
     return;
   }
-  Ids deps = {m_pv[i]};
-  if (i >= 1) deps.push_back(m_merge[i - 1]);
+  Ids deps = m_pv[i];
+  if (i >= 1) deps.insert(deps.end(), m_merge[i - 1].begin(), m_merge[i - 1].end());
   for (std::size_t j : m_open_firsts)
-    deps.push_back(m_pv[j]);
+    deps.insert(deps.end(), m_pv[j].begin(), m_pv[j].end());
   m_open_firsts.clear();
-  m_merge[i] =
-      m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % m_slots], t.acc_addr, deps);
+  m_merge[i] = {m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % m_slots],
+                         t.acc_addr, deps)};
   ++m_merge_done;
 }
 
@@ -202,7 +203,7 @@ Ids FlashPipeline::cover(std::size_t i) {
   // Tiles up to the previous cover belong to groups the caller has already finished.
   Ids out;
   for (std::size_t j = i + 1; j-- > m_covered;) {
-    out.push_back(m_merge[j]);
+    out.insert(out.end(), m_merge[j].begin(), m_merge[j].end());
     if (!m_tiles[j].first) break;
   }
   m_covered = std::max(m_covered, i + 1);
@@ -227,12 +228,12 @@ Ids FlashPipeline::flush() {
   return cover(m_tiles.size() - 1);
 }
 
-std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot) {
+Ids take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot) {
   slot = ring.take();
   std::size_t last = ring.last_push[slot];
-  if (last == BufferRing::kNoPush) return kNoId;
+  if (last == BufferRing::kNoPush) return {};
   pipe.ensure_emitted(last);
-  return pipe.pv_id(last);
+  return pipe.pv_ids(last);
 }
 
 std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint64_t rows,

@@ -134,7 +134,8 @@ class FlashPipeline {
   std::size_t push(Tile t);
   /// Emits everything up to and including pv of push `i`.
   void ensure_emitted(std::size_t i);
-  std::uint64_t pv_id(std::size_t i) const { return m_pv[i]; }
+  /// The pv matmul of push `i` (as a list, for a caller to depend on).
+  const Ids& pv_ids(std::size_t i) const { return m_pv[i]; }
   std::size_t size() const { return m_tiles.size(); }
   /// Emits everything up to and including the accumulate of push `i`; returns the ids that
   /// finish every accumulator written since the previous ensure_merged() or flush() (the last
@@ -153,15 +154,16 @@ class FlashPipeline {
   std::size_t m_slots, m_skew;
   std::vector<std::uint64_t> m_scores, m_partial;
   std::vector<Tile> m_tiles;
-  Ids m_qk, m_pv, m_merge;  ///< per push; a first tile's m_merge is its pv
+  Ids m_qk;                        ///< per push
+  std::vector<Ids> m_pv, m_merge;  ///< per push; a first tile's m_merge is its pv
   std::size_t m_pv_done = 0, m_merge_done = 0;
   std::vector<std::size_t> m_open_firsts;  ///< first tiles since the last real merge
   std::size_t m_covered = 0;               ///< pushes already handed out by cover()
 };
 
 /// Takes a BufferRing slot for a flash tile: waits for (and emits if needed) the pv of the last
-/// tile that read it. Returns the dependency to put on the load.
-std::uint64_t take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot);
+/// tile that read it. Returns the dependencies to put on the load (none for a fresh slot).
+Ids take_flash_slot(BufferRing& ring, FlashPipeline& pipe, std::size_t& slot);
 
 /// Split-KV combine (flash-decoding): `parts` partial results, each `rows` x `d_v` fp32
 /// accumulators with their own running row max and row sum (at `stats`, 2 x rows fp32 per part),

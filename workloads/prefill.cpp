@@ -132,7 +132,7 @@ void mqa_prefill(LoweringContext& c, const Geometry& g) {
     }
     auto load_kv = [&](std::uint64_t a, std::uint64_t e, Ids& ready) {
       std::size_t slot;
-      Ids deps = {take_flash_slot(kv, pipe, slot)};
+      Ids deps = take_flash_slot(kv, pipe, slot);
       if (e > g.P0) deps.insert(deps.end(), append.begin(), append.end());
       load_rows(c, kTagAttnLoad, src_table + a * g.row, kv.addr[slot], e - a, g.row, deps, ready);
       return slot;
@@ -358,7 +358,8 @@ void mha_prefill(LoweringContext& c, const Geometry& g) {
         // Keys [0, P0 + s1), tiles aligned to the chunk start so diagonal tiles line up.
         for_each_tile(0, g.P0 + s1, g.P0, plan.tk, [&](std::uint64_t a, std::uint64_t e) {
           std::size_t slot;
-          Ids deps = {take_flash_slot(kv, pipe, slot), decomp_fence};
+          Ids deps = take_flash_slot(kv, pipe, slot);
+          deps.push_back(decomp_fence);
           Ids ready = q_ready;
           load_rows(c, kTagAttnLoad, exp_g + a * G * head_kv, kv.addr[slot], e - a, G * head_kv,
                     deps, ready, stream_pieces);
@@ -556,7 +557,8 @@ void dsa_prefill(LoweringContext& c, const Geometry& g) {
     for (std::uint64_t t0 = 0; t0 < r; t0 += ta) {
       const std::uint64_t t1 = std::min(r, t0 + ta);
       std::size_t slot;
-      Ids deps = {take_flash_slot(kv, pipe, slot), w.topk};
+      Ids deps = take_flash_slot(kv, pipe, slot);
+      deps.push_back(w.topk);
       deps.insert(deps.end(), w.append.begin(), w.append.end());
       Ids ready = w.q_ready;
       const std::size_t before = ready.size();
