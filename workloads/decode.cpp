@@ -10,10 +10,12 @@
 // Split-KV (flash-decoding, as FlashMLA splits the KV range over SMs): one online-softmax chain
 // qk -> softmax -> pv -> accumulate is serial, and the MXUs take matmuls in trace order, so a
 // single chain keeps at most two arrays busy. The KV range (dense: L rows; DSA: each query's
-// k_eff selected rows) is cut into P = 2 x mxu.count partitions, each with its own chain, its
-// own accumulator and its own KV slots; their tiles are emitted round-robin so the MXU queue
-// always holds P independent matmuls. The P partial results are merged on the VPU at the end
-// (combine_partials: max, exp, rescale, add; counted).
+// k_eff selected rows) is cut into P = 2 x mxu.count partitions (a single-query sparse
+// selection: one per tile, up to 4 x mxu.count), each with its own chain, its own accumulator
+// and its own KV slots; their tiles are emitted round-robin so the MXU queue always holds P
+// independent matmuls. The P partial results are merged on the VPU (combine_partials: max,
+// exp, rescale, add; counted): dense at the end, sparse in rounds of mxu.count partitions as
+// they finish, the last round at the end (merge_rounds).
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -44,9 +46,14 @@ constexpr std::uint64_t kMinTileFolds = 8;
 // At short context the fold floor would leave one tile per partition, loaded whole before its
 // array starts; at least this many tiles let the loads of one overlap the matmuls of another.
 constexpr std::uint64_t kMinTilesPerPart = 4;
-// A top-k selection is only k rows: two tiles per partition let gathers overlap compute, and
-// both fit their partition's two slots, so every gather issues as soon as top-k is done.
-constexpr std::uint64_t kSparseTilesPerPart = 2;
+// A top-k selection is only k rows. With one query token per sequence each selected tile is a
+// partition of its own (at most kSparsePartitionsPerMxu per array; k 2048 gives 16 of 128 rows
+// on tpu-v5e): no accumulate inside a partition, and the partitions are merged in rounds as they
+// finish (merge_rounds below). With MTP the queries' own chains already multiply the
+// independent work, and two tiles per partition came out faster (tests/bench/RESULTS.md, issue
+// 11, eleventh round).
+constexpr std::uint64_t kSparsePartitionsPerMxu = 4;
+constexpr std::uint64_t kSparseMtpTilesPerPart = 2;
 // KV slots per partition. Two would make the load of tile t+2 wait for pv of tile t, which the
 // in-order MXU queue only reaches after every other partition's qk of tile t+1; a third slot
 // lets the loads run a whole round ahead.
@@ -182,7 +189,10 @@ void lower_decode(LoweringContext& c) {
   std::uint64_t P = 0, set_bytes = 0, stats_bytes = 0, lt = 0, lt_idx = 0, free = 0;
   std::uint64_t attn_budget = 0;
   std::size_t idx_slots = 0;
-  for (std::uint64_t want = std::max<std::uint64_t>(1, kPartitionsPerMxu * mxus);; --want) {
+  const bool one_tile_parts = sparse_attn && sq == 1;
+  const std::uint64_t per_mxu = one_tile_parts ? kSparsePartitionsPerMxu : kPartitionsPerMxu;
+  const std::uint64_t sparse_tiles = one_tile_parts ? 1 : kSparseMtpTilesPerPart;
+  for (std::uint64_t want = std::max<std::uint64_t>(1, per_mxu * mxus);; --want) {
     part = partition(attn_rows, want, cols);
     // A streamed partition needs two tiles of one fold so that its loads overlap its matmuls;
     // at short context on a many-array chip, fewer partitions with two tiles each beat more
@@ -196,8 +206,8 @@ void lower_decode(LoweringContext& c) {
     attn_budget = dsa ? free / 2 : free;
     const std::uint64_t attn_token = P * (kKvSlots * slot_row + 2 * m_attn * kFp32);
     const std::uint64_t attn_fixed = P * (FlashPipeline::sram_bytes(dv, m_attn, 0) + 2 * 512);
-    std::uint64_t target = round_up(
-        ceil_div(part.chunk, sparse_attn ? kSparseTilesPerPart : kTargetTilesPerPart), cols);
+    std::uint64_t target =
+        round_up(ceil_div(part.chunk, sparse_attn ? sparse_tiles : kTargetTilesPerPart), cols);
     if (!sparse_attn)
       target = std::max(target, std::min(kMinTileFolds * cols,
                                          round_up(ceil_div(part.chunk, kMinTilesPerPart), cols)));
@@ -248,11 +258,13 @@ void lower_decode(LoweringContext& c) {
   // in flight, two tiles then stream at once and one's latency ramp hides under the other's
   // transfer, where splitting every tile over all engines makes them start and drain together.
   const std::uint64_t stream_pieces = std::max<std::uint64_t>(1, c.hw.dma.engines / 2);
-  // The first sequence's first gathered tiles go to every engine, unless other loads queue
-  // behind its gathers (the next sequence's keys, the next layer's prefetched keys): 2 x
-  // mxu.count tiles of that many pieces waiting for top-k would fill the DMA issue window and
-  // hold those loads until top-k, so there each of the tiles is split in two (tests/bench/
-  // RESULTS.md, ninth round of issue 11).
+  // The first sequence's first gathered tiles (those of the first 2 x mxu.count partitions, which
+  // the arrays start on) go to every engine, unless other loads queue behind its gathers (the
+  // next sequence's keys, the next layer's prefetched keys): 2 x mxu.count tiles of that many
+  // pieces waiting for top-k would fill the DMA issue window and hold those loads until top-k,
+  // so there each of the tiles is split in two (tests/bench/RESULTS.md, ninth round of issue
+  // 11). Splitting all 4 x mxu.count one-tile partitions' made that 32 pieces again (DSA decode
+  // with --residency prefetch at 64k 20,870 -> 22,779 cycles).
   const std::uint64_t first_tile_pieces = (c.prefetch_next_keys || B > 1)
                                               ? std::min<std::uint64_t>(2, c.hw.dma.engines)
                                               : c.hw.dma.engines;
@@ -315,7 +327,8 @@ void lower_decode(LoweringContext& c) {
 
   // Emits the attention over rows [0, n) of one query's (or the dense) KV range, split over the
   // partitions and interleaved tile by tile. `load(a, e, slot_addr, deps, ready, first)` brings
-  // rows [a, e) into a slot (`first`: the partition's first tile).
+  // rows [a, e) into a slot (`first`: the first tile of one of the first 2 x mxu.count
+  // partitions, which the arrays start on).
   bool first_seq = true;
   std::uint64_t topk = kNoId;  // this sequence's top-k (DSA), or kNoId
   auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
@@ -338,7 +351,7 @@ void lower_decode(LoweringContext& c) {
         }
         std::size_t slot;
         Ids deps = take_flash_slot(rings[i], *pipes[i], slot);
-        load(a, e, rings[i].addr[slot], deps, ready, t == 0);
+        load(a, e, rings[i].addr[slot], deps, ready, t == 0 && i < kPartitionsPerMxu * mxus);
         last_loads[i] = ready;
         for (std::uint64_t j = 0; j < queries; ++j)
           rings[i].last_push[slot] =
@@ -483,11 +496,20 @@ void lower_decode(LoweringContext& c) {
       pipes[i]->ensure_emitted(last[i]);
     finish_prev = [&, last, b] {
       SeqBuffers& s = sets[b % 2];
+      std::vector<Ids> part_done(P);
+      for (std::uint64_t i = 0; i < P; ++i)
+        part_done[i] = pipes[i]->ensure_merged(last[i]);
+      // Sparse attention: the partitions in rounds of mxu.count as they finish (merge_rounds);
+      // the rest, with the rounds' running result, in the final combine.
+      const SplitKvRounds rounds = sparse_attn
+                                       ? merge_rounds(tb, part_done, mxus, sq * h, dv, s.acc,
+                                                      part_acc, s.stats, stats_bytes / P)
+                                       : SplitKvRounds{0, kNoId};
       Ids merged;
-      for (std::uint64_t i = 0; i < P; ++i) {
-        const Ids m = pipes[i]->ensure_merged(last[i]);
-        merged.insert(merged.end(), m.begin(), m.end());
-      }
+      for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
+        merged.insert(merged.end(), part_done[i].begin(), part_done[i].end());
+      if (rounds.running != kNoId) merged.push_back(rounds.running);
+      const std::uint64_t final_parts = P - rounds.merged_parts + (rounds.running != kNoId ? 1 : 0);
       // Merge the partitions, divide by the softmax row sums and round to bf16 before O leaves,
       // in kOutputPieces slices of the rows: each slice's store overlaps the next one's merge.
       s.release.clear();
@@ -497,7 +519,7 @@ void lower_decode(LoweringContext& c) {
         if (r1 == r0) continue;
         const std::uint64_t acc = s.acc + r0 * dv * kFp32;
         const std::uint64_t comb =
-            combine_partials(tb, P, r1 - r0, dv, acc, s.stats + r0 * 2 * kFp32, merged);
+            combine_partials(tb, final_parts, r1 - r0, dv, acc, s.stats + r0 * 2 * kFp32, merged);
         const std::uint64_t norm =
             tb.vpu(kTagAttnSoftmax, Op::kVpuScale, (r1 - r0) * dv, acc, acc, {comb});
         // O is split over the engines like Q: on one engine the store's latency and transfer

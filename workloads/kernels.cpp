@@ -252,6 +252,28 @@ std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint6
   return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, parts * rows * (d_v + 1), acc, acc, {ex});
 }
 
+SplitKvRounds merge_rounds(TraceBuilder& tb, const std::vector<Ids>& done, std::uint64_t round,
+                           std::uint64_t rows, std::uint64_t d_v, std::uint64_t acc,
+                           std::uint64_t part_stride, std::uint64_t stats,
+                           std::uint64_t stats_stride) {
+  SplitKvRounds out;
+  round = std::max<std::uint64_t>(1, round);
+  while (done.size() - out.merged_parts > round) {
+    const std::uint64_t a = out.merged_parts;
+    Ids deps;
+    for (std::uint64_t i = a; i < a + round; ++i)
+      deps.insert(deps.end(), done[i].begin(), done[i].end());
+    const bool chained = out.running != kNoId;
+    if (chained) deps.push_back(out.running);
+    // The round's partitions and the running result (which the previous round left in the
+    // accumulator it read first).
+    out.running = combine_partials(tb, round + (chained ? 1 : 0), rows, d_v, acc + a * part_stride,
+                                   stats + a * stats_stride, deps);
+    out.merged_parts = a + round;
+  }
+  return out;
+}
+
 std::uint64_t emit_topk(LoweringContext& c, std::uint64_t rows, std::uint64_t n, std::uint64_t k,
                         std::uint64_t src, std::uint64_t dst, const Ids& deps) {
   return c.tb.topk(kTagIndexerTopk, rows, n, k, src, dst, deps, topk_guess_candidates(c.p, n, k));

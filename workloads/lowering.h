@@ -175,6 +175,23 @@ std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint6
                                std::uint64_t d_v, std::uint64_t acc, std::uint64_t stats,
                                const Ids& deps);
 
+/// Split-KV partitions merged in rounds as they finish: while more than `round` partitions
+/// remain after them, the next `round` of `done` (each partition's finishing ids, in the order
+/// the lowering emitted them) and the previous round's result are combined (combine_partials'
+/// law, one multiply-add per element of each part) into one running partial result. The last
+/// partitions are left to the caller's final combine, with `running` as one more part: merged
+/// all at once at the end, the partials of a step whose arrays finish together are the
+/// step's serial tail. Partition p's accumulator is at acc + p * part_stride, its statistics at
+/// stats + p * stats_stride.
+struct SplitKvRounds {
+  std::uint64_t merged_parts = 0;  ///< partitions [0, merged_parts) are in `running`
+  std::uint64_t running = kNoId;   ///< the last round's combine, or kNoId when there was none
+};
+SplitKvRounds merge_rounds(TraceBuilder& tb, const std::vector<Ids>& done, std::uint64_t round,
+                           std::uint64_t rows, std::uint64_t d_v, std::uint64_t acc,
+                           std::uint64_t part_stride, std::uint64_t stats,
+                           std::uint64_t stats_stride);
+
 /// Lightning-indexer scoring: fp8 logits, ReLU, per-head weight multiply, sum over heads. The
 /// logits matmul streams the longer of keys and (heads x queries) through the MXU and keeps the
 /// other stationary: in decode logits^T = K (keys x d_I) . Q^T (d_I x heads*queries), one weight

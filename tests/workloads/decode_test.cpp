@@ -211,9 +211,9 @@ TEST_CASE("decode gathers honour the pattern and spread over engines", "[workloa
 
 TEST_CASE("decode splits the first sequence's first gathered tiles over every engine",
           "[workloads][decode]") {
-  // k = 2048 rows in 128-row tiles over 2 x 4 partitions: 16 tiles, two per partition. At batch 1
-  // the 8 first tiles go to all 4 engines (32 rows each); the second tiles stay whole (one 84-KB
-  // gather: below two 64-KiB pieces).
+  // k = 2048 rows in 128-row tiles, one per partition: 16 partitions (4 per array). At batch 1
+  // the first tiles of the first 2 x 4 partitions, which the arrays start on, go to all 4 engines
+  // (32 rows each); the other 8 tiles stay whole (one 84-KB gather: below two 64-KiB pieces).
   HwConfig hw;
   auto gathers = [&](const WorkloadParams& p) {
     GeneratedTrace t = generate_workload(p, hw);
@@ -258,26 +258,46 @@ TEST_CASE("workload flag parsers name the flag", "[workloads]") {
   CHECK_THROWS_WITH(generate_workload(p, hw), Catch::StartsWith("--topk"));
 }
 
-TEST_CASE("decode accumulates every flash tile but each chain's first, then one combine pass",
+TEST_CASE("sparse decode merges its split-KV partitions in rounds, then one combine pass",
           "[workloads][decode]") {
-  HwConfig hw;  // 4 MXUs of 128 columns
-  // DSA at L = 4k, k = 2048: P = 2 x 4 = 8 partitions of 256 selected rows, two 128-row tiles
-  // each. A chain's first pv writes its accumulator, so 8 of the 16 tiles accumulate (128 heads x
-  // 512 each); the tail's two head halves then combine the 8 partials with one multiply-add per
-  // element (8 x 64 x 513 each, 513 = d_v and the row sum), and scale O (64 x 512 each).
-  GeneratedTrace t = generate_workload(decode(Attention::kDsa, 4096, 2048, 1), hw);
-  std::uint64_t adds = 0, add_elems = 0, muls = 0, pv = 0;
-  for (const auto& in : t.instructions) {
-    if (t.tags.name(in.tag) == "attn.pv" && in.op == Op::kMxuMatmul) ++pv;
-    if (t.tags.name(in.tag) != "attn.softmax") continue;
-    if (in.op == Op::kVpuAdd) {
-      ++adds;
-      add_elems += in.elems;
+  HwConfig hw;                // 4 MXUs of 128 columns
+  std::uint64_t pv_cols = 0;  // output columns over every pv matmul
+  auto count = [&](const WorkloadParams& p, std::uint64_t& pv, std::uint64_t& adds,
+                   std::uint64_t& add_elems) {
+    GeneratedTrace t = generate_workload(p, hw);
+    pv = adds = add_elems = pv_cols = 0;
+    for (const auto& in : t.instructions) {
+      if (t.tags.name(in.tag) == "attn.pv" && in.op == Op::kMxuMatmul) {
+        ++pv;
+        pv_cols += in.n;
+      }
+      if (t.tags.name(in.tag) == "attn.softmax" && in.op == Op::kVpuAdd) {
+        ++adds;
+        add_elems += in.elems;
+      }
     }
-    if (in.op == Op::kVpuMul) ++muls;
-  }
+  };
+  std::uint64_t pv = 0, adds = 0, add_elems = 0;
+  // DSA at L = 4k, k = 2048, one query: 16 partitions of one 128-row tile (4 per array). Each pv
+  // writes its partition's accumulator, so no tile accumulates. Rounds of 4
+  // partitions (one per array) while more than 4 remain: [0, 4) alone, then [4, 8) and [8, 12) each
+  // with the running result, 4 + 5 + 5 parts of 128 heads x 513 (d_v and the row sum), one
+  // multiply-add per element. The last 4 partitions and the running result (5 parts) are combined
+  // in the tail's two head halves (5 x 64 x 513 each) before O is scaled and stored.
+  count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 16);
-  CHECK(adds == 8 + 2);
-  CHECK(add_elems == 8 * 128 * 512 + 2 * 8 * 64 * 513);
-  CHECK(muls == 0);
+  CHECK(pv_cols == 16 * 512);
+  CHECK(adds == 3 + 2);
+  CHECK(add_elems == (4 + 5 + 5) * 128 * 513 + 2 * 5 * 64 * 513);
+  // MTP 2: 8 partitions of two 128-row tiles, each query its own chain through them: 2 x 16
+  // tiles, of which each (partition, query) chain's second accumulates (16 x 128 x 512). One round
+  // of 4 partitions (4 x 256 rows x 513: both queries' heads), then 4 + 1 parts in two halves of
+  // the 256 rows.
+  WorkloadParams mtp = decode(Attention::kDsa, 4096, 2048, 1);
+  mtp.mtp = 2;
+  count(mtp, pv, adds, add_elems);
+  CHECK(pv == 32);
+  CHECK(pv_cols == 32 * 512);
+  CHECK(adds == 16 + 1 + 2);
+  CHECK(add_elems == 16 * 128 * 512 + 4 * 256 * 513 + 2 * 5 * 128 * 513);
 }
