@@ -330,6 +330,12 @@ void lower_decode(LoweringContext& c) {
   // rows [a, e) into a slot (`first`: the first tile of one of the first 2 x mxu.count
   // partitions, which the arrays start on).
   bool first_seq = true;
+  // The step's last chain (its last sequence's last query): each partition's last tile splits
+  // its pv in column halves. The arrays take the step's last matmuls as they free up, and with
+  // whole pvs (4 column folds on a 128-column array) they finished up to one pv apart while the
+  // merge waited for the last; in halves two arrays share each of those pvs (batch-1 DSA decode
+  // at 4k 9,466 -> 9,170 cycles; tests/bench/RESULTS.md, issue 11, eleventh round).
+  bool last_chain = false;
   std::uint64_t topk = kNoId;  // this sequence's top-k (DSA), or kNoId
   auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
                     std::uint64_t queries, auto&& load) {
@@ -341,12 +347,14 @@ void lower_decode(LoweringContext& c) {
         if (a >= e) continue;
         any = true;
         Ids ready = q_ready;
+        const bool part_last = e == part.end(i);
+        auto split = [&](std::uint64_t j) { return last_chain && part_last && j + 1 == queries; };
         if (t == 0 && first_seq && pf_rows[i] > 0) {
           // Prefetched during the previous layer: in SRAM from the start.
           if (topk != kNoId) ready.push_back(topk);
           for (std::uint64_t j = 0; j < queries; ++j)
             pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, pf_base[0] + pf_addr[i],
-                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true});
+                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true, split(j)});
           continue;
         }
         std::size_t slot;
@@ -354,9 +362,9 @@ void lower_decode(LoweringContext& c) {
         load(a, e, rings[i].addr[slot], deps, ready, t == 0 && i < kPartitionsPerMxu * mxus);
         last_loads[i] = ready;
         for (std::uint64_t j = 0; j < queries; ++j)
-          rings[i].last_push[slot] =
-              pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
-                              acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0});
+          rings[i].last_push[slot] = pipes[i]->push(
+              {m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
+               acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0, split(j)});
       }
       if (!any) break;
     }
@@ -416,6 +424,7 @@ void lower_decode(LoweringContext& c) {
     // completion), the appended row for whatever reaches the new tokens.
     topk = kNoId;
     auto attend_dense = [&] {
+      last_chain = b + 1 == B;
       attend(s.q, s.acc, q_ready, sq,
              [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready, bool) {
                if (e > first_new) deps.push_back(app_kv);
@@ -458,6 +467,7 @@ void lower_decode(LoweringContext& c) {
       const std::uint64_t hits = c.row_cache_hits;
       auto hits_before = [&](std::uint64_t x) { return x * hits / k_eff; };
       for (std::uint64_t j = 0; j < sq; ++j) {
+        last_chain = b + 1 == B && j + 1 == sq;
         attend(s.q + j * h * dqk * kBf16, s.acc + j * h * dv * kFp32, q_ready, 1,
                [&](std::uint64_t a, std::uint64_t e, std::uint64_t dst, Ids& deps, Ids& ready,
                    bool first_tile) {

@@ -173,7 +173,16 @@ void FlashPipeline::emit_softmax_pv(std::size_t i) {
   if (i >= m_slots)
     deps.insert(deps.end(), m_merge[i - m_slots].begin(), m_merge[i - m_slots].end());
   const std::uint64_t out = t.first ? t.acc_addr : m_partial[i % m_slots];
-  m_pv[i] = {m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr, out, deps)};
+  if (t.split_pv && m_d_v >= 2) {
+    // Column halves: V's first and second d_v / 2 columns (bf16 in the slot's rows) into the
+    // output's (fp32) halves. Addresses only place the SRAM traffic.
+    const std::uint64_t half = m_d_v / 2;
+    m_pv[i] = {m_tb.matmul(kTagAttnPv, t.m, half, t.n, DType::kBf16, s, t.kv_addr, out, deps),
+               m_tb.matmul(kTagAttnPv, t.m, m_d_v - half, t.n, DType::kBf16, s,
+                           t.kv_addr + half * kBf16, out + half * kFp32, deps)};
+  } else {
+    m_pv[i] = {m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr, out, deps)};
+  }
   ++m_pv_done;
 }
 

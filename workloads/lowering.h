@@ -123,6 +123,10 @@ class FlashPipeline {
     /// The first tile of its accumulator's chain: pv writes the accumulator itself (there is
     /// nothing to rescale or add to), so the tile has no accumulate.
     bool first = false;
+    /// pv as two matmuls of d_v / 2 columns each (the same folds and operand traffic), which
+    /// two arrays can take at once: for the last tiles of a step, whose pvs would otherwise
+    /// leave the arrays finishing up to a whole pv apart.
+    bool split_pv = false;
   };
 
   FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,
@@ -134,7 +138,7 @@ class FlashPipeline {
   std::size_t push(Tile t);
   /// Emits everything up to and including pv of push `i`.
   void ensure_emitted(std::size_t i);
-  /// The pv matmul of push `i` (as a list, for a caller to depend on).
+  /// The pv matmul(s) of push `i` (two when the tile splits its pv).
   const Ids& pv_ids(std::size_t i) const { return m_pv[i]; }
   std::size_t size() const { return m_tiles.size(); }
   /// Emits everything up to and including the accumulate of push `i`; returns the ids that
