@@ -212,7 +212,13 @@ void lower_decode(LoweringContext& c) {
       target = std::max(target, std::min(kMinTileFolds * cols,
                                          round_up(ceil_div(part.chunk, kMinTilesPerPart), cols)));
     target = std::min(part.chunk, target);
-    idx_slots = kIndexerSlotsPerMxu * std::min(P, mxus);
+    // Key slots: kIndexerSlotsPerMxu per array the partitions use, and at least enough for every
+    // DMA engine to keep dma.max_in_flight key loads going; below that the key stream is bound
+    // by slots, not HBM (a top-k of 128 rows is one partition: with its 8 slots DSA decode at 8k
+    // took 11,464 cycles, with k 512 7,463). Never more than the SRAM-bounded `want` allows.
+    idx_slots = std::min(kIndexerSlotsPerMxu * std::min(want, mxus),
+                         std::max(kIndexerSlotsPerMxu * std::min(P, mxus),
+                                  std::uint64_t{c.hw.dma.engines} * c.hw.dma.max_in_flight));
     // Per key: the key and logits slots, and the head-sum's tail in both sets' scores (the sum
     // is counted over its fp32 inputs, heads x keys, so its extent is that long).
     const std::uint64_t idx_token = idx_slots * (kb + hi * sq * kFp32) + 2 * hi * sq * kFp32;
