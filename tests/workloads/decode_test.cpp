@@ -258,7 +258,7 @@ TEST_CASE("workload flag parsers name the flag", "[workloads]") {
   CHECK_THROWS_WITH(generate_workload(p, hw), Catch::StartsWith("--topk"));
 }
 
-TEST_CASE("sparse decode merges its split-KV partitions in rounds, then one combine pass",
+TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pass",
           "[workloads][decode]") {
   HwConfig hw;                // 4 MXUs of 128 columns
   std::uint64_t pv_cols = 0;  // output columns over every pv matmul
@@ -302,4 +302,13 @@ TEST_CASE("sparse decode merges its split-KV partitions in rounds, then one comb
   CHECK(pv_cols == 32 * 512);
   CHECK(adds == 16 + 1 + 2);
   CHECK(add_elems == 16 * 128 * 512 + 4 * 256 * 513 + 2 * 5 * 128 * 513);
+  // Dense at L = 4k: 8 partitions (two per array) of 512 rows in four 128-row tiles; every
+  // tile but a chain's first accumulates (8 x 3 x 128 x 512). The partitions all finish near
+  // the end, but still merge in rounds: [0, 4) (4 x 128 x 513), then 4 + 1 parts in two head
+  // halves. Each partition's last tile is in the step's last chain: 32 tiles, 8 pvs in halves.
+  count(decode(Attention::kDense, 4096, 2048, 1), pv, adds, add_elems);
+  CHECK(pv == 32 + 8);
+  CHECK(pv_cols == 32 * 512);
+  CHECK(adds == 24 + 1 + 2);
+  CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 2 * 5 * 64 * 513);
 }
