@@ -262,20 +262,26 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
           "[workloads][decode]") {
   HwConfig hw;                // 4 MXUs of 128 columns
   std::uint64_t pv_cols = 0;  // output columns over every pv matmul
+  // The combines are multiply-add passes (vpu.add with the weights broadcast), never a
+  // separate multiply pass: no vpu.mul in the softmax tag.
   auto count = [&](const WorkloadParams& p, std::uint64_t& pv, std::uint64_t& adds,
                    std::uint64_t& add_elems) {
     GeneratedTrace t = generate_workload(p, hw);
     pv = adds = add_elems = pv_cols = 0;
+    std::uint64_t muls = 0;
     for (const auto& in : t.instructions) {
       if (t.tags.name(in.tag) == "attn.pv" && in.op == Op::kMxuMatmul) {
         ++pv;
         pv_cols += in.n;
       }
-      if (t.tags.name(in.tag) == "attn.softmax" && in.op == Op::kVpuAdd) {
+      if (t.tags.name(in.tag) != "attn.softmax") continue;
+      if (in.op == Op::kVpuAdd) {
         ++adds;
         add_elems += in.elems;
       }
+      if (in.op == Op::kVpuMul) ++muls;
     }
+    CHECK(muls == 0);
   };
   std::uint64_t pv = 0, adds = 0, add_elems = 0;
   // DSA at L = 4k, k = 2048, one query: 16 partitions of one 128-row tile (4 per array). Each pv
