@@ -194,10 +194,11 @@ void lower_decode(LoweringContext& c) {
   const std::uint64_t sparse_tiles = one_tile_parts ? 1 : kSparseMtpTilesPerPart;
   for (std::uint64_t want = std::max<std::uint64_t>(1, per_mxu * mxus);; --want) {
     part = partition(attn_rows, want, cols);
-    // A streamed partition needs two tiles of one fold so that its loads overlap its matmuls;
-    // at short context on a many-array chip, fewer partitions with two tiles each beat more
-    // with one (h800-like, L = 2k: 32 partitions of one 64-row tile lost to 16 of two).
-    if (!sparse_attn && want > 1 && part.chunk < 2 * cols && attn_rows >= 2 * cols) continue;
+    // Short context on a many-array chip leaves a streamed partition one tile of one fold. Its
+    // array then waits for that tile to load, but the other partitions' tiles keep the arrays
+    // fed and the merge rounds take each partial as it finishes, so all the partitions still
+    // beat half as many of two tiles each (h800-like, L = 2k, batch 8: 41,024 cycles against
+    // 47,670; tests/bench/RESULTS.md, issue 11, twelfth round).
     P = part.parts;
     stats_bytes = P * sq * h * 2 * kFp32;
     set_bytes = q_bytes + P * part_acc + stats_bytes + 3 * 512;
