@@ -161,6 +161,33 @@ TEST_CASE("decode tile sizes follow the SRAM capacity", "[workloads][decode]") {
                     Catch::Contains("sram.capacity_mib"));
 }
 
+TEST_CASE("short-context decode keeps one-tile partitions, for DSA's attention too",
+          "[workloads][decode]") {
+  // A many-array chip (132 arrays of 64 columns, an 80 MiB pool, as h800-like). At L = 2k the
+  // plan wants 2 x 132 = 264 partitions; each gets ceil(2048 / 264) = 8 rows, rounded up to one
+  // 64-column fold, so the range is cut into 2048 / 64 = 32 partitions of one 64-row tile.
+  // Dense keeps all 32 (it once halved them to give each two tiles). DSA at L <= k attends the
+  // cache as dense does, and its indexer's 2k keys need far less than half the SRAM left after
+  // the per-sequence sets, so its attention plans the same 32 (an even split gave it 16 with
+  // --mtp 2).
+  HwConfig hw;
+  hw.mxu.count = 132;
+  hw.mxu.rows = 32;
+  hw.mxu.cols = 64;
+  hw.sram.capacity_mib = 80;
+  for (Attention a : {Attention::kDense, Attention::kDsa}) {
+    for (std::uint64_t mtp : {1, 2}) {
+      WorkloadParams p = decode(a, 2048, 2048, 8);
+      p.mtp = mtp;
+      GeneratedTrace t = generate_workload(p, hw);
+      INFO(to_string(a) << " --mtp " << mtp);
+      REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
+      CHECK(*t.meta.find("split_kv.partitions") == "32");
+      CHECK(*t.meta.find("tile.attn_kv_tokens") == "64");
+    }
+  }
+}
+
 TEST_CASE("decode cuts the indexer's last two key tiles into one-fold pieces",
           "[workloads][decode]") {
   // At L = 64k the grid has 64 tiles of 1024 keys (64k / kIndexerTiles, a multiple of the 128
