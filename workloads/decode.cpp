@@ -198,8 +198,7 @@ void lower_decode(LoweringContext& c) {
     // Short context on a many-array chip leaves a streamed partition one tile of one fold. Its
     // array then waits for that tile to load, but the other partitions' tiles keep the arrays
     // fed and the merge rounds take each partial as it finishes, so all the partitions still
-    // beat half as many of two tiles each (h800-like, L = 2k, batch 8: 41,024 cycles against
-    // 47,670; tests/bench/RESULTS.md, issue 11, twelfth round).
+    // beat half as many of two tiles each (tests/bench/RESULTS.md, issue 11, twelfth round).
     P = part.parts;
     stats_bytes = P * sq * h * 2 * kFp32;
     set_bytes = q_bytes + P * part_acc + stats_bytes + 3 * 512;
@@ -225,8 +224,7 @@ void lower_decode(LoweringContext& c) {
     const std::uint64_t idx_token = idx_slots * (kb + hi * sq * kFp32) + 2 * hi * sq * kFp32;
     const std::uint64_t idx_fixed = idx_slots * 2 * 512;
     // The indexer's share is what its key tiles need at their target size, and at most half:
-    // an even split left 16 partitions to a DSA attention that had room for 32 (h800-like,
-    // --mtp 2, batch 8 at 4k: 88,293 -> 68,428 cycles).
+    // an even split held a DSA attention with room for more partitions to fewer (same round).
     const std::uint64_t idx_target = std::min(L, round_up(ceil_div(L, kIndexerTiles), cols));
     const std::uint64_t idx_need = idx_fixed + idx_token * idx_target;
     attn_budget = !dsa ? free : std::max(free / 2, free > idx_need ? free - idx_need : 0);
