@@ -265,17 +265,26 @@ bool is_time_ratio(const std::string& key) {
   return key == "utilization" || key == "busy_fraction" || key == "achieved_gbs";
 }
 
-// Count-weighted mean of two JSON values of the same shape (numbers averaged, integers kept
-// integers, other values taken from `a`). `wa`, `wb`: weights of plain quantities; `ta`, `tb`:
-// weights of time ratios.
-Json mean_json(const Json& a, const Json& b, double wa, double wb, double ta, double tb,
-               const std::string& key = "") {
+// Weights of a combination of two reports: `a`, `b` for plain quantities, `ta`, `tb` for
+// ratios over time.
+struct Weights {
+  double a, b, ta, tb;
+  /// A count-weighted mean (index sharing) keeps a count an integer when the mean is one and
+  /// otherwise the exact mean, so that every identity of a report (energy = counters x costs,
+  /// kernels summing to the run) holds for the mean too. An extrapolation rounds counts to
+  /// whole ones and never goes below zero.
+  bool extrapolate = false;
+};
+
+// Weighted sum of two JSON values of the same shape (numbers combined, other values taken from
+// `a`).
+Json mean_json(const Json& a, const Json& b, const Weights& w, const std::string& key = "") {
   if (a.is_object()) {
     Json out = a;
     for (auto it = out.begin(); it != out.end(); ++it) {
       static const Json kZero = 0;
       const Json& other = b.is_object() && b.contains(it.key()) ? b[it.key()] : kZero;
-      it.value() = mean_json(it.value(), other, wa, wb, ta, tb, it.key());
+      it.value() = mean_json(it.value(), other, w, it.key());
     }
     return out;
   }
@@ -283,39 +292,52 @@ Json mean_json(const Json& a, const Json& b, double wa, double wb, double ta, do
   const bool ratio_key = is_time_ratio(key);
   const double x = a.get<double>(), y = b.get<double>();
   if (key == "peak_bytes") return a.get<double>() >= y ? a : b;
-  const double m = ratio_key ? (ta * x + tb * y) / (ta + tb) : (wa * x + wb * y) / (wa + wb);
-  // Counts stay integers when the mean is one; otherwise the exact mean, so that every identity
-  // of a report (energy = counters x costs, kernels summing to the run) holds for the mean too.
+  const double m =
+      ratio_key ? (w.ta * x + w.tb * y) / (w.ta + w.tb) : (w.a * x + w.b * y) / (w.a + w.b);
+  if (w.extrapolate) {
+    const double clamped = std::max(0.0, m);
+    if (a.is_number_integer()) return static_cast<std::uint64_t>(std::llround(clamped));
+    return clamped;
+  }
   if (a.is_number_integer() && m == std::floor(m)) return static_cast<std::uint64_t>(m);
   return m;
 }
 
-}  // namespace
-
-Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
-                           std::uint64_t s_layers) {
-  const double wf = static_cast<double>(f_layers), ws = static_cast<double>(s_layers);
-  const double tf = wf * f["cycles"].get<double>(), ts = ws * s["cycles"].get<double>();
-  Json out = f;
-  for (const char* key : {"cycles", "time_s", "flops", "instructions", "dram", "sram", "units",
-                          "energy", "roofline", "critical_path"})
-    if (f.contains(key))
-      out[key] = mean_json(f[key], s.contains(key) ? s[key] : Json(), wf, ws, tf, ts);
-  // Kernels by tag: an S layer has no indexer kernels (they count as 0 there).
+// Kernels matched by tag; a tag one side lacks counts as zero there.
+Json combine_kernels(const Json& a, const Json& b, const Weights& w) {
   Json kernels = Json::array();
   auto find = [](const Json& list, const Json& tag) -> const Json* {
     for (const auto& k : list)
       if (k["tag"] == tag) return &k;
     return nullptr;
   };
-  for (const auto& k : f["kernels"]) {
-    const Json* o = find(s["kernels"], k["tag"]);
-    kernels.push_back(mean_json(k, o ? *o : Json::object(), wf, ws, tf, ts));
+  for (const auto& k : a["kernels"]) {
+    const Json* o = find(b["kernels"], k["tag"]);
+    kernels.push_back(mean_json(k, o ? *o : Json::object(), w));
   }
-  for (const auto& k : s["kernels"])
-    if (!find(f["kernels"], k["tag"]))
-      kernels.push_back(mean_json(k, Json::object(), ws, wf, ts, tf));
-  out["kernels"] = kernels;
+  const Weights swapped{w.b, w.a, w.tb, w.ta, w.extrapolate};
+  for (const auto& k : b["kernels"])
+    if (!find(a["kernels"], k["tag"])) kernels.push_back(mean_json(k, Json::object(), swapped));
+  return kernels;
+}
+
+// The simulated sections of a report: what index sharing averages and steady-state
+// extrapolation extends.
+constexpr const char* kSimulatedKeys[] = {"cycles",   "time_s",       "flops", "instructions",
+                                          "dram",     "sram",         "units", "energy",
+                                          "roofline", "critical_path"};
+
+}  // namespace
+
+Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
+                           std::uint64_t s_layers) {
+  const double wf = static_cast<double>(f_layers), ws = static_cast<double>(s_layers);
+  const Weights w{wf, ws, wf * f["cycles"].get<double>(), ws * s["cycles"].get<double>()};
+  Json out = f;
+  for (const char* key : kSimulatedKeys)
+    if (f.contains(key)) out[key] = mean_json(f[key], s.contains(key) ? s[key] : Json(), w);
+  // An S layer has no indexer kernels (they count as 0 there).
+  out["kernels"] = combine_kernels(f, s, w);
   if (out.contains("roofline")) {
     Json& r = out["roofline"];
     const double mxu = r["mxu_cycles"].get<double>(), hbm = r["hbm_cycles"].get<double>(),
@@ -334,6 +356,22 @@ Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
   out["index_share"] = {{"f_layers", f_layers},          {"s_layers", s_layers},
                         {"f_layer_cycles", f["cycles"]}, {"s_layer_cycles", s["cycles"]},
                         {"f_layer_time_s", f["time_s"]}, {"s_layer_time_s", s["time_s"]}};
+  return out;
+}
+
+Json extrapolate_reports(const Json& a, double xa, const Json& b, double xb, double x) {
+  // Affine in x through (xa, a) and (xb, b): weights (xb - x, x - xa) / (xb - xa), the first
+  // negative when x lies beyond xb. A ratio over time is extrapolated as its numerator and
+  // denominator are: weighted by each run's extrapolation-weighted cycles.
+  const double span = xb - xa;
+  const double wa = (xb - x) / span, wb = (x - xa) / span;
+  const Weights w{wa, wb, wa * a["cycles"].get<double>(), wb * b["cycles"].get<double>(), true};
+  Json out = a;
+  for (const char* key : kSimulatedKeys)
+    if (a.contains(key)) out[key] = mean_json(a[key], b.contains(key) ? b[key] : Json(), w);
+  out["kernels"] = combine_kernels(a, b, w);
+  if (out.contains("critical_path") && out["critical_path"].value("kept", false))
+    out["critical_path"]["bound_by"] = critical_bound_by(out["critical_path"]);
   return out;
 }
 
@@ -382,6 +420,20 @@ std::string format_table(const Json& in) {
     const Json& l = c["lowering"];
     if (l.value("ran_as", std::string()) == "dense-mha")
       out += "note: the DSA column ran dense MHA (--short-prefill-mha and L <= k)\n";
+    if (l.contains("steady_state")) {
+      const Json& ss = l["steady_state"];
+      const std::string name = c["workload"].value("attention", std::string());
+      if (ss.value("axis", std::string()) == "none")
+        out += fmt::format("note: {} ran exact ({})\n", name, ss.value("why", std::string()));
+      else
+        out += fmt::format(
+            "note: {} extrapolated from runs at {} = {}, {} and {} (--steady-state "
+            "extrapolate, not exact)\n",
+            name, ss.value("axis", std::string()) == "seq" ? "L" : "chunk",
+            format_count(ss["samples"][0].get<double>()),
+            format_count(ss["samples"][1].get<double>()),
+            format_count(ss["samples"][2].get<double>()));
+    }
     if (l.contains("topk_clipped_to"))
       out += fmt::format("note: k = {} exceeds L, so DSA selects all {} tokens (k clipped to L)\n",
                          wstr("topk"), scalar_text(l["topk_clipped_to"]));

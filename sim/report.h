@@ -36,6 +36,14 @@ void add_roofline(Json& report, const Roofline& roofline);
 /// `workload`, `hw`, `indexer` and `lowering` are the F layer's.
 Json combine_layer_reports(const Json& f, std::uint64_t f_layers, const Json& s,
                            std::uint64_t s_layers);
+/// --steady-state extrapolate: the report at `x` of the line through two runs of the same tile
+/// plan at `xa` < `xb` on one axis (L or the chunk T; the driver passes its shortest and longest
+/// sample). Cycles, times, counters, bytes, energy and
+/// per-kernel figures are affine in x (counts rounded to whole ones, none below zero); ratios
+/// over time follow their extrapolated numerators and denominators; the critical path's binding
+/// unit is recomputed. Everything else (workload, lowering, indexer, SRAM peak, roofline,
+/// index_share) is `a`'s, for the caller to replace with the point's own.
+Json extrapolate_reports(const Json& a, double xa, const Json& b, double xb, double x);
 /// {"tpusim_compare": 1, "dense", "dsa", "speedup", "dram_read_ratio", "energy_ratio"} (dense
 /// over DSA).
 Json make_compare(const Json& dense, const Json& dsa);
