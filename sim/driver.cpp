@@ -13,10 +13,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "base/file_io.h"
 #include "base/format.h"
+#include "base/math.h"
 #include "sim/config.h"
 #include "sim/simulation.h"
 #include "traces/reader.h"
@@ -242,6 +244,145 @@ void add_lowering_notes(const WorkloadParams& p, Json& lowering) {
 
 namespace {
 
+// --steady-state extrapolate. A long prefill chunk repeats one unit of work under one tile
+// plan: dense streams every KV tile of L through the same pipeline (at a fixed chunk T), DSA
+// runs every indexer query tile of T the same way (each query gathers its k rows; the indexer's
+// scan grows by T/L across the chunk, which samples centred on the chunk average). Three shorter
+// runs of the same plan, equally spaced along that axis, show whether the cost per unit is
+// steady (the same over both intervals); if it is, the point is the line through the shortest
+// and the longest (docs/ARCHITECTURE.md "Steady-state extrapolation").
+struct SteadySamples {
+  const char* axis = "";  ///< "seq" (L) or "chunk" (T)
+  std::uint64_t at = 0;
+  std::uint64_t x[3] = {};
+  FlagList flags[3];
+};
+
+// Sample sizes. Along L: the chunk plus 4k, 8k and 12k keys (at least four of the largest KV
+// tiles between samples). Along T: one, two and three times four indexer query tiles (at least
+// 128 queries).
+constexpr std::uint64_t kSeqSampleStep = 4096;
+constexpr std::uint64_t kChunkSampleTiles = 4, kChunkSampleMin = 128;
+// How far the cost per unit may change between the two intervals. DSA's samples gather other
+// rows, so its cost per query wanders by about a percent; a larger change means the chip
+// changes regime between the samples (tests/bench/RESULTS.md has both).
+constexpr double kSteadyTolerance = 0.02;
+
+// The samples of `p`, or why it runs exact. `lowering`: the point's own plan.
+std::optional<SteadySamples> steady_samples(const PointSpec& spec, const WorkloadParams& p,
+                                            const Json& lowering, std::string& why_exact) {
+  if (p.phase != Phase::kPrefill) {
+    why_exact = "decode steps run exact";
+    return std::nullopt;
+  }
+  SteadySamples s;
+  const bool dense_plan = p.attention == Attention::kDense || prefill_uses_mha(p);
+  if (dense_plan) {
+    s.axis = "seq";
+    s.at = p.seq;
+    for (std::uint64_t i = 0; i < 3; ++i)
+      s.x[i] = p.chunk + (i + 1) * kSeqSampleStep;
+    if (p.seq < 2 * s.x[2]) {
+      why_exact =
+          fmt::format("L = {} is shorter than twice the longest sample ({})", p.seq, s.x[2]);
+      return std::nullopt;
+    }
+    for (int i = 0; i < 3; ++i) {
+      s.flags[i] = spec.flags;
+      s.flags[i].emplace_back("seq", std::to_string(s.x[i]));
+      s.flags[i].emplace_back("chunk", std::to_string(p.chunk));
+    }
+    return s;
+  }
+  s.axis = "chunk";
+  s.at = p.chunk;
+  const Json tile = lowering.value("tile.indexer_query_tokens", Json(0));
+  const std::uint64_t tq = tile.is_number_unsigned() ? tile.get<std::uint64_t>() : 0;
+  if (tq == 0) {
+    why_exact = "the plan has no indexer query tile";
+    return std::nullopt;
+  }
+  const std::uint64_t step = ceil_div(std::max(kChunkSampleMin, kChunkSampleTiles * tq), tq) * tq;
+  for (std::uint64_t i = 0; i < 3; ++i)
+    s.x[i] = (i + 1) * step;
+  if (p.chunk < 8 * step) {
+    why_exact =
+        fmt::format("chunk {} is shorter than eight times the shortest sample ({})", p.chunk, step);
+    return std::nullopt;
+  }
+  if (p.seq - p.chunk < p.topk) {
+    // Queries that see fewer than k keys gather fewer rows: the work per query is not one unit.
+    why_exact = fmt::format("the chunk's first queries see fewer than k = {} keys", p.topk);
+    return std::nullopt;
+  }
+  // Centred on the chunk: a sample of T' queries ends at L - (T - T') / 2.
+  for (int i = 0; i < 3; ++i) {
+    s.flags[i] = spec.flags;
+    s.flags[i].emplace_back("seq", std::to_string(p.seq - (p.chunk - s.x[i]) / 2));
+    s.flags[i].emplace_back("chunk", std::to_string(s.x[i]));
+  }
+  return s;
+}
+
+bool same_tile_plan(const Json& a, const Json& b) {
+  for (auto it = a.begin(); it != a.end(); ++it)
+    if (it.key().rfind("tile.", 0) == 0 && (!b.contains(it.key()) || b[it.key()] != it.value()))
+      return false;
+  return true;
+}
+
+Json simulate_layer(const PointSpec& spec, const std::string& attention, bool shared_layer);
+
+// The samples, each in its own process and all at once; the extrapolation, or null when a
+// sample's tile plan differs from the point's or the cost per unit is not steady (`why_exact`
+// says which).
+Json extrapolated_layer(const PointSpec& spec, const std::string& attention, bool shared_layer,
+                        const SteadySamples& s, const Json& lowering, std::string& why_exact) {
+  PointSpec sample[3] = {spec, spec, spec};
+  ChildProcess child[3];
+  for (int i = 0; i < 3; ++i) {
+    sample[i].flags = s.flags[i];
+    sample[i].extrapolate = false;
+    sample[i].timeline_path.clear();
+    const PointSpec& one = sample[i];
+    child[i] = start_child(
+        [&one, &attention, shared_layer] { return simulate_layer(one, attention, shared_layer); },
+        false);
+  }
+  const std::vector<std::string> texts = read_all_fds({child[0].fd, child[1].fd, child[2].fd});
+  Json out[3];
+  for (int i = 0; i < 3; ++i) {
+    ::close(child[i].fd);
+    out[i] = finish_child(child[i].pid, texts[static_cast<std::size_t>(i)]);
+  }
+  const char* unit = std::string(s.axis) == "seq" ? "key" : "query";
+  for (int i = 0; i < 3; ++i)
+    if (!same_tile_plan(lowering, out[i]["lowering"]) ||
+        !same_tile_plan(out[i]["lowering"], lowering)) {
+      why_exact = fmt::format("the sample at {} = {} plans other tiles", s.axis, s.x[i]);
+      return Json();
+    }
+  double c[3], slope[2];
+  for (int i = 0; i < 3; ++i)
+    c[i] = out[i]["cycles"].get<double>();
+  for (int i = 0; i < 2; ++i)
+    slope[i] = (c[i + 1] - c[i]) / static_cast<double>(s.x[i + 1] - s.x[i]);
+  const double change = slope[0] > 0 ? slope[1] / slope[0] - 1.0 : 1.0;
+  if (std::abs(change) > kSteadyTolerance) {
+    why_exact = fmt::format(
+        "not steady: {:.1f} cycles per {} from {} = {} to {}, {:.1f} from {} to {} ({:+.1f}%)",
+        slope[0], unit, s.axis, s.x[0], s.x[1], slope[1], s.x[1], s.x[2], 100 * change);
+    return Json();
+  }
+  Json report = extrapolate_reports(out[0], double(s.x[0]), out[2], double(s.x[2]), double(s.at));
+  report["steady_state"] = {
+      {"axis", s.axis},
+      {"samples", {s.x[0], s.x[1], s.x[2]}},
+      {"sample_cycles", {out[0]["cycles"], out[1]["cycles"], out[2]["cycles"]}},
+      {"slope_change", change}};
+  return report;
+}
+
 // One layer of the point: an F layer (the indexer runs) or an S layer of --index-share.
 Json simulate_layer(const PointSpec& spec, const std::string& attention, bool shared_layer) {
   HwConfig hw = load_hw_config(spec.hw, spec.sets);
@@ -249,31 +390,60 @@ Json simulate_layer(const PointSpec& spec, const std::string& attention, bool sh
   p.shared_layer = shared_layer;
   GeneratedTrace g = generate_workload(p, hw);
   const std::uint64_t sram_peak = validate_generated(g, hw, "generated " + attention);
-  VectorSource src(g.instructions);
-  SimOptions opts;
-  opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
-  RunResult r = simulate(hw, src, g.tags, opts);
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(g.meta.entries, w, idx, lowering);
   add_lowering_notes(p, lowering);
-  Json report = make_report(r, workload_json(p), indexer_json(g.indexer, p), sram_peak);
+  Json report;
+  bool instructions_dropped = false;
+  if (spec.extrapolate) {
+    std::string why_exact;
+    if (auto s = steady_samples(spec, p, lowering, why_exact)) {
+      // The point's own instructions are not simulated: give their memory back before forking.
+      std::vector<Instruction>().swap(g.instructions);
+      instructions_dropped = true;
+      report = extrapolated_layer(spec, attention, shared_layer, *s, lowering, why_exact);
+    }
+    if (report.is_null()) {
+      lowering["steady_state"] = {{"axis", "none"}, {"why", why_exact}};
+    } else {
+      lowering["steady_state"] = report["steady_state"];
+      report.erase("steady_state");
+      report["workload"] = workload_json(p);
+      report["indexer"] = indexer_json(g.indexer, p);
+      report["sram"]["peak_bytes"] = sram_peak;
+    }
+  }
+  std::optional<RunResult> run;
+  if (report.is_null()) {
+    if (instructions_dropped) g = generate_workload(p, hw);  // a sample planned other tiles
+    VectorSource src(g.instructions);
+    SimOptions opts;
+    opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
+    run = simulate(hw, src, g.tags, opts);
+    report = make_report(*run, workload_json(p), indexer_json(g.indexer, p), sram_peak);
+  }
   report["lowering"] = lowering;
   // One layer kind: the F/S split of --index-share (combine_layer_reports fills it for S).
   const bool dsa = p.attention == Attention::kDsa && !prefill_uses_mha(p);
   report["index_share"] = {{"f_layers", dsa ? p.layers : 0},
                            {"s_layers", 0},
-                           {"f_layer_cycles", dsa ? r.cycles : 0},
+                           {"f_layer_cycles", dsa ? report["cycles"] : Json(0)},
                            {"s_layer_cycles", 0},
-                           {"f_layer_time_s", dsa ? r.seconds() : 0.0},
+                           {"f_layer_time_s", dsa ? report["time_s"] : Json(0.0)},
                            {"s_layer_time_s", 0.0}};
+  // Every report says how its numbers were made (a CSV column; the lowering says why).
+  report["steady_state"] = lowering.contains("steady_state") &&
+                                   lowering["steady_state"].value("axis", std::string()) != "none"
+                               ? "extrapolated"
+                               : "exact";
   add_roofline(report,
                workload_roofline(p, hw,
                                  keys_off_hbm(p, static_cast<std::uint64_t>(std::llround(
                                                      g.indexer.resident_fraction * double(p.seq)))),
                                  static_cast<double>(g.closed_form.projection_flops),
                                  g.indexer.row_cache.hit_rows));
-  if (!spec.timeline_path.empty())
-    write_timeline(report, r,
+  if (run && !spec.timeline_path.empty())
+    write_timeline(report, *run,
                    timeline_path_for(spec.timeline_path, attention, spec.attention == "both"),
                    attention, spec.attention == "both");
   return report;

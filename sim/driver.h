@@ -22,6 +22,9 @@ struct PointSpec {
   std::string attention = "both";  ///< dense | dsa | both
   std::size_t timeline_limit = 0;
   std::string timeline_path;  ///< empty: no timeline
+  /// --steady-state extrapolate: a long prefill chunk from three shorter runs of the same tile
+  /// plan (docs/ARCHITECTURE.md "Steady-state extrapolation"); false: simulated whole (exact).
+  bool extrapolate = false;
 };
 
 /// A forked simulation whose JSON result arrives on `fd` (read it to EOF, then finish_child).

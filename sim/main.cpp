@@ -121,6 +121,14 @@ int run_cli(int argc, char** argv) {
   add_hw(run);
   add_workload_flags(run, run_flags);
   run->add_option("--attention", run_attention, "dense | dsa | both")->capture_default_str();
+  std::string run_steady_state = "exact";
+  run->add_option(
+         "--steady-state", run_steady_state,
+         "exact | extrapolate: a prefill chunk simulated whole, or extrapolated from three "
+         "shorter runs of the same tile plan, all at once (dense along L, DSA along the "
+         "chunk; not exact, see docs/ARCHITECTURE.md for the error on the standard "
+         "sweep); decode steps, short chunks and unsteady costs run exact")
+      ->capture_default_str();
   add_output(run, true);
 
   // trace gen / trace run
@@ -186,6 +194,11 @@ int run_cli(int argc, char** argv) {
                    "LIST of dense | dsa | both (both: two rows per point)")
       ->capture_default_str()
       ->type_name("LIST");
+  sweep
+      ->add_option("--steady-state", sweep_opts.steady_state,
+                   "exact | extrapolate: as run --steady-state, for every prefill point (rows "
+                   "say which in their steady_state column)")
+      ->capture_default_str();
   sweep
       ->add_option("-j,--jobs", sweep_opts.jobs,
                    "simulations running at once (N >= 1), each in its own process (default: "
@@ -268,9 +281,16 @@ int run_cli(int argc, char** argv) {
 
   if (*run) {
     check_format(format);
+    if (run_steady_state != "exact" && run_steady_state != "extrapolate")
+      throw UserError("--steady-state: '" + run_steady_state +
+                      "' is not one of exact, extrapolate");
+    if (run_steady_state == "extrapolate" && !timeline.empty())
+      throw UserError(
+          "--timeline: an extrapolated run has no timeline of its own (use --steady-state exact)");
     check_output_path(output, "-o");
     check_timeline();
     PointSpec spec;
+    spec.extrapolate = run_steady_state == "extrapolate";
     spec.hw = hw;
     spec.sets = sets;
     spec.flags = to_flag_list(run_flags);

@@ -504,6 +504,10 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
     for (const auto& [k, v] : opts.flag_lists)
       if (k == row.flag) dims.push_back({k, expand_list(v, "--" + k)});
   }
+  if (opts.steady_state != "exact" && opts.steady_state != "extrapolate")
+    throw UserError(
+        fmt::format("--steady-state: '{}' is not one of exact, extrapolate", opts.steady_state));
+  const bool extrapolate = opts.steady_state == "extrapolate";
   auto attentions = expand_list(opts.attention, "--attention");
   for (const auto& a : attentions)
     if (a != "dense" && a != "dsa" && a != "both")
@@ -531,6 +535,10 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
       }
       key.push_back(name + "=" + v);
     }
+    // An extrapolated point is another result than the exact one: its key says so, so that
+    // --resume never takes one for the other.
+    if (extrapolate) key.emplace_back("steady_state=extrapolate");
+    p.spec.extrapolate = extrapolate;
     std::string joined;
     for (const auto& k : key)
       joined += (joined.empty() ? "" : " ") + k;

@@ -23,7 +23,8 @@ struct SweepOptions {
   bool resume = false;
   bool quiet = false;
   bool dry_run = false;  ///< validate, print the grid and its estimated cost, run nothing
-  std::string output;    ///< the CSV file
+  std::string steady_state = "exact";  ///< exact | extrapolate (PointSpec::extrapolate)
+  std::string output;                  ///< the CSV file
 };
 
 /// One point of the grid: a hardware config and one value of every workload flag.
