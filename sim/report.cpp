@@ -186,11 +186,16 @@ Json make_report(const RunResult& r, const Json& workload, const Json& indexer,
   };
   Json units;
   Json mxu = unit(UnitKind::kMxu, stat_json(r.mxu, kMxuStatFields));
-  // MXU utilisation is MACs over the arrays' peak MACs, not busy time.
+  // MXU utilisation is the arrays' MAC work over their capacity in the run, not busy time. An
+  // fp8 MAC takes 1 / mxu.fp8_rate of a cell-cycle, so a run of fp8 matmuls at peak is 100%,
+  // not fp8_rate x 100%.
   const double peak_macs = static_cast<double>(r.hw.mxu.rows) * r.hw.mxu.cols * r.hw.mxu.count *
                            static_cast<double>(r.cycles);
+  const double fp8_rate = r.hw.mxu.fp8_rate > 0 ? r.hw.mxu.fp8_rate : 1.0;
+  const double mac_cycles = static_cast<double>(r.mxu.macs - r.mxu.macs_fp8) +
+                            static_cast<double>(r.mxu.macs_fp8) / fp8_rate;
   mxu["busy_fraction"] = mxu["utilization"];
-  mxu["utilization"] = ratio(static_cast<double>(r.mxu.macs), peak_macs);
+  mxu["utilization"] = ratio(mac_cycles, peak_macs);
   units["mxu"] = mxu;
   units["vpu"] = unit(UnitKind::kVpu, stat_json(r.vpu, kVpuStatFields));
   units["dma"] = unit(UnitKind::kDma, stat_json(r.dma, kDmaStatFields));
