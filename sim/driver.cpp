@@ -350,10 +350,22 @@ Json extrapolated_layer(const PointSpec& spec, const std::string& attention, boo
         false);
   }
   const std::vector<std::string> texts = read_all_fds({child[0].fd, child[1].fd, child[2].fd});
+  // A sample that fails (its tiles do not fit where the point's do) costs only the shortcut:
+  // every child is reaped, then the point runs exact.
   Json out[3];
+  std::string failed;
   for (int i = 0; i < 3; ++i) {
     ::close(child[i].fd);
-    out[i] = finish_child(child[i].pid, texts[static_cast<std::size_t>(i)]);
+    try {
+      out[i] = finish_child(child[i].pid, texts[static_cast<std::size_t>(i)]);
+    } catch (const std::exception& e) {
+      if (failed.empty())
+        failed = fmt::format("the sample at {} = {} failed: {}", s.axis, s.x[i], e.what());
+    }
+  }
+  if (!failed.empty()) {
+    why_exact = failed;
+    return Json();
   }
   const char* unit = std::string(s.axis) == "seq" ? "key" : "query";
   for (int i = 0; i < 3; ++i)
