@@ -17,8 +17,9 @@ are timed on a layer without the indexer: with `--index-share FS` the report's
 `index_share.s_layer_time_s` is a layer that reuses the previous layer's top-k and runs no
 indexer. The whole DSA step (indexer included) is printed beside it.
 
-Shapes, as FlashMLA benchmarks them but at batch 32 (simulation time; batch moves tpusim's
-rates by about 1%):
+Shapes, as FlashMLA benchmarks them but at batch 32 to keep the check quick (FlashMLA's batch
+128 moves tpusim's rates by 1-2%: sparse decode at 4k 285 -> 291 TFLOPS, memory-bound decode at
+16k 3054 -> 3078 GB/s):
 - dense decode, memory-bound: BF16 cache, s_q 1, 16 query heads (one rank of 8-way tensor
   parallelism, a point of FlashMLA's h_q sweep; its deep-dive puts dense MLA decode at about
   2 x h_q x s_q FLOP per byte, memory-bound on an H800 only when h_q x s_q < 128), s_k 4k-16k;
@@ -26,8 +27,8 @@ rates by about 1%):
 - sparse decode: FP8 cache (656 B rows), s_q 2, k 2048, s_k 4k-32k. FlashMLA's figure is bound
   by FP8 dequantisation on Hopper, which tpusim does not model, so a faithful model would come
   out above it, not just inside the window;
-- sparse prefill: BF16 cache, a chunk of 256 queries (FlashMLA: s_q 4096) at s_kv 8k and 32k,
-  k 2048.
+- sparse prefill: BF16 cache, a chunk of 256 queries (FlashMLA: s_q 4096) at s_kv 8k and 32k
+  (FlashMLA sweeps 8k-128k; tpusim's rate: 356 TFLOPS at 8k, 355 at 32k, 352 at 128k), k 2048.
 FlashMLA measured on an H800 that throttled to about 1.6 GHz (865 TFLOPS, its deep-dive); the
 h800-like preset runs at the 1.83 GHz of the 990 TFLOPS datasheet peak, so on the
 compute-bound rows the model has about 14% more peak than the GPU that was measured.
