@@ -54,3 +54,20 @@ TEST_CASE("SRAM bandwidth is the run's SRAM bytes over its time, below the pool'
   CHECK(s["achieved_gbs"].get<double>() > 0);
   CHECK(s["achieved_gbs"].get<double>() <= s["peak_gbs"].get<double>());
 }
+
+TEST_CASE("SRAM bandwidth of an index-sharing run is its mean bytes over its mean time",
+          "[cli][report]") {
+  // The report of --index-share FS is the layer-count-weighted mean of an F and an S layer;
+  // achieved_gbs, a ratio over time, is weighted by each layer kind's time, so it must equal the
+  // mean bytes over the mean time (the total over the total), and the peak stays the chip's.
+  auto r = run_tpusim("run --attention dsa --seq 8k --index-share FS --format json");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const Json j = Json::parse(r.out);
+  const Json& s = j["sram"];
+  const double bytes = s["read_bytes"].get<double>() + s["write_bytes"].get<double>();
+  CHECK(s["achieved_gbs"].get<double>() ==
+        Approx(bytes / j["time_s"].get<double>() / 1e9).epsilon(1e-6));
+  CHECK(s["peak_gbs"].get<double>() == Approx(128 * 64 * 1.5));
+  CHECK(s["achieved_gbs"].get<double>() <= s["peak_gbs"].get<double>());
+}
