@@ -67,7 +67,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 # `time` (milliseconds): time -v prints it in hundredths, too coarse for a 40-ms decode row,
 # whose per-pair CPU ratios then came out as 1.00x.
 time_once() {
-  local bin=$1 out=$2 cmd=$3 start TIMEFORMAT='%3U %3S'
+  # LC_ALL=C: the shell's time prints the locale's decimal mark, and awk reads only a point.
+  local bin=$1 out=$2 cmd=$3 start TIMEFORMAT='%3U %3S' LC_ALL=C
   rm -f "$out"
   start=$EPOCHREALTIME
   # shellcheck disable=SC2086
