@@ -11,10 +11,12 @@
 
 #include "sim/config.h"
 #include "tests/cli/cli_util.h"
+#include "tests/cli/report_util.h"
 #include "workloads/model_config.h"
 #include "workloads/params.h"
 #include "workloads/workload.h"
 
+using tpusim_test::run_report;
 using tpusim_test::run_tpusim;
 using namespace tpusim;
 
@@ -23,13 +25,6 @@ namespace {
 constexpr const char* kNoSramNoVpu =
     " --set energy.sram_read_pj_per_byte=0 --set energy.sram_write_pj_per_byte=0"
     " --set energy.vpu_lane_op_pj=0";
-
-Json run_json(const std::string& flags) {
-  auto r = run_tpusim("run " + flags + " --format json");
-  INFO(flags << "\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  return Json::parse(r.out);
-}
 
 // Closed-form joules of HBM, MXU and static power for one variant.
 //   HBM  = read_bytes_cf * hbm_read + write_bytes_cf * hbm_write
@@ -75,7 +70,7 @@ double closed_form_joules(WorkloadParams p, const HwConfig& hw, double time_s) {
 void check_closed_form(const std::string& flags, WorkloadParams p) {
   const HwConfig hw = load_hw_config("tpu-v5e");
   // With SRAM and vector costs zeroed the report's total is exactly the closed-form terms.
-  const Json zeroed = run_json(flags + kNoSramNoVpu);
+  const Json zeroed = run_report(flags + kNoSramNoVpu);
   for (const char* variant : {"dense", "dsa"}) {
     INFO(flags << " " << variant);
     p.attention = std::string(variant) == "dense" ? Attention::kDense : Attention::kDsa;
@@ -86,7 +81,7 @@ void check_closed_form(const std::string& flags, WorkloadParams p) {
   }
   // With the preset's costs, the SRAM and vector terms are the simulator's own counters times
   // the costs, and every other part is as above.
-  const Json full = run_json(flags);
+  const Json full = run_report(flags);
   for (const char* variant : {"dense", "dsa"}) {
     INFO(flags << " " << variant);
     const Json& r = full[variant];
@@ -162,7 +157,7 @@ TEST_CASE("energy: a prefill chunk at 8k equals its closed form", "[energy]") {
 }
 
 TEST_CASE("energy: zero costs and zero static power give zero energy", "[energy]") {
-  const Json j = run_json(
+  const Json j = run_report(
       "--phase decode --seq 8k --set energy.hbm_read_pj_per_byte=0"
       " --set energy.hbm_write_pj_per_byte=0 --set energy.sram_read_pj_per_byte=0"
       " --set energy.sram_write_pj_per_byte=0 --set energy.mac_bf16_pj=0"

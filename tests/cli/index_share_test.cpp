@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_util.h"
+#include "tests/cli/report_util.h"
 
 using tpusim_test::run_tpusim;
 using Json = nlohmann::json;
@@ -13,10 +14,7 @@ using Json = nlohmann::json;
 namespace {
 
 Json run_dsa(const std::string& flags) {
-  auto r = run_tpusim("run --attention dsa --format json " + flags);
-  INFO(flags << "\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  return Json::parse(r.out);
+  return tpusim_test::run_report("--attention dsa " + flags);
 }
 
 const Json* kernel(const Json& report, const std::string& tag) {

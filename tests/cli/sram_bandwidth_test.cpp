@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/cli/cli_util.h"
+#include "tests/cli/report_util.h"
 
 using tpusim_test::run_tpusim;
 using Json = nlohmann::json;
@@ -45,10 +46,7 @@ namespace {
 // A tpu-v5e run's SRAM section: achieved_gbs is its SRAM bytes over its time, the peak is
 // 128 banks x 64 B per cycle at 1.5 GHz, and the run stays below it.
 void check_sram_section(const std::string& flags) {
-  auto r = run_tpusim("run " + flags + " --format json");
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  const Json j = Json::parse(r.out);
+  const Json j = tpusim_test::run_report(flags);
   const Json& s = j["sram"];
   const double bytes = s["read_bytes"].get<double>() + s["write_bytes"].get<double>();
   CHECK(s["achieved_gbs"].get<double>() ==

@@ -11,18 +11,13 @@
 #include <string>
 
 #include "tests/cli/cli_util.h"
+#include "tests/cli/report_util.h"
 
+using tpusim_test::run_report;
 using tpusim_test::run_tpusim;
 using Json = nlohmann::json;
 
 namespace {
-
-Json run_json(const std::string& flags) {
-  auto r = run_tpusim("run --format json " + flags);
-  INFO(flags << "\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  return Json::parse(r.out);
-}
 
 double cycles(const Json& r) {
   return r["cycles"].get<double>();
@@ -48,7 +43,7 @@ TEST_CASE("DSA prefill extrapolates along the chunk from three centred samples",
   // L = 24k, T = 4k: every query sees at least 20k > k keys, so each gathers k rows.
   const std::uint64_t L = 24576, T = 4096;
   const std::string point = "--attention dsa --phase prefill --seq 24k --chunk 4k";
-  const Json e = run_json(point + " --steady-state extrapolate");
+  const Json e = run_report(point + " --steady-state extrapolate");
   const Json& ss = e["lowering"]["steady_state"];
   REQUIRE(ss["axis"] == "chunk");
   CHECK(e["steady_state"] == "extrapolated");
@@ -60,8 +55,8 @@ TEST_CASE("DSA prefill extrapolates along the chunk from three centred samples",
     const std::uint64_t t = step * static_cast<std::uint64_t>(i + 1);
     REQUIRE(ss["samples"][i] == t);
     // Each sample is the chunk of its size centred on the point's: it ends at L - (T - T') / 2.
-    const Json s = run_json("--attention dsa --phase prefill --seq " +
-                            std::to_string(L - (T - t) / 2) + " --chunk " + std::to_string(t));
+    const Json s = run_report("--attention dsa --phase prefill --seq " +
+                              std::to_string(L - (T - t) / 2) + " --chunk " + std::to_string(t));
     c[i] = cycles(s);
     CHECK(ss["sample_cycles"][i] == s["cycles"]);
   }
@@ -73,7 +68,7 @@ TEST_CASE("DSA prefill extrapolates along the chunk from three centred samples",
   CHECK(cycles(e) == line_at(double(step), c[0], double(3 * step), c[2], double(T)));
   // Against the whole chunk simulated: the standard sweep's largest difference is about 1%
   // (tests/bench/RESULTS.md); 3% leaves room for other machines' libm, not for a wrong line.
-  const Json exact = run_json(point);
+  const Json exact = run_report(point);
   CHECK(exact["steady_state"] == "exact");
   CHECK(cycles(e) == Approx(cycles(exact)).epsilon(0.03));
   CHECK(e["dram"]["read_bytes"].get<double>() ==
@@ -84,7 +79,7 @@ TEST_CASE("DSA prefill extrapolates along the chunk from three centred samples",
 TEST_CASE("dense prefill extrapolates along L from three shorter contexts", "[cli][steady_state]") {
   // T = 1k: samples at L = T + 4k, T + 8k and T + 12k; the point needs L >= twice the longest.
   const std::string point = "--attention dense --phase prefill --seq 48k --chunk 1k";
-  const Json e = run_json(point + " --steady-state extrapolate");
+  const Json e = run_report(point + " --steady-state extrapolate");
   const Json& ss = e["lowering"]["steady_state"];
   REQUIRE(ss["axis"] == "seq");
   double c[3];
@@ -92,14 +87,14 @@ TEST_CASE("dense prefill extrapolates along L from three shorter contexts", "[cl
     const std::uint64_t l = 1024 + 4096 * static_cast<std::uint64_t>(i + 1);
     REQUIRE(ss["samples"][i] == l);
     const Json s =
-        run_json("--attention dense --phase prefill --chunk 1k --seq " + std::to_string(l));
+        run_report("--attention dense --phase prefill --chunk 1k --seq " + std::to_string(l));
     c[i] = cycles(s);
     CHECK(ss["sample_cycles"][i] == s["cycles"]);
   }
   CHECK(cycles(e) == line_at(5120, c[0], 13312, c[2], 49152));
   // Dense streams every KV tile through the same pipeline: the line is within 0.01% on the
   // standard sweep; 0.5% here.
-  const Json exact = run_json(point);
+  const Json exact = run_report(point);
   CHECK(cycles(e) == Approx(cycles(exact)).epsilon(0.005));
   // Bytes read are affine in L exactly (every visible key once per query tile).
   CHECK(e["dram"]["read_bytes"].get<double>() ==
@@ -110,13 +105,13 @@ TEST_CASE("dense prefill extrapolates along L from three shorter contexts", "[cl
 TEST_CASE("steady-state extrapolation runs exact where it does not apply, and says why",
           "[cli][steady_state]") {
   // A decode step: simulated as without the flag.
-  const Json d = run_json("--attention dsa --seq 8k --steady-state extrapolate");
+  const Json d = run_report("--attention dsa --seq 8k --steady-state extrapolate");
   CHECK(d["steady_state"] == "exact");
   CHECK(d["lowering"]["steady_state"]["axis"] == "none");
   CHECK(d["lowering"]["steady_state"]["why"] == "decode steps run exact");
-  CHECK(d["cycles"] == run_json("--attention dsa --seq 8k")["cycles"]);
+  CHECK(d["cycles"] == run_report("--attention dsa --seq 8k")["cycles"]);
   // A chunk shorter than eight times the shortest sample.
-  const Json p = run_json(
+  const Json p = run_report(
       "--attention dsa --phase prefill --seq 8k --chunk 512 "
       "--steady-state extrapolate");
   CHECK(p["steady_state"] == "exact");
@@ -135,7 +130,7 @@ TEST_CASE("steady-state extrapolation runs exact when the cost per unit is not s
   // h800-like dense prefill with a 1k chunk costs about a tenth more per key between L = 9k and
   // 13k than between 5k and 9k (tests/bench/RESULTS.md): a line through them would not hold at
   // 27k. The point then runs exact, as without the flag (the decode case above compares).
-  const Json e = run_json(
+  const Json e = run_report(
       "--hw h800-like --attention dense --phase prefill --seq 27k --chunk 1k --steady-state "
       "extrapolate");
   CHECK(e["steady_state"] == "exact");
