@@ -339,11 +339,13 @@ void lower_decode(LoweringContext& c) {
   // partitions, which the arrays start on).
   bool first_seq = true;
   // The step's last chain (its last sequence's last query): each partition's last tile splits
-  // its pv in column halves. The arrays take the step's last matmuls as they free up, and with
-  // whole pvs (4 column folds on a 128-column array) they finished up to one pv apart while the
-  // merge waited for the last; in halves two arrays share each of those pvs (batch-1 DSA decode
-  // at 4k 9,466 -> 9,170 cycles; tests/bench/RESULTS.md, issue 11, eleventh round).
+  // its pv into one matmul per MXU column fold of d_v. The arrays take the step's last matmuls
+  // as they free up, and with whole pvs (4 column folds on a 128-column array) they finished up
+  // to one pv apart while the merge waited for the last; in halves they still finished up to
+  // half a pv apart, in folds a quarter (docs/LOWERING.md; tests/bench/RESULTS.md, issue 11,
+  // eleventh and fourteenth rounds).
   bool last_chain = false;
+  const std::uint64_t last_pv_pieces = std::max<std::uint64_t>(1, ceil_div(dv, cols));
   std::uint64_t topk = kNoId;  // this sequence's top-k (DSA), or kNoId
   auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
                     std::uint64_t queries, auto&& load) {
@@ -356,7 +358,9 @@ void lower_decode(LoweringContext& c) {
         any = true;
         Ids ready = q_ready;
         const bool part_last = e == part.end(i);
-        auto split = [&](std::uint64_t j) { return last_chain && part_last && j + 1 == queries; };
+        auto split = [&](std::uint64_t j) -> std::uint64_t {
+          return last_chain && part_last && j + 1 == queries ? last_pv_pieces : 1;
+        };
         if (t == 0 && first_seq && pf_rows[i] > 0) {
           // Prefetched during the previous layer: in SRAM from the start.
           if (topk != kNoId) ready.push_back(topk);

@@ -173,15 +173,14 @@ void FlashPipeline::emit_softmax_pv(std::size_t i) {
   if (i >= m_slots)
     deps.insert(deps.end(), m_merge[i - m_slots].begin(), m_merge[i - m_slots].end());
   const std::uint64_t out = t.first ? t.acc_addr : m_partial[i % m_slots];
-  if (t.split_pv && m_d_v >= 2) {
-    // Column halves: V's first and second d_v / 2 columns (bf16 in the slot's rows) into the
-    // output's (fp32) halves. Addresses only place the SRAM traffic.
-    const std::uint64_t half = m_d_v / 2;
-    m_pv[i] = {m_tb.matmul(kTagAttnPv, t.m, half, t.n, DType::kBf16, s, t.kv_addr, out, deps),
-               m_tb.matmul(kTagAttnPv, t.m, m_d_v - half, t.n, DType::kBf16, s,
-                           t.kv_addr + half * kBf16, out + half * kFp32, deps)};
-  } else {
-    m_pv[i] = {m_tb.matmul(kTagAttnPv, t.m, m_d_v, t.n, DType::kBf16, s, t.kv_addr, out, deps)};
+  // Column pieces of V's d_v columns (bf16 in the slot's rows) into the output's (fp32)
+  // columns. Addresses only place the SRAM traffic.
+  const std::uint64_t pieces = std::clamp<std::uint64_t>(t.pv_pieces, 1, m_d_v);
+  m_pv[i].clear();
+  for (std::uint64_t k = 0; k < pieces; ++k) {
+    const std::uint64_t c0 = m_d_v * k / pieces, c1 = m_d_v * (k + 1) / pieces;
+    m_pv[i].push_back(m_tb.matmul(kTagAttnPv, t.m, c1 - c0, t.n, DType::kBf16, s,
+                                  t.kv_addr + c0 * kBf16, out + c0 * kFp32, deps));
   }
   ++m_pv_done;
 }

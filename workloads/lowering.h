@@ -123,10 +123,10 @@ class FlashPipeline {
     /// The first tile of its accumulator's chain: pv writes the accumulator itself (there is
     /// nothing to rescale or add to), so the tile has no accumulate.
     bool first = false;
-    /// pv as two matmuls of d_v / 2 columns each (the same folds and operand traffic), which
-    /// two arrays can take at once: for the last tiles of a step, whose pvs would otherwise
-    /// leave the arrays finishing up to a whole pv apart.
-    bool split_pv = false;
+    /// pv as this many matmuls, each of whole MXU column folds of d_v (the same folds and
+    /// operand traffic in all), which as many arrays can take at once: for the last tiles of a
+    /// step, whose pvs would otherwise leave the arrays finishing up to a whole pv apart.
+    std::uint64_t pv_pieces = 1;
   };
 
   FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,

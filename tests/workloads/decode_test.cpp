@@ -313,34 +313,36 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   std::uint64_t pv = 0, adds = 0, add_elems = 0;
   // DSA at L = 4k, k = 2048, one query: 16 partitions of one 128-row tile (4 per array). Each pv
   // writes its partition's accumulator, so no tile accumulates. Each is its partition's last
-  // tile in the step's last chain, so its pv is two matmuls of 256 columns (32 in all). Rounds of 4
+  // tile in the step's last chain, so its pv is one matmul per 128-column fold of d_v = 512: four
+  // of 128 columns (64 in all). Rounds of 4
   // partitions (one per array) while more than 4 remain: [0, 4) alone, then [4, 8) and [8, 12) each
   // with the running result, 4 + 5 + 5 parts of 128 heads x 513 (d_v and the row sum), one
   // multiply-add per element. The last 4 partitions and the running result (5 parts) are combined
   // in the tail's two head halves (5 x 64 x 513 each) before O is scaled and stored.
   count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
-  CHECK(pv == 2 * 16);
-  CHECK(pv_cols == 16 * 512);  // the halves cover d_v once per tile
+  CHECK(pv == 4 * 16);
+  CHECK(pv_cols == 16 * 512);  // the folds cover d_v once per tile
   CHECK(adds == 3 + 2);
   CHECK(add_elems == (4 + 5 + 5) * 128 * 513 + 2 * 5 * 64 * 513);
   // MTP 2: 8 partitions of two 128-row tiles, each query its own chain through them: 2 x 16
   // tiles, of which each (partition, query) chain's second accumulates (16 x 128 x 512); the
-  // last query's second tiles (8) split their pv in halves, so 32 + 8 pv matmuls. One round of 4
+  // last query's second tiles (8) split their pv in four folds, so 24 + 8 x 4 pv matmuls. One
+  // round of 4
   // partitions (4 x 256 rows x 513: both queries' heads), then 4 + 1 parts in two halves of the
   // 256 rows.
   WorkloadParams mtp = decode(Attention::kDsa, 4096, 2048, 1);
   mtp.mtp = 2;
   count(mtp, pv, adds, add_elems);
-  CHECK(pv == 32 + 8);
+  CHECK(pv == 24 + 8 * 4);
   CHECK(pv_cols == 32 * 512);
   CHECK(adds == 16 + 1 + 2);
   CHECK(add_elems == 16 * 128 * 512 + 4 * 256 * 513 + 2 * 5 * 128 * 513);
   // Dense at L = 4k: 8 partitions (two per array) of 512 rows in four 128-row tiles; every
   // tile but a chain's first accumulates (8 x 3 x 128 x 512). The partitions all finish near
   // the end, but still merge in rounds: [0, 4) (4 x 128 x 513), then 4 + 1 parts in two head
-  // halves. Each partition's last tile is in the step's last chain: 32 tiles, 8 pvs in halves.
+  // halves. Each partition's last tile is in the step's last chain: 32 tiles, 8 pvs in four folds.
   count(decode(Attention::kDense, 4096, 2048, 1), pv, adds, add_elems);
-  CHECK(pv == 32 + 8);
+  CHECK(pv == 24 + 8 * 4);
   CHECK(pv_cols == 32 * 512);
   CHECK(adds == 24 + 1 + 2);
   CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 2 * 5 * 64 * 513);
