@@ -123,9 +123,10 @@ class FlashPipeline {
     /// The first tile of its accumulator's chain: pv writes the accumulator itself (there is
     /// nothing to rescale or add to), so the tile has no accumulate.
     bool first = false;
-    /// pv as this many matmuls, each of whole MXU column folds of d_v (the same folds and
-    /// operand traffic in all), which as many arrays can take at once: for the last tiles of a
-    /// step, whose pvs would otherwise leave the arrays finishing up to a whole pv apart.
+    /// pv as this many matmuls over consecutive column ranges of d_v (the same FLOPs and operand
+    /// traffic in all; one per MXU column fold when d_v is a multiple of mxu.cols), which as many
+    /// arrays can take at once: for the last tiles of a step, whose pvs would otherwise leave
+    /// the arrays finishing up to a whole pv apart.
     std::uint64_t pv_pieces = 1;
   };
 
