@@ -314,11 +314,11 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   // DSA at L = 4k, k = 2048, one query: 16 partitions of one 128-row tile (4 per array). Each pv
   // writes its partition's accumulator, so no tile accumulates. Each is its partition's last
   // tile in the step's last chain, so its pv is one matmul per 128-column fold of d_v = 512: four
-  // of 128 columns (64 in all). Rounds of 4
-  // partitions (one per array) while more than 4 remain: [0, 4) alone, then [4, 8) and [8, 12) each
-  // with the running result, 4 + 5 + 5 parts of 128 heads x 513 (d_v and the row sum), one
-  // multiply-add per element. The last 4 partitions and the running result (5 parts) are combined
-  // in the tail's two head halves (5 x 64 x 513 each) before O is scaled and stored.
+  // of 128 columns (64 in all). Rounds of 4 partitions (one per array) while more than 4 remain:
+  // [0, 4) alone, then [4, 8) and [8, 12) each with the running result, 4 + 5 + 5 parts of 128
+  // heads x 513 (d_v and the row sum), one multiply-add per element. The last 4 partitions and
+  // the running result (5 parts) are combined in the tail's two head halves (5 x 64 x 513 each)
+  // before O is scaled and stored.
   count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 4 * 16);
   CHECK(pv_cols == 16 * 512);  // the folds cover d_v once per tile
