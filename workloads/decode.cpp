@@ -358,7 +358,7 @@ void lower_decode(LoweringContext& c) {
         any = true;
         Ids ready = q_ready;
         const bool part_last = e == part.end(i);
-        auto split = [&](std::uint64_t j) -> std::uint64_t {
+        auto pv_pieces = [&](std::uint64_t j) -> std::uint64_t {
           return last_chain && part_last && j + 1 == queries ? last_pv_pieces : 1;
         };
         if (t == 0 && first_seq && pf_rows[i] > 0) {
@@ -366,7 +366,8 @@ void lower_decode(LoweringContext& c) {
           if (topk != kNoId) ready.push_back(topk);
           for (std::uint64_t j = 0; j < queries; ++j)
             pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, pf_base[0] + pf_addr[i],
-                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true, split(j)});
+                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true,
+                            pv_pieces(j)});
           continue;
         }
         std::size_t slot;
@@ -376,7 +377,7 @@ void lower_decode(LoweringContext& c) {
         for (std::uint64_t j = 0; j < queries; ++j)
           rings[i].last_push[slot] = pipes[i]->push(
               {m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
-               acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0, split(j)});
+               acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0, pv_pieces(j)});
       }
       if (!any) break;
     }

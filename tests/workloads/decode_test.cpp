@@ -327,9 +327,8 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   // MTP 2: 8 partitions of two 128-row tiles, each query its own chain through them: 2 x 16
   // tiles, of which each (partition, query) chain's second accumulates (16 x 128 x 512); the
   // last query's second tiles (8) split their pv in four folds, so 24 + 8 x 4 pv matmuls. One
-  // round of 4
-  // partitions (4 x 256 rows x 513: both queries' heads), then 4 + 1 parts in two halves of the
-  // 256 rows.
+  // round of 4 partitions (4 x 256 rows x 513: both queries' heads), then 4 + 1 parts in two
+  // halves of the 256 rows.
   WorkloadParams mtp = decode(Attention::kDsa, 4096, 2048, 1);
   mtp.mtp = 2;
   count(mtp, pv, adds, add_elems);
@@ -346,4 +345,11 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   CHECK(pv_cols == 32 * 512);
   CHECK(adds == 24 + 1 + 2);
   CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 2 * 5 * 64 * 513);
+  // Arrays of 64 columns (as h800-like's): d_v = 512 is eight column folds, so each of DSA's 16
+  // one-tile partitions (still 128 rows: 2048 / 16 is a whole number of 64-column folds) issues
+  // its last pv as eight matmuls of 64 columns.
+  hw.mxu.cols = 64;
+  count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
+  CHECK(pv == 8 * 16);
+  CHECK(pv_cols == 16 * 512);
 }
