@@ -190,7 +190,7 @@ void lower_decode(LoweringContext& c) {
   std::uint64_t P = 0, set_bytes = 0, stats_bytes = 0, lt = 0, lt_idx = 0, free = 0;
   std::uint64_t attn_budget = 0;
   std::size_t idx_slots = 0;
-  const bool one_tile_parts = sparse_attn && sq == 1;
+  const bool one_tile_parts = dsa && sq == 1;
   const std::uint64_t per_mxu = one_tile_parts ? kSparsePartitionsPerMxu : kPartitionsPerMxu;
   const std::uint64_t sparse_tiles = one_tile_parts ? 1 : kSparseMtpTilesPerPart;
   for (std::uint64_t want = std::max<std::uint64_t>(1, per_mxu * mxus);; --want) {
@@ -206,9 +206,10 @@ void lower_decode(LoweringContext& c) {
     free = tb.sram_free() > 2 * set_bytes ? tb.sram_free() - 2 * set_bytes : 0;
     const std::uint64_t attn_token = P * (kKvSlots * slot_row + 2 * m_attn * kFp32);
     const std::uint64_t attn_fixed = P * (FlashPipeline::sram_bytes(dv, m_attn, 0) + 2 * 512);
-    std::uint64_t target =
-        round_up(ceil_div(part.chunk, sparse_attn ? sparse_tiles : kTargetTilesPerPart), cols);
-    if (!sparse_attn)
+    std::uint64_t target = round_up(
+        ceil_div(part.chunk, one_tile_parts || sparse_attn ? sparse_tiles : kTargetTilesPerPart),
+        cols);
+    if (!one_tile_parts && !sparse_attn)
       target = std::max(target, std::min(kMinTileFolds * cols,
                                          round_up(ceil_div(part.chunk, kMinTilesPerPart), cols)));
     target = std::min(part.chunk, target);
@@ -346,6 +347,10 @@ void lower_decode(LoweringContext& c) {
   // eleventh and fourteenth rounds).
   bool last_chain = false;
   const std::uint64_t last_pv_pieces = std::max<std::uint64_t>(1, ceil_div(dv, cols));
+  // The partitions the merge rounds leave to the final combine (merge_rounds' law).
+  std::uint64_t final_first = 0;
+  while (P - final_first > mxus)
+    final_first += mxus;
   std::uint64_t topk = kNoId;  // this sequence's top-k (DSA), or kNoId
   auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
                     std::uint64_t queries, auto&& load) {
@@ -361,13 +366,14 @@ void lower_decode(LoweringContext& c) {
         auto pv_pieces = [&](std::uint64_t j) -> std::uint64_t {
           return last_chain && part_last && j + 1 == queries ? last_pv_pieces : 1;
         };
+        const bool split_acc = sq == 1 && i >= final_first;
         if (t == 0 && first_seq && pf_rows[i] > 0) {
           // Prefetched during the previous layer: in SRAM from the start.
           if (topk != kNoId) ready.push_back(topk);
           for (std::uint64_t j = 0; j < queries; ++j)
             pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, pf_base[0] + pf_addr[i],
-                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true,
-                            pv_pieces(j)});
+                            acc_addr + i * part_acc + j * h * dv * kFp32, ready, true, pv_pieces(j),
+                            split_acc});
           continue;
         }
         std::size_t slot;
@@ -375,9 +381,10 @@ void lower_decode(LoweringContext& c) {
         load(a, e, rings[i].addr[slot], deps, ready, t == 0 && i < kPartitionsPerMxu * mxus);
         last_loads[i] = ready;
         for (std::uint64_t j = 0; j < queries; ++j)
-          rings[i].last_push[slot] = pipes[i]->push(
-              {m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
-               acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0, pv_pieces(j)});
+          rings[i].last_push[slot] =
+              pipes[i]->push({m_attn, e - a, q_addr + j * h * dqk * kBf16, rings[i].addr[slot],
+                              acc_addr + i * part_acc + j * h * dv * kFp32, ready, t == 0,
+                              pv_pieces(j), split_acc});
       }
       if (!any) break;
     }
@@ -538,6 +545,42 @@ void lower_decode(LoweringContext& c) {
       // in kOutputPieces slices of the rows: each slice's store overlaps the next one's merge.
       s.release.clear();
       const std::uint64_t rows = sq * h;
+      bool by_fold = sq == 1 && b + 1 == B && last_pv_pieces > 1 && final_parts > 1;
+      for (std::uint64_t i = rounds.merged_parts; i < P && by_fold; ++i)
+        by_fold = pipes[i]->pv_ids(last[i]).size() == last_pv_pieces &&
+                  part_done[i].size() == last_pv_pieces;
+      if (by_fold) {
+        Ids stat_deps;
+        for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
+          stat_deps.push_back(pipes[i]->pv_ids(last[i]).front());
+        if (rounds.running != kNoId) stat_deps.push_back(rounds.running);
+        const std::uint64_t mx =
+            tb.vpu(kTagAttnSoftmax, Op::kVpuMax, final_parts * rows, s.stats, s.stats, stat_deps);
+        const std::uint64_t ex =
+            tb.vpu(kTagAttnSoftmax, Op::kVpuExp, final_parts * rows, s.stats, s.stats, {mx});
+        std::uint64_t first_add = kNoId;
+        for (std::uint64_t f = 0; f < last_pv_pieces; ++f) {
+          const std::uint64_t c0 = dv * f / last_pv_pieces, c1 = dv * (f + 1) / last_pv_pieces;
+          Ids deps = {ex};
+          for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
+            deps.push_back(part_done[i][f]);
+          const std::uint64_t acc = s.acc + rows * c0 * kFp32;
+          const std::uint64_t add =
+              tb.vpu(kTagAttnSoftmax, Op::kVpuAdd,
+                     final_parts * rows * (c1 - c0 + (f == 0 ? 1 : 0)), acc, acc, deps);
+          if (f == 0) first_add = add;
+          const std::uint64_t norm =
+              tb.vpu(kTagAttnSoftmax, Op::kVpuScale, rows * (c1 - c0), acc, acc, {add, first_add});
+          const std::uint64_t st = tb.store(kTagAttnPv, acc, o_hbm + b * o_bytes + c0 * kBf16,
+                                            rows * (c1 - c0) * kBf16, {norm});
+          Instruction& in = tb.mutable_instructions()[st];
+          in.rows = rows;
+          in.stride = dv * kBf16;
+          s.release.push_back(st);
+        }
+        c.o_stores.insert(c.o_stores.end(), s.release.begin(), s.release.end());
+        return;
+      }
       for (std::uint64_t pc = 0; pc < kOutputPieces; ++pc) {
         const std::uint64_t r0 = rows * pc / kOutputPieces, r1 = rows * (pc + 1) / kOutputPieces;
         if (r1 == r0) continue;

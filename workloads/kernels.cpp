@@ -174,13 +174,15 @@ void FlashPipeline::emit_softmax_pv(std::size_t i) {
     deps.insert(deps.end(), m_merge[i - m_slots].begin(), m_merge[i - m_slots].end());
   const std::uint64_t out = t.first ? t.acc_addr : m_partial[i % m_slots];
   // Column pieces of V's d_v columns (bf16 in the slot's rows) into the output's (fp32)
-  // columns. Addresses only place the SRAM traffic.
+  // columns, each piece's block of m rows stored contiguously (as VMEM holds 128-lane tiles), so
+  // the bytes a piece writes are its own and a reader of one piece needs only that matmul.
+  // Addresses only place the SRAM traffic.
   const std::uint64_t pieces = std::clamp<std::uint64_t>(t.pv_pieces, 1, m_d_v);
   m_pv[i].clear();
   for (std::uint64_t k = 0; k < pieces; ++k) {
     const std::uint64_t c0 = m_d_v * k / pieces, c1 = m_d_v * (k + 1) / pieces;
     m_pv[i].push_back(m_tb.matmul(kTagAttnPv, t.m, c1 - c0, t.n, DType::kBf16, s,
-                                  t.kv_addr + c0 * kBf16, out + c0 * kFp32, deps));
+                                  t.kv_addr + c0 * kBf16, out + t.m * c0 * kFp32, deps));
   }
   ++m_pv_done;
 }
@@ -200,8 +202,24 @@ void FlashPipeline::emit_merge(std::size_t i) {
   for (std::size_t j : m_open_firsts)
     deps.insert(deps.end(), m_pv[j].begin(), m_pv[j].end());
   m_open_firsts.clear();
-  m_merge[i] = {m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * m_d_v, m_partial[i % m_slots],
-                         t.acc_addr, deps)};
+  // A split pv is accumulated in the same column pieces, each as soon as its own matmul is done
+  // (the caller's final combine can then start on the first columns while the arrays finish the
+  // last ones); the same lane work in all.
+  const std::uint64_t pieces = t.split_accumulate ? m_pv[i].size() : 1;
+  m_merge[i].clear();
+  for (std::uint64_t k = 0; k < pieces; ++k) {
+    const std::uint64_t c0 = m_d_v * k / pieces, c1 = m_d_v * (k + 1) / pieces;
+    Ids piece_deps = deps;
+    if (pieces > 1) {
+      // Only this piece's matmul, not its siblings (deps starts with all of them).
+      piece_deps.erase(piece_deps.begin(),
+                       piece_deps.begin() + static_cast<std::ptrdiff_t>(pieces));
+      piece_deps.push_back(m_pv[i][k]);
+    }
+    m_merge[i].push_back(m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * (c1 - c0),
+                                  m_partial[i % m_slots] + t.m * c0 * kFp32,
+                                  t.acc_addr + t.m * c0 * kFp32, piece_deps));
+  }
   ++m_merge_done;
 }
 

@@ -128,6 +128,10 @@ class FlashPipeline {
     /// arrays can take at once: for the last tiles of a step, whose pvs would otherwise leave
     /// the arrays finishing up to a whole pv apart.
     std::uint64_t pv_pieces = 1;
+    /// With pv_pieces > 1: the accumulate too, one VPU pass per piece, each after its own
+    /// matmul (for the partials the final combine reads column by column; elsewhere the extra
+    /// passes' issue latency is not worth it).
+    bool split_accumulate = false;
   };
 
   FlashPipeline(TraceBuilder& tb, std::uint64_t d_qk, std::uint64_t d_v, std::uint64_t max_m,

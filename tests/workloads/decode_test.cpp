@@ -1,6 +1,9 @@
 // Decode lowering against docs/DSA.md section 5.1-9.2 (DeepSeek-V3.2, FP8 MLA cache).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "base/cycle.h"
 #include "base/error.h"
 #include "tests/workloads/trace_checks.h"
@@ -317,13 +320,13 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   // of 128 columns (64 in all). Rounds of 4 partitions (one per array) while more than 4 remain:
   // [0, 4) alone, then [4, 8) and [8, 12) each with the running result, 4 + 5 + 5 parts of 128
   // heads x 513 (d_v and the row sum), one multiply-add per element. The last 4 partitions and
-  // the running result (5 parts) are combined in the tail's two head halves (5 x 64 x 513 each)
-  // before O is scaled and stored.
+  // the running result (5 parts) are combined in the tail, one pass per column fold (5 x 128 x
+  // 128, the first with the row sums too: 5 x 128 x 513 in all), each then scaled and stored.
   count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 4 * 16);
   CHECK(pv_cols == 16 * 512);  // the folds cover d_v once per tile
-  CHECK(adds == 3 + 2);
-  CHECK(add_elems == (4 + 5 + 5) * 128 * 513 + 2 * 5 * 64 * 513);
+  CHECK(adds == 3 + 4);
+  CHECK(add_elems == (4 + 5 + 5) * 128 * 513 + 5 * 128 * 513);
   // MTP 2: 8 partitions of two 128-row tiles, each query its own chain through them: 2 x 16
   // tiles, of which each (partition, query) chain's second accumulates (16 x 128 x 512); the
   // last query's second tiles (8) split their pv in four folds, so 24 + 8 x 4 pv matmuls. One
@@ -338,13 +341,15 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   CHECK(add_elems == 16 * 128 * 512 + 4 * 256 * 513 + 2 * 5 * 128 * 513);
   // Dense at L = 4k: 8 partitions (two per array) of 512 rows in four 128-row tiles; every
   // tile but a chain's first accumulates (8 x 3 x 128 x 512). The partitions all finish near
-  // the end, but still merge in rounds: [0, 4) (4 x 128 x 513), then 4 + 1 parts in two head
-  // halves. Each partition's last tile is in the step's last chain: 32 tiles, 8 pvs in four folds.
+  // the end, but still merge in rounds: [0, 4) (4 x 128 x 513), then 4 + 1 parts by column
+  // fold. Each partition's last tile is in the step's last chain: 32 tiles, 8 pvs in four
+  // folds; the last tiles of the 4 partitions left to the final combine also accumulate fold by
+  // fold (20 whole accumulates and 4 x 4 pieces, the same elements).
   count(decode(Attention::kDense, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 24 + 8 * 4);
   CHECK(pv_cols == 32 * 512);
-  CHECK(adds == 24 + 1 + 2);
-  CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 2 * 5 * 64 * 513);
+  CHECK(adds == 20 + 16 + 1 + 4);
+  CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 5 * 128 * 513);
   // Arrays of 64 columns (as h800-like's): d_v = 512 is eight column folds, so each of DSA's 16
   // one-tile partitions (still 128 rows: 2048 / 16 is a whole number of 64-column folds) issues
   // its last pv as eight matmuls of 64 columns.
@@ -352,4 +357,58 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 8 * 16);
   CHECK(pv_cols == 16 * 512);
+}
+
+TEST_CASE("decode's final combine and O store run fold by fold, each after its own pvs",
+          "[workloads][decode]") {
+  // DSA at L = 4k, k = 2048, one query: 16 one-tile partitions, the last 4 left to the final
+  // combine, each with its last pv in four 128-column pieces (emitted consecutively, fold 0
+  // first). Fold f's combine pass must wait for fold f of each of those 4 partitions, and for
+  // no other fold's pv (else it could not start before the arrays finish the last folds); its
+  // store moves rows x 128 columns of bf16 out of each 1-KiB row of O (128 rows, stride 1024).
+  HwConfig hw;
+  GeneratedTrace t = generate_workload(decode(Attention::kDsa, 4096, 2048, 1), hw);
+  const auto& ins = t.instructions;
+  std::unordered_map<std::uint64_t, std::size_t> at;
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    at[ins[i].id] = i;
+  // Fold index of each split pv piece: its position in its run of 4 consecutive pieces over
+  // the same scores (operand A).
+  std::unordered_map<std::uint64_t, std::uint64_t> fold;
+  for (std::size_t i = 0; i + 3 < ins.size(); ++i) {
+    bool run = true;
+    for (std::size_t f = 0; f < 4 && run; ++f)
+      run = t.tags.name(ins[i + f].tag) == "attn.pv" && ins[i + f].op == Op::kMxuMatmul &&
+            ins[i + f].n == 128 && ins[i + f].a.offset == ins[i].a.offset;
+    if (!run) continue;
+    for (std::size_t f = 0; f < 4; ++f)
+      fold[ins[i + f].id] = f;
+    i += 3;
+  }
+  REQUIRE(fold.size() == 16 * 4);
+  std::vector<std::size_t> stores;
+  for (std::size_t i = 0; i < ins.size(); ++i)
+    if (ins[i].op == Op::kDmaStore && t.tags.name(ins[i].tag) == "attn.pv") stores.push_back(i);
+  REQUIRE(stores.size() == 4);
+  for (std::uint64_t f = 0; f < 4; ++f) {
+    const Instruction& st = ins[stores[f]];
+    CHECK(st.rows == 128);
+    CHECK(st.stride == 512 * 2);
+    CHECK(st.bytes == 128 * 128 * 2);
+    // store <- scale <- (fold's add, fold 0's add for the row sums) <- pv pieces.
+    REQUIRE(st.deps.size() == 1);
+    const Instruction& scale = ins[at.at(st.deps[0])];
+    CHECK(scale.op == Op::kVpuScale);
+    // (Deps are kept sorted: the fold's own add is the later of the two.)
+    const Instruction& add = ins[at.at(*std::max_element(scale.deps.begin(), scale.deps.end()))];
+    REQUIRE(add.op == Op::kVpuAdd);
+    std::uint64_t pieces = 0;
+    for (std::uint64_t d : add.deps) {
+      auto it = fold.find(d);
+      if (it == fold.end()) continue;
+      ++pieces;
+      CHECK(it->second == f);
+    }
+    CHECK(pieces == 4);
+  }
 }
