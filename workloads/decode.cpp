@@ -545,11 +545,20 @@ void lower_decode(LoweringContext& c) {
       // in kOutputPieces slices of the rows: each slice's store overlaps the next one's merge.
       s.release.clear();
       const std::uint64_t rows = sq * h;
+      // The step's last chain (one query) ends in pvs of one matmul per column fold, and the
+      // partitions left to this combine finish fold by fold (their last pv, or its accumulate,
+      // in pieces). The combine then runs by fold too: fold f's pass waits only for fold f of
+      // those partitions, so the VPU starts on the first folds while the arrays finish the
+      // last, and each fold is scaled and stored on its own (its columns of every O row: a 2-D
+      // store). Merged whole, the tail began after the last fold (DSA decode at 8k 10,722 ->
+      // 10,551 cycles; tests/bench/RESULTS.md, issue 11, fifteenth round).
       bool by_fold = sq == 1 && b + 1 == B && last_pv_pieces > 1 && final_parts > 1;
       for (std::uint64_t i = rounds.merged_parts; i < P && by_fold; ++i)
         by_fold = pipes[i]->pv_ids(last[i]).size() == last_pv_pieces &&
                   part_done[i].size() == last_pv_pieces;
       if (by_fold) {
+        // The statistics' max and exp need only the partitions' softmaxes, which every piece
+        // of their last pv follows: the first piece stands for them.
         Ids stat_deps;
         for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
           stat_deps.push_back(pipes[i]->pv_ids(last[i]).front());
@@ -564,19 +573,18 @@ void lower_decode(LoweringContext& c) {
           Ids deps = {ex};
           for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
             deps.push_back(part_done[i][f]);
+          // Fold f's column block, stored contiguously (FlashPipeline's pv pieces).
           const std::uint64_t acc = s.acc + rows * c0 * kFp32;
+          // The first fold's pass also sums the row sums (the +1 column of combine_partials),
+          // which every fold's 1/l scale then needs.
           const std::uint64_t add =
               tb.vpu(kTagAttnSoftmax, Op::kVpuAdd,
                      final_parts * rows * (c1 - c0 + (f == 0 ? 1 : 0)), acc, acc, deps);
           if (f == 0) first_add = add;
           const std::uint64_t norm =
               tb.vpu(kTagAttnSoftmax, Op::kVpuScale, rows * (c1 - c0), acc, acc, {add, first_add});
-          const std::uint64_t st = tb.store(kTagAttnPv, acc, o_hbm + b * o_bytes + c0 * kBf16,
-                                            rows * (c1 - c0) * kBf16, {norm});
-          Instruction& in = tb.mutable_instructions()[st];
-          in.rows = rows;
-          in.stride = dv * kBf16;
-          s.release.push_back(st);
+          s.release.push_back(tb.store_2d(kTagAttnPv, acc, o_hbm + b * o_bytes + c0 * kBf16, rows,
+                                          (c1 - c0) * kBf16, dv * kBf16, {norm}));
         }
         c.o_stores.insert(c.o_stores.end(), s.release.begin(), s.release.end());
         return;

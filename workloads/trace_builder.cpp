@@ -137,6 +137,17 @@ std::uint64_t TraceBuilder::store(std::string_view tag, std::uint64_t sram, std:
   return in.id;
 }
 
+std::uint64_t TraceBuilder::store_2d(std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
+                                     std::uint64_t rows, std::uint64_t row_bytes,
+                                     std::uint64_t stride, const std::vector<std::uint64_t>& deps) {
+  SIM_CHECK("workloads", rows > 0 && row_bytes <= stride, "2-D store rows overlap in HBM");
+  const std::uint64_t id = store(tag, sram, hbm, rows * row_bytes, deps);
+  Instruction& in = m_instructions.back();
+  in.rows = rows;
+  in.stride = stride;
+  return id;
+}
+
 std::uint64_t TraceBuilder::gather(std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
                                    std::uint64_t span, std::uint64_t rows, std::uint64_t row_bytes,
                                    const GatherPattern& pattern, std::uint64_t seed,

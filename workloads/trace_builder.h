@@ -56,6 +56,10 @@ class TraceBuilder {
                      std::uint64_t bytes, const std::vector<std::uint64_t>& deps);
   std::uint64_t store(std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
                       std::uint64_t bytes, const std::vector<std::uint64_t>& deps);
+  /// A 2-D store: `rows` rows of `row_bytes`, packed in SRAM, `stride` bytes apart in HBM.
+  std::uint64_t store_2d(std::string_view tag, std::uint64_t sram, std::uint64_t hbm,
+                         std::uint64_t rows, std::uint64_t row_bytes, std::uint64_t stride,
+                         const std::vector<std::uint64_t>& deps);
   std::uint64_t gather(std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
                        std::uint64_t span, std::uint64_t rows, std::uint64_t row_bytes,
                        const GatherPattern& pattern, std::uint64_t seed,
