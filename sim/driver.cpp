@@ -505,39 +505,36 @@ void check_point(const PointSpec& spec) {
 Json run_point(const PointSpec& spec) {
   check_point(spec);  // clear errors before forking
   if (spec.attention == "both") {
-    // Each variant in its own child; one that fails does not cost the other's report.
+    // One variant that fails does not cost the other's report.
     Json out[2];
     std::string error[2];
     int exit_code[2] = {0, 0};
     const char* names[2] = {"dense", "dsa"};
-    // Both children run at once (SystemC elaborates once per process, and they share nothing);
-    // their pipes are read together so neither blocks on a full pipe while the other is read.
-    ChildProcess child[2] = {{-1, -1}, {-1, -1}};
-    for (int i = 0; i < 2; ++i) {
-      const std::string v = names[i];
+    // Runs `body` for variant i, keeping its error (exit 2 for the user's, 1 otherwise).
+    auto capture = [&](int i, auto&& body) {
       try {
-        child[i] = start_child([&spec, v] { return simulate_point_variant(spec, v); }, false);
-      } catch (const SimError& e) {
-        error[i] = e.what();
-        exit_code[i] = 1;
-      }
-    }
-    std::vector<int> fds;
-    for (const ChildProcess& c : child)
-      if (c.pid > 0) fds.push_back(c.fd);
-    const std::vector<std::string> texts = read_all_fds(fds);
-    for (int i = 0, k = 0; i < 2; ++i) {
-      if (child[i].pid <= 0) continue;
-      ::close(child[i].fd);
-      try {
-        out[i] = finish_child(child[i].pid, texts[static_cast<std::size_t>(k++)]);
+        body();
       } catch (const UserError& e) {
         error[i] = e.what();
         exit_code[i] = 2;
-      } catch (const SimError& e) {
+      } catch (const std::exception& e) {
         error[i] = e.what();
         exit_code[i] = 1;
       }
+    };
+    // The two run at once: DSA in a child, dense in this process meanwhile (SystemC elaborates
+    // once per process, and they share nothing). A second child cost a fork, its copy-on-write
+    // faults and its teardown: about 4 ms of a 42-ms decode run (tests/bench/RESULTS.md, issue
+    // 14, twelfth round).
+    ChildProcess dsa{-1, -1};
+    capture(1, [&] {
+      dsa = start_child([&spec] { return simulate_point_variant(spec, "dsa"); }, false);
+    });
+    capture(0, [&] { out[0] = simulate_point_variant(spec, "dense"); });
+    if (dsa.pid > 0) {
+      const std::string text = read_all_fd(dsa.fd);
+      ::close(dsa.fd);
+      capture(1, [&] { out[1] = finish_child(dsa.pid, text); });
     }
     if (exit_code[0] && exit_code[1]) {
       const std::string msg =

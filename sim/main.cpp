@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+
+#include <unistd.h>
 
 #include "sim/config.h"
 #include "sim/driver.h"
@@ -355,16 +358,26 @@ int main(int argc, char** argv) {
   ::setenv("SC_COPYRIGHT_MESSAGE", "DISABLE", 1);
   // SystemC and the chip model load with the first simulation, not before (hw list, --help).
   tpusim::set_simulator_loader(&tpusim::load_embedded_simulator);
+  int code = 0;
   try {
-    return run_cli(argc, argv);
+    code = run_cli(argc, argv);
   } catch (const tpusim::UserError& e) {
     std::cerr << "tpusim: error: " << e.what() << "\n";
-    return 2;
+    code = 2;
   } catch (const tpusim::SimError& e) {
     std::cerr << "tpusim: simulation error: " << e.what() << "\n";
-    return 1;
+    code = 1;
   } catch (const std::exception& e) {
     std::cerr << "tpusim: error: " << e.what() << "\n";
-    return 1;
+    code = 1;
   }
+  if (tpusim::simulated_in_this_process()) {
+    // Every output is written (files atomically, before run_cli returned); skip SystemC's
+    // teardown, as a forked simulation does.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+  return code;
 }

@@ -49,6 +49,7 @@ namespace {
 
 Simulator (*g_loader)() = nullptr;
 Simulator g_simulator = nullptr;
+bool g_simulated = false;
 
 }  // namespace
 
@@ -66,7 +67,12 @@ void prepare_simulator() {
 RunResult simulate(const HwConfig& hw, InstructionSource& source, const TagTable& tags,
                    const SimOptions& opts) {
   prepare_simulator();
+  g_simulated = true;
   return g_simulator(hw, source, tags, opts);
+}
+
+bool simulated_in_this_process() {
+  return g_simulated;
 }
 
 }  // namespace tpusim

@@ -60,5 +60,10 @@ void set_simulator_loader(Simulator (*loader)());
 /// Loads the simulator now (a parent does this before forking, so its children share one
 /// load). Throws SimError when it cannot be loaded.
 void prepare_simulator();
+/// True once this process has run a simulation (elaborated a SystemC model). Such a process
+/// leaves with _exit after flushing its output, as the forked simulations do: SystemC's static
+/// teardown is slow and, by design, leaves its modules to the OS (a leak checker would report
+/// them).
+bool simulated_in_this_process();
 
 }  // namespace tpusim
