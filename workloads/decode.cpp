@@ -49,9 +49,10 @@ constexpr std::uint64_t kMinTilesPerPart = 4;
 // A top-k selection is only k rows. With one query token per sequence each selected tile is a
 // partition of its own (at most kSparsePartitionsPerMxu per array; k 2048 gives 16 of 128 rows
 // on tpu-v5e): no accumulate inside a partition, and the partitions are merged in rounds as they
-// finish (merge_rounds below). With MTP the queries' own chains already multiply the
-// independent work, and two tiles per partition came out faster (tests/bench/RESULTS.md, issue
-// 11, eleventh round).
+// finish (merge_rounds below). DSA at L <= k cuts the whole cache the same way, so the step
+// keeps its shape across L = k (with dense's plan there, DSA at 2k was slower than at 3k). With MTP
+// the queries' own chains already multiply the independent work, and two tiles per partition came
+// out faster (tests/bench/RESULTS.md, issue 11, eleventh round).
 constexpr std::uint64_t kSparsePartitionsPerMxu = 4;
 constexpr std::uint64_t kSparseMtpTilesPerPart = 2;
 // KV slots per partition. Two would make the load of tile t+2 wait for pv of tile t, which the
