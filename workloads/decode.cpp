@@ -558,34 +558,36 @@ void lower_decode(LoweringContext& c) {
         by_fold = pipes[i]->pv_ids(last[i]).size() == last_pv_pieces &&
                   part_done[i].size() == last_pv_pieces;
       if (by_fold) {
-        // The statistics' max and exp need only the partitions' softmaxes, which every piece
-        // of their last pv follows: the first piece stands for them.
+        // As FlashMLA's combine kernel does, the weights come from the statistics alone, before
+        // any fold: m = max_p m_p, f_p = exp(m_p - m), l = sum_p f_p l_p, w_p = f_p / l (four
+        // small passes over parts x rows). Each fold's pass is then one multiply-add per
+        // element into normalised O, with no separate 1/l pass over O. The statistics need
+        // only the partitions' softmaxes, which every piece of their last pv follows: the first
+        // piece stands for them.
         Ids stat_deps;
         for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
           stat_deps.push_back(pipes[i]->pv_ids(last[i]).front());
         if (rounds.running != kNoId) stat_deps.push_back(rounds.running);
+        const std::uint64_t n_stats = final_parts * rows;
         const std::uint64_t mx =
-            tb.vpu(kTagAttnSoftmax, Op::kVpuMax, final_parts * rows, s.stats, s.stats, stat_deps);
+            tb.vpu(kTagAttnSoftmax, Op::kVpuMax, n_stats, s.stats, s.stats, stat_deps);
         const std::uint64_t ex =
-            tb.vpu(kTagAttnSoftmax, Op::kVpuExp, final_parts * rows, s.stats, s.stats, {mx});
-        std::uint64_t first_add = kNoId;
+            tb.vpu(kTagAttnSoftmax, Op::kVpuExp, n_stats, s.stats, s.stats, {mx});
+        const std::uint64_t l =
+            tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, n_stats, s.stats, s.stats, {ex});
+        const std::uint64_t w =
+            tb.vpu(kTagAttnSoftmax, Op::kVpuScale, n_stats, s.stats, s.stats, {l});
         for (std::uint64_t f = 0; f < last_pv_pieces; ++f) {
           const std::uint64_t c0 = dv * f / last_pv_pieces, c1 = dv * (f + 1) / last_pv_pieces;
-          Ids deps = {ex};
+          Ids deps = {w};
           for (std::uint64_t i = rounds.merged_parts; i < P; ++i)
             deps.push_back(part_done[i][f]);
           // Fold f's column block, stored contiguously (FlashPipeline's pv pieces).
           const std::uint64_t acc = s.acc + rows * c0 * kFp32;
-          // The first fold's pass also sums the row sums (the +1 column of combine_partials),
-          // which every fold's 1/l scale then needs.
           const std::uint64_t add =
-              tb.vpu(kTagAttnSoftmax, Op::kVpuAdd,
-                     final_parts * rows * (c1 - c0 + (f == 0 ? 1 : 0)), acc, acc, deps);
-          if (f == 0) first_add = add;
-          const std::uint64_t norm =
-              tb.vpu(kTagAttnSoftmax, Op::kVpuScale, rows * (c1 - c0), acc, acc, {add, first_add});
+              tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, final_parts * rows * (c1 - c0), acc, acc, deps);
           s.release.push_back(tb.store_2d(kTagAttnPv, acc, o_hbm + b * o_bytes + c0 * kBf16, rows,
-                                          (c1 - c0) * kBf16, dv * kBf16, {norm}));
+                                          (c1 - c0) * kBf16, dv * kBf16, {add}));
         }
         c.o_stores.insert(c.o_stores.end(), s.release.begin(), s.release.end());
         return;

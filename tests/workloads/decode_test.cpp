@@ -320,13 +320,13 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   // of 128 columns (64 in all). Rounds of 4 partitions (one per array) while more than 4 remain:
   // [0, 4) alone, then [4, 8) and [8, 12) each with the running result, 4 + 5 + 5 parts of 128
   // heads x 513 (d_v and the row sum), one multiply-add per element. The last 4 partitions and
-  // the running result (5 parts) are combined in the tail, one pass per column fold (5 x 128 x
-  // 128, the first with the row sums too: 5 x 128 x 513 in all), each then scaled and stored.
+  // the running result (5 parts) are combined in the tail: the row sums first (5 x 128), then
+  // one pass per column fold (5 x 128 x 128 each) into normalised O, each then stored.
   count(decode(Attention::kDsa, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 4 * 16);
   CHECK(pv_cols == 16 * 512);  // the folds cover d_v once per tile
-  CHECK(adds == 3 + 4);
-  CHECK(add_elems == (4 + 5 + 5) * 128 * 513 + 5 * 128 * 513);
+  CHECK(adds == 3 + 1 + 4);
+  CHECK(add_elems == (4 + 5 + 5) * 128 * 513 + 5 * 128 * (1 + 512));
   // MTP 2: 8 partitions of two 128-row tiles, each query its own chain through them: 2 x 16
   // tiles, of which each (partition, query) chain's second accumulates (16 x 128 x 512); the
   // last query's second tiles (8) split their pv in four folds, so 24 + 8 x 4 pv matmuls. One
@@ -348,8 +348,8 @@ TEST_CASE("decode merges its split-KV partitions in rounds, then one combine pas
   count(decode(Attention::kDense, 4096, 2048, 1), pv, adds, add_elems);
   CHECK(pv == 24 + 8 * 4);
   CHECK(pv_cols == 32 * 512);
-  CHECK(adds == 20 + 16 + 1 + 4);
-  CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 5 * 128 * 513);
+  CHECK(adds == 20 + 16 + 1 + 1 + 4);
+  CHECK(add_elems == 24 * 128 * 512 + 4 * 128 * 513 + 5 * 128 * (1 + 512));
   // Arrays of 64 columns (as h800-like's): d_v = 512 is eight column folds, so each of DSA's 16
   // one-tile partitions (still 128 rows: 2048 / 16 is a whole number of 64-column folds) issues
   // its last pv as eight matmuls of 64 columns.
@@ -363,9 +363,10 @@ TEST_CASE("decode's final combine and O store run fold by fold, each after its o
           "[workloads][decode]") {
   // DSA at L = 4k, k = 2048, one query: 16 one-tile partitions, the last 4 left to the final
   // combine, each with its last pv in four 128-column pieces (emitted consecutively, fold 0
-  // first). Fold f's combine pass must wait for fold f of each of those 4 partitions, and for
-  // no other fold's pv (else it could not start before the arrays finish the last folds); its
-  // store moves rows x 128 columns of bf16 out of each 1-KiB row of O (128 rows, stride 1024).
+  // first). Fold f's combine pass (the 4 partitions and the running result, 5 x 128 x 128
+  // elements) must wait for fold f of each of those 4 partitions, and for no other fold's pv
+  // (else it could not start before the arrays finish the last folds); its store moves 128
+  // columns of bf16 out of each 1-KiB row of O (128 rows, stride 1024).
   HwConfig hw;
   GeneratedTrace t = generate_workload(decode(Attention::kDsa, 4096, 2048, 1), hw);
   const auto& ins = t.instructions;
@@ -395,13 +396,11 @@ TEST_CASE("decode's final combine and O store run fold by fold, each after its o
     CHECK(st.rows == 128);
     CHECK(st.stride == 512 * 2);
     CHECK(st.bytes == 128 * 128 * 2);
-    // store <- scale <- (fold's add, fold 0's add for the row sums) <- pv pieces.
+    // store <- the fold's multiply-add into normalised O <- (the weights, the pv pieces).
     REQUIRE(st.deps.size() == 1);
-    const Instruction& scale = ins[at.at(st.deps[0])];
-    CHECK(scale.op == Op::kVpuScale);
-    // (Deps are kept sorted: the fold's own add is the later of the two.)
-    const Instruction& add = ins[at.at(*std::max_element(scale.deps.begin(), scale.deps.end()))];
+    const Instruction& add = ins[at.at(st.deps[0])];
     REQUIRE(add.op == Op::kVpuAdd);
+    CHECK(add.elems == 5 * 128 * 128);
     std::uint64_t pieces = 0;
     for (std::uint64_t d : add.deps) {
       auto it = fold.find(d);
