@@ -348,10 +348,8 @@ void lower_decode(LoweringContext& c) {
   // eleventh and fourteenth rounds).
   bool last_chain = false;
   const std::uint64_t last_pv_pieces = std::max<std::uint64_t>(1, ceil_div(dv, cols));
-  // The partitions the merge rounds leave to the final combine (merge_rounds' law).
-  std::uint64_t final_first = 0;
-  while (P - final_first > mxus)
-    final_first += mxus;
+  // The first of the partitions the merge rounds leave to the final combine.
+  const std::uint64_t final_first = merged_in_rounds(P, mxus);
   std::uint64_t topk = kNoId;  // this sequence's top-k (DSA), or kNoId
   auto attend = [&](std::uint64_t q_addr, std::uint64_t acc_addr, const Ids& q_ready,
                     std::uint64_t queries, auto&& load) {

@@ -278,13 +278,19 @@ std::uint64_t combine_partials(TraceBuilder& tb, std::uint64_t parts, std::uint6
   return tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, parts * rows * (d_v + 1), acc, acc, {ex});
 }
 
+std::uint64_t merged_in_rounds(std::uint64_t parts, std::uint64_t round) {
+  round = std::max<std::uint64_t>(1, round);
+  return parts > round ? (parts - 1) / round * round : 0;
+}
+
 SplitKvRounds merge_rounds(TraceBuilder& tb, const std::vector<Ids>& done, std::uint64_t round,
                            std::uint64_t rows, std::uint64_t d_v, std::uint64_t acc,
                            std::uint64_t part_stride, std::uint64_t stats,
                            std::uint64_t stats_stride) {
   SplitKvRounds out;
   round = std::max<std::uint64_t>(1, round);
-  while (done.size() - out.merged_parts > round) {
+  const std::uint64_t merged = merged_in_rounds(done.size(), round);
+  while (out.merged_parts < merged) {
     const std::uint64_t a = out.merged_parts;
     Ids deps;
     for (std::uint64_t i = a; i < a + round; ++i)

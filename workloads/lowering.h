@@ -196,6 +196,9 @@ struct SplitKvRounds {
   std::uint64_t merged_parts = 0;  ///< partitions [0, merged_parts) are in `running`
   std::uint64_t running = kNoId;   ///< the last round's combine, or kNoId when there was none
 };
+/// How many of `parts` partitions merge_rounds merges in its rounds of `round`: while more
+/// than `round` remain, the next `round` go (so the final combine always gets 1 to `round`).
+std::uint64_t merged_in_rounds(std::uint64_t parts, std::uint64_t round);
 SplitKvRounds merge_rounds(TraceBuilder& tb, const std::vector<Ids>& done, std::uint64_t round,
                            std::uint64_t rows, std::uint64_t d_v, std::uint64_t acc,
                            std::uint64_t part_stride, std::uint64_t stats,

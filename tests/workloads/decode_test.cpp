@@ -7,6 +7,7 @@
 #include "base/cycle.h"
 #include "base/error.h"
 #include "tests/workloads/trace_checks.h"
+#include "workloads/lowering.h"
 #include "workloads/workload.h"
 
 using namespace tpusim;
@@ -410,4 +411,18 @@ TEST_CASE("decode's final combine and O store run fold by fold, each after its o
     }
     CHECK(pieces == 4);
   }
+}
+
+TEST_CASE("merge rounds leave 1 to mxu.count partitions to the final combine",
+          "[workloads][decode]") {
+  // While more than `round` partitions remain, the next `round` are merged: 16 in rounds of 4
+  // merge [0, 4), [4, 8), [8, 12) and leave 4; 8 leave 4; 5 leave 1; 4 or fewer are not
+  // merged in rounds at all.
+  CHECK(merged_in_rounds(16, 4) == 12);
+  CHECK(merged_in_rounds(8, 4) == 4);
+  CHECK(merged_in_rounds(5, 4) == 4);
+  CHECK(merged_in_rounds(4, 4) == 0);
+  CHECK(merged_in_rounds(1, 4) == 0);
+  CHECK(merged_in_rounds(9, 2) == 8);
+  CHECK(merged_in_rounds(3, 0) == 2);  // a round of 0 counts as 1
 }
