@@ -197,10 +197,11 @@ void FlashPipeline::emit_merge(std::size_t i) {
     ++m_merge_done;
     return;
   }
-  Ids deps = m_pv[i];
-  if (i >= 1) deps.insert(deps.end(), m_merge[i - 1].begin(), m_merge[i - 1].end());
+  // The chain's previous merge, and first pvs since it.
+  Ids earlier;
+  if (i >= 1) earlier = m_merge[i - 1];
   for (std::size_t j : m_open_firsts)
-    deps.insert(deps.end(), m_pv[j].begin(), m_pv[j].end());
+    earlier.insert(earlier.end(), m_pv[j].begin(), m_pv[j].end());
   m_open_firsts.clear();
   // A split pv is accumulated in the same column pieces, each as soon as its own matmul is done
   // (the caller's final combine can then start on the first columns while the arrays finish the
@@ -209,16 +210,11 @@ void FlashPipeline::emit_merge(std::size_t i) {
   m_merge[i].clear();
   for (std::uint64_t k = 0; k < pieces; ++k) {
     const std::uint64_t c0 = m_d_v * k / pieces, c1 = m_d_v * (k + 1) / pieces;
-    Ids piece_deps = deps;
-    if (pieces > 1) {
-      // Only this piece's matmul, not its siblings (deps starts with all of them).
-      piece_deps.erase(piece_deps.begin(),
-                       piece_deps.begin() + static_cast<std::ptrdiff_t>(pieces));
-      piece_deps.push_back(m_pv[i][k]);
-    }
+    Ids deps = pieces == 1 ? m_pv[i] : Ids{m_pv[i][k]};
+    deps.insert(deps.end(), earlier.begin(), earlier.end());
     m_merge[i].push_back(m_tb.vpu(kTagAttnSoftmax, Op::kVpuAdd, t.m * (c1 - c0),
                                   m_partial[i % m_slots] + t.m * c0 * kFp32,
-                                  t.acc_addr + t.m * c0 * kFp32, piece_deps));
+                                  t.acc_addr + t.m * c0 * kFp32, deps));
   }
   ++m_merge_done;
 }
