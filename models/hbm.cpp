@@ -115,6 +115,10 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
   // stalls as a whole. Channel c refreshes at frac(c * golden ratio) * tREFI + e * tREFI, e >= 1:
   // staggering in channel order (c/channels) put consecutive channels one request latency apart,
   // and a serial stream that walks the channels in order then met every refresh head-on.
+  // With e >= 1 a run starts one interval or more before each channel's first refresh, so a run
+  // sees about one refresh per channel fewer than a chip in steady state; a refresh is never
+  // postponed either. The two err in opposite directions for short runs (tests/bench/RESULTS.md,
+  // issue 11, seventeenth round).
   m_refresh_offset.resize(cfg.channels);
   m_epoch.assign(cfg.channels, Epoch{});
   for (std::uint32_t c = 0; c < cfg.channels; ++c) {
