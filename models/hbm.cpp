@@ -112,18 +112,19 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
   m_act_win.assign(cfg.channels, Window{});
   m_acts.assign(static_cast<std::size_t>(cfg.channels) * 2 * m_act_cap, 0);
   // Channels refresh independently, staggered over tREFI (as controllers do) so the memory never
-  // stalls as a whole. Channel c refreshes at frac(c * golden ratio) * tREFI + e * tREFI, e >= 1:
-  // staggering in channel order (c/channels) put consecutive channels one request latency apart,
-  // and a serial stream that walks the channels in order then met every refresh head-on.
-  // With e >= 1 a run starts one interval or more before each channel's first refresh, so a run
-  // sees about one refresh per channel fewer than a chip in steady state; a refresh is never
-  // postponed either. The two err in opposite directions for short runs (tests/bench/RESULTS.md,
-  // issue 11, seventeenth round).
-  m_refresh_offset.resize(cfg.channels);
+  // stalls as a whole. Channel c's refreshes are tREFI apart from its offset frac(c * golden
+  // ratio) * tREFI: staggering in channel order (c/channels) put consecutive channels one request
+  // latency apart, and a serial stream that walks the channels in order then met every refresh
+  // head-on. With hbm.refresh_start = "interval" (the default) the first comes one tREFI after
+  // the offset, so a run sees about one refresh per channel fewer than a chip in steady state
+  // ("phase"); a refresh is never postponed either. The two err in opposite directions for short
+  // runs (tests/bench/RESULTS.md, issue 11, seventeenth round).
+  m_first_refresh.resize(cfg.channels);
   m_epoch.assign(cfg.channels, Epoch{});
+  const Tick first_delay = cfg.refresh_start == RefreshStart::kInterval ? m_trefi : 0;
   for (std::uint32_t c = 0; c < cfg.channels; ++c) {
     const double phase = std::fmod(c * 0.6180339887498949, 1.0);
-    m_refresh_offset[c] = static_cast<Tick>(phase * static_cast<double>(m_trefi));
+    m_first_refresh[c] = static_cast<Tick>(phase * static_cast<double>(m_trefi)) + first_delay;
   }
 }
 
@@ -153,8 +154,8 @@ std::uint64_t bank_of_row(std::uint64_t row, const Divisor& banks) {
 }  // namespace
 
 std::uint64_t HbmTiming::refresh_epoch(std::uint32_t channel, Tick t) const {
-  const Tick off = m_refresh_offset[channel];
-  return t < off + m_trefi ? 0 : (t - off) / m_trefi;
+  const Tick first = m_first_refresh[channel];
+  return t < first ? 0 : (t - first) / m_trefi + 1;
 }
 
 const HbmTiming::Epoch& HbmTiming::epoch_at(std::uint32_t channel, Tick t) const {

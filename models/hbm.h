@@ -15,6 +15,12 @@
 
 namespace tpusim {
 
+/// hbm.refresh_start: when each channel's first refresh comes, relative to the run's start.
+enum class RefreshStart {
+  kInterval,  ///< one tREFI after the channel's stagger offset: the first tREFI is refresh-free
+  kPhase,     ///< at the stagger offset: refreshes overlap the run from its start (steady state)
+};
+
 // Defaults: the geometry of the tpu-v5e preset before pseudo channels (16 channels of 64-B bursts,
 // which the unit tests derive their numbers from) with HBM2 core timings
 // (models/presets/tpu-v5e.toml cites them).
@@ -35,6 +41,7 @@ struct HbmConfig {
   double tfaw_ns = 30;     ///< hbm.tfaw_ns: at most four activates per channel in this window
   double trfc_ns = 260;    ///< hbm.trfc_ns: all-bank refresh time (0: no refresh)
   double trefi_ns = 3900;  ///< hbm.trefi_ns: refresh interval (0: no refresh)
+  RefreshStart refresh_start = RefreshStart::kInterval;  ///< hbm.refresh_start
   std::uint32_t queue_depth = 32;  ///< hbm.queue_depth: busy stretches a burst may slot between
   double capacity_gib = 16;        ///< hbm.capacity_gib: addresses beyond are errors
 
@@ -125,7 +132,7 @@ class HbmTiming {
                      std::uint64_t n_bursts);
   // Refresh schedule of a channel: refresh e >= 1 occupies [start(e), start(e) + tRFC).
   Tick refresh_start(std::uint32_t channel, std::uint64_t e) const {
-    return m_refresh_offset[channel] + e * m_trefi;
+    return m_first_refresh[channel] + (e - 1) * m_trefi;
   }
   std::uint64_t refresh_epoch(std::uint32_t channel, Tick t) const;
   /// The refresh epoch holding t: refresh `e` (none for e = 0) starts at `begin`, the next at
@@ -160,7 +167,7 @@ class HbmTiming {
   std::vector<Interval> m_bus;         ///< per channel, 2*m_cap entries
   std::vector<Window> m_act_win;       ///< per channel
   std::vector<Tick> m_acts;            ///< per channel, 2*m_cap entries
-  std::vector<Tick> m_refresh_offset;  ///< per channel
+  std::vector<Tick> m_first_refresh;   ///< per channel: start of refresh 1
   mutable std::vector<Epoch> m_epoch;  ///< per channel, the last epoch_at()
   HbmStats m_stats;
   std::vector<std::pair<std::uint32_t, Tick>>* m_act_log = nullptr;

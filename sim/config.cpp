@@ -248,6 +248,13 @@ const std::vector<KeyDesc>& key_table() {
     t.push_back(double_key("hbm.trefi_ns",
                            "refresh interval, ns (HBM2 3900; 0: no refresh; must exceed trfc_ns)",
                            FIELD(hbm.trefi_ns)));
+    t.push_back(enum_key<RefreshStart>(
+        "hbm.refresh_start",
+        "interval (each channel's first refresh one trefi after its stagger offset: the run "
+        "starts refresh-free) or phase (at the offset: refreshes overlap the run from its start, "
+        "as in steady state)",
+        FIELD(hbm.refresh_start),
+        {{"interval", RefreshStart::kInterval}, {"phase", RefreshStart::kPhase}}));
     t.push_back(uint_key("hbm.queue_depth",
                          "bus stretches per channel a burst may be scheduled between (FR-FCFS "
                          "reordering window), 1 to 4096, default 32",

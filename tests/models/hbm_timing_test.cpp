@@ -130,6 +130,27 @@ TEST_CASE("hbm idle and serialized read latency", "[hbm]") {
   CHECK(h.stats().row_hits == 1);
 }
 
+TEST_CASE("hbm.refresh_start puts a channel's first refresh one tREFI after its offset, or at it",
+          "[hbm]") {
+  // Channel 0's stagger offset is frac(0 * golden ratio) * tREFI = 0, and address 0 is channel 0.
+  // In ticks: tRFC 260 ns * 1.5 * 1024 = 399360, tREFI 3900 ns = 5990400; the idle read is
+  // tRCD 21504 + one burst 1920 + latency 360576 (the idle-latency test above).
+  constexpr Tick kIdle = 21504 + 1920 + 360576;
+  constexpr Tick kTrfc = 399360, kTrefi = 5990400;
+  HbmConfig interval;
+  HbmConfig phase;
+  phase.refresh_start = RefreshStart::kPhase;
+  // At tick 0: "interval" has no refresh until tREFI; "phase" is refreshing until tRFC, and the
+  // activate waits for it.
+  CHECK(HbmTiming(interval, kClockGhz).access(0, 0, 64, false) == kIdle);
+  CHECK(HbmTiming(phase, kClockGhz).access(0, 0, 64, false) == kTrfc + kIdle);
+  // At tREFI both refresh: "interval" its first refresh, "phase" its second.
+  CHECK(HbmTiming(interval, kClockGhz).access(kTrefi, 0, 64, false) == kTrefi + kTrfc + kIdle);
+  CHECK(HbmTiming(phase, kClockGhz).access(kTrefi, 0, 64, false) == kTrefi + kTrfc + kIdle);
+  // Between refreshes the two agree.
+  CHECK(HbmTiming(phase, kClockGhz).access(kTrfc, 0, 64, false) == kTrfc + kIdle);
+}
+
 TEST_CASE("hbm activates keep tRRD and tFAW per channel and tRC per bank", "[hbm]") {
   // Random 64-B reads, the pattern with one activate per access, through deep DMA engines.
   HbmConfig cfg;

@@ -41,8 +41,8 @@ TEST_CASE("every preset loads", "[config]") {
 }
 
 TEST_CASE("to_toml round-trips every key", "[config]") {
-  HwConfig c =
-      load_hw_config(kDefaultPreset, {"hbm.channels=8", "mxu.dataflow=os", "topk.enabled=true"});
+  HwConfig c = load_hw_config(kDefaultPreset, {"hbm.channels=8", "mxu.dataflow=os",
+                                               "topk.enabled=true", "hbm.refresh_start=phase"});
   HwConfig d = parse_hw_config(to_toml(c), "roundtrip");
   auto a = config_entries(c);
   auto b = config_entries(d);
@@ -53,6 +53,8 @@ TEST_CASE("to_toml round-trips every key", "[config]") {
   }
   CHECK(d.hbm.channels == 8);
   CHECK(d.mxu.dataflow == Dataflow::kOutputStationary);
+  CHECK(d.hbm.refresh_start == RefreshStart::kPhase);
+  CHECK(load_hw_config(kDefaultPreset).hbm.refresh_start == RefreshStart::kInterval);
 }
 
 TEST_CASE("config overrides (--set) apply in order and are typed", "[config]") {
@@ -84,6 +86,9 @@ TEST_CASE("wrong types name the key and line", "[config]") {
   CHECK(msg.find("mxu.rows") != std::string::npos);
   msg = error_of([] { parse_hw_config("[mxu]\ndataflow = \"diagonal\"\n", "t.toml"); });
   CHECK(msg.find("mxu.dataflow") != std::string::npos);
+  msg = error_of([] { parse_hw_config("[hbm]\nrefresh_start = \"steady\"\n", "t.toml"); });
+  CHECK(msg.find("hbm.refresh_start") != std::string::npos);
+  CHECK(msg.find("t.toml:2") != std::string::npos);
   msg = error_of([] { parse_hw_config("[dma]\ngather_sort = 1\n", "t.toml"); });
   CHECK(msg.find("dma.gather_sort") != std::string::npos);
   msg = error_of([] { parse_hw_config("[mxu\nrows = 1\n", "t.toml"); });
