@@ -255,7 +255,10 @@ std::vector<SelftestRow> run_selftest(const std::string& hw_name,
   {
     Instruction in;
     in.op = Op::kDmaLoad;
-    in.src = {Space::kHbm, 0};
+    // Channel 1, not 0: with hbm.refresh_start = "phase" channel 0 refreshes from tick 0 (its
+    // stagger offset is 0), and the idle read would measure that refresh instead; channel 1's
+    // first refresh comes 0.62 tREFI in at the earliest.
+    in.src = {Space::kHbm, hw.hbm.channels > 1 ? std::uint64_t{hw.hbm.interleave_bytes} : 0};
     in.dst = {Space::kSram, 0};
     in.bytes = hw.hbm.burst_bytes;
     Measured m = measure(hw_name, sets, {in});
