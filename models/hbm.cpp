@@ -162,8 +162,8 @@ const HbmTiming::Epoch& HbmTiming::epoch_at(std::uint32_t channel, Tick t) const
   Epoch& c = m_epoch[channel];
   if (t < c.begin || t >= c.end) {
     c.e = refresh_epoch(channel, t);
-    c.begin = c.e == 0 ? 0 : refresh_start(channel, c.e);
-    c.end = refresh_start(channel, c.e + 1);
+    c.begin = c.e == 0 ? 0 : refresh_begin(channel, c.e);
+    c.end = refresh_begin(channel, c.e + 1);
   }
   return c;
 }

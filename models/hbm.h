@@ -130,8 +130,8 @@ class HbmTiming {
 
   Tick serve_segment(std::uint32_t channel, std::size_t bank, std::uint64_t row, Tick issue,
                      std::uint64_t n_bursts);
-  // Refresh schedule of a channel: refresh e >= 1 occupies [start(e), start(e) + tRFC).
-  Tick refresh_start(std::uint32_t channel, std::uint64_t e) const {
+  // Refresh e >= 1 of a channel occupies [refresh_begin(e), refresh_begin(e) + tRFC).
+  Tick refresh_begin(std::uint32_t channel, std::uint64_t e) const {
     return m_first_refresh[channel] + (e - 1) * m_trefi;
   }
   std::uint64_t refresh_epoch(std::uint32_t channel, Tick t) const;
