@@ -323,6 +323,25 @@ TEST_CASE("hw selftest: 64 KiB loads stream at the stream's rate with instructio
   CHECK(row(" --set dma.max_in_flight=1") == Approx(442).epsilon(0.03));
 }
 
+TEST_CASE("hw selftest: the idle read measures the idle latency whatever hbm.refresh_start says",
+          "[cli][hbm]") {
+  auto idle_ns = [](const std::string& sets) {
+    auto r = run_tpusim("hw selftest --format json" + sets);
+    REQUIRE(r.exit_code == 0);
+    const Json j = Json::parse(r.out);
+    for (const Json& b : j["benchmarks"])
+      if (b["name"] == "idle latency, one burst") return b["measured"]["value"].get<double>();
+    FAIL("no idle latency row");
+    return 0.0;
+  };
+  // tpu-v5e: path latency 234.75 + tRCD 14 + one 32-B burst at 25.6 GB/s (1.25 ns) = 250 ns,
+  // measured in whole cycles (1.5 GHz: 376 cycles = 250.7 ns). With "phase" the refresh of
+  // channel 0 (stagger offset 0) covers the first 260 ns, so a read there would take 510 ns;
+  // channel 1's first refresh is 0.62 x 3900 ns in.
+  CHECK(idle_ns("") == Approx(250.7).margin(0.5));
+  CHECK(idle_ns(" --set hbm.refresh_start=phase") == Approx(250.7).margin(0.5));
+}
+
 TEST_CASE("run --attention both: children die with a SIGKILLed parent", "[cli]") {
   // The dense half of L = 20M runs for seconds; kill the parent while it does.
   const pid_t parent = ::fork();
