@@ -53,6 +53,17 @@ pid_t child_of(pid_t parent) {
 // A small, fast point: the tiny model decoding 1k tokens.
 const std::string kTiny = " --model tiny --seq 1k --topk 256 ";
 
+// The measured value of one `hw selftest` benchmark row, with extra flags (" --set k=v").
+double selftest_value(const std::string& sets, const std::string& name) {
+  auto r = run_tpusim("hw selftest --format json" + sets);
+  REQUIRE(r.exit_code == 0);
+  const Json j = Json::parse(r.out);
+  for (const Json& b : j["benchmarks"])
+    if (b["name"] == name) return b["measured"]["value"].get<double>();
+  FAIL("no selftest row named " << name);
+  return 0.0;
+}
+
 }  // namespace
 
 TEST_CASE("sweep: a typo in any list exits 2 naming it before anything runs", "[cli][sweep]") {
@@ -306,13 +317,7 @@ TEST_CASE("hw selftest --format json is machine-readable", "[cli]") {
 TEST_CASE("hw selftest: 64 KiB loads stream at the stream's rate with instructions in flight",
           "[cli][dma]") {
   auto row = [](const std::string& sets) {
-    auto r = run_tpusim("hw selftest --format json" + sets);
-    REQUIRE(r.exit_code == 0);
-    const Json j = Json::parse(r.out);
-    for (const Json& b : j["benchmarks"])
-      if (b["name"] == "sequential, 64 KiB loads") return b["measured"]["value"].get<double>();
-    FAIL("no 64 KiB row");
-    return 0.0;
+    return selftest_value(sets, "sequential, 64 KiB loads");
   };
   // tpu-v5e: 819 GB/s x (1 - 260/3900) = 764 GB/s with refresh. In flight (default 8 per
   // engine), the 1024 loads form one stream: at least 95% of it.
@@ -326,13 +331,7 @@ TEST_CASE("hw selftest: 64 KiB loads stream at the stream's rate with instructio
 TEST_CASE("hw selftest: the idle read measures the idle latency whatever hbm.refresh_start says",
           "[cli][hbm]") {
   auto idle_ns = [](const std::string& sets) {
-    auto r = run_tpusim("hw selftest --format json" + sets);
-    REQUIRE(r.exit_code == 0);
-    const Json j = Json::parse(r.out);
-    for (const Json& b : j["benchmarks"])
-      if (b["name"] == "idle latency, one burst") return b["measured"]["value"].get<double>();
-    FAIL("no idle latency row");
-    return 0.0;
+    return selftest_value(sets, "idle latency, one burst");
   };
   // tpu-v5e: path latency 234.75 + tRCD 14 + one 32-B burst at 25.6 GB/s (1.25 ns) = 250 ns,
   // measured in whole cycles (1.5 GHz: 376 cycles = 250.7 ns). With "phase" the refresh of
