@@ -2,10 +2,12 @@
 """Speed-of-light bench: runs tpusim on the points of issue 11 and prints each run's efficiency
 (closed-form bound / simulated cycles, from the report's roofline section) beside its target.
 
-usage: scripts/efficiency.py [--tpusim build/tpusim] [--quick] [-j 2]
+usage: scripts/efficiency.py [--tpusim build/tpusim] [--quick] [-j 2] [--set K=V ...]
 Columns: efficiency against the largest of the MXU, HBM and VPU bounds, and against the MXU and
 HBM bounds alone; the binding resource; the target and whether it is met; the critical path's
 time on the DMA engines, the MXUs and the VPU (the report's critical_path: what held the run back).
+--set passes a config override to every run (repeatable), e.g. --set hbm.refresh_start=phase to
+see the rows under a steady-state refresh phase; the scaling row adds its own overrides after it.
 """
 import argparse
 import concurrent.futures as cf
@@ -27,7 +29,10 @@ def main():
     ap.add_argument("--tpusim", default="build/tpusim")
     ap.add_argument("--quick", action="store_true", help="decode rows and 32k prefill only")
     ap.add_argument("-j", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="K=V",
+                    help="config override for every run (repeatable)")
     a = ap.parse_args()
+    sets = [x for kv in a.set for x in ("--set", kv)]
     seqs = ["4k", "8k", "16k", "32k", "64k", "128k"]
     rows = []  # (label, args, target)
     for phase in ["decode", "prefill"]:
@@ -61,7 +66,9 @@ def main():
                                              "vpu.lanes=2048"], None)]
     todo = rows + scale
     with cf.ThreadPoolExecutor(a.j) as ex:
-        res = list(ex.map(lambda r: run(a.tpusim, r[1]), todo))
+        res = list(ex.map(lambda r: run(a.tpusim, sets + r[1]), todo))
+    if a.set:
+        print("with " + " ".join(f"--set {kv}" for kv in a.set))
     # Three decimals: at two, a row just under its target printed as "0.50 MISS".
     print(f"{'point (tpu-v5e, k 2048, chunk 4k)':36s} {'cycles':>12s} {'eff':>6s} {'mxu':>6s} "
           f"{'hbm':>6s} {'bound':>5s} {'target':>7s}      {'critical path':s}")
