@@ -333,8 +333,9 @@ TEST_CASE("hw selftest: the idle read measures the idle latency whatever hbm.ref
   auto idle_ns = [](const std::string& sets) {
     return selftest_value(sets, "idle latency, one burst");
   };
-  // tpu-v5e: path latency 234.75 + tRCD 14 + one 32-B burst at 25.6 GB/s (1.25 ns) = 250 ns,
-  // measured in whole cycles (1.5 GHz: 376 cycles = 250.7 ns). With "phase" the refresh of
+  // tpu-v5e: path latency 234.75 + tRCD 14 + one 32-B burst at 25.6 GB/s (1.25 ns) = 250 ns =
+  // 375 cycles at 1.5 GHz, plus the one cycle the data's 32-B SRAM write takes on its bank: 376
+  // cycles = 250.7 ns. With "phase" the refresh of
   // channel 0 (stagger offset 0) covers the first 260 ns, so a read there would take 510 ns;
   // channel 1's first refresh is 0.62 x 3900 ns in.
   CHECK(idle_ns("") == Approx(250.7).margin(0.5));
