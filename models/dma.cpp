@@ -312,12 +312,12 @@ bool DmaEngineTiming::issue(Cycle now, Cycle& resume_at) {
     Tick slot_done = 0;
     if (in.op == Op::kDmaStore) {
       const Cycle read_done = m_sram.access(ticks_to_cycles_ceil(issue), sram_addr, len, false);
-      slot_done =
-          m_hbm.access(cycles_to_ticks(read_done), hbm_addr, static_cast<std::uint32_t>(len), true);
+      slot_done = m_hbm.access(cycles_to_ticks(read_done), hbm_addr,
+                               static_cast<std::uint32_t>(len), true, now_ticks);
       m_stats.write_bytes += len;
       m_completions.take_slot(slot_done);
     } else {
-      slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false);
+      slot_done = m_hbm.access(issue, hbm_addr, static_cast<std::uint32_t>(len), false, now_ticks);
       m_stats.read_bytes += len;
       const Cycle ready = ticks_to_cycles_ceil(slot_done);
       m_completions.take_slot(slot_done, CompletionQueue::Write{sram_addr, len, m_issuing});

@@ -63,6 +63,8 @@ void HbmConfig::validate() const {
                     trfc_ns, trefi_ns));
   if (queue_depth == 0) throw ConfigError("hbm.queue_depth must be > 0 (got 0)");
   require_at_most("hbm.queue_depth", queue_depth, 4096);
+  // JEDEC DRAMs let a controller owe at most eight refreshes (9 tREFI between two).
+  require_at_most("hbm.refresh_postpone", refresh_postpone, 8);
   require_positive("hbm.capacity_gib", capacity_gib);
   // Per-bank tables are allocated from these, and burst and latency times are ticks in 64 bits.
   require_at_most("hbm.channels", channels, 4096);
@@ -117,14 +119,19 @@ HbmTiming::HbmTiming(const HbmConfig& cfg, double clock_ghz)
   // latency apart, and a serial stream that walks the channels in order then met every refresh
   // head-on. With hbm.refresh_start = "interval" (the default) the first comes one tREFI after
   // the offset, so a run sees about one refresh per channel fewer than a chip in steady state
-  // ("phase"); a refresh is never postponed either. The two err in opposite directions for short
-  // runs (tests/bench/RESULTS.md, issue 11, seventeenth round).
+  // ("phase"). A refresh is postponed only with hbm.refresh_postpone > 0 (default 0). Which
+  // pair describes a chip depends on what keeps its HBM busy around the step
+  // (tests/bench/RESULTS.md, issue 11, eighteenth round).
   m_first_refresh.resize(cfg.channels);
   m_epoch.assign(cfg.channels, Epoch{});
   const Tick first_delay = cfg.refresh_start == RefreshStart::kInterval ? m_trefi : 0;
+  m_postpone = cfg.refresh_postpone;
+  m_refresh.assign(cfg.channels, Refresh{});
   for (std::uint32_t c = 0; c < cfg.channels; ++c) {
     const double phase = std::fmod(c * 0.6180339887498949, 1.0);
     m_first_refresh[c] = static_cast<Tick>(phase * static_cast<double>(m_trefi)) + first_delay;
+    m_refresh[c].next_due = m_trefi == 0 ? kNever : m_first_refresh[c];
+    m_refresh[c].forced = m_trefi == 0 ? kNever : refresh_begin(c, 1 + m_postpone);
   }
 }
 
@@ -170,16 +177,46 @@ const HbmTiming::Epoch& HbmTiming::epoch_at(std::uint32_t channel, Tick t) const
 
 Tick HbmTiming::skip_refresh(std::uint32_t channel, Tick t, Tick len) const {
   if (m_trefi == 0) return t;
+  // Without postponement refresh e starts at refresh_begin(e), e >= 1. With it, the issued
+  // ones reach past a requester's clock at most up to busy_end (settle_refresh issues them at
+  // or before that clock, back to back at most), and those not yet issued may still move
+  // earlier (into an idle stretch) but none past its deadline: the deadlines from `forced` on
+  // are certain, and a request keeps out of them.
+  Tick forced = 0;
+  if (m_postpone != 0) {
+    t = std::max(t, m_refresh[channel].busy_end);
+    forced = m_refresh[channel].forced;
+  }
   const Epoch& ep = epoch_at(channel, t);
-  if (ep.e >= 1 && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
+  if (ep.e >= 1 && ep.begin >= forced && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
+  const Tick next = std::max(ep.end, forced);
   // A stretch longer than a refresh interval could never fit; it then overlaps one refresh.
-  if (t + len > ep.end && len <= m_trefi - m_trfc) t = ep.end + m_trfc;
+  if (t + len > next && len <= m_trefi - m_trfc) t = next + m_trfc;
   return t;
 }
 
 Tick HbmTiming::next_refresh(std::uint32_t channel, Tick t) const {
   if (m_trefi == 0) return kNever;
-  return epoch_at(channel, t).end;
+  const Tick next = epoch_at(channel, t).end;
+  return m_postpone == 0 ? next : std::max(next, m_refresh[channel].forced);
+}
+
+void HbmTiming::issue_refreshes(std::uint32_t channel, Tick now) {
+  Refresh& r = m_refresh[channel];
+  while (r.next_due <= now) {
+    // Owed refreshes go as soon as no request is queued (no reserved stretch ends later) and
+    // the previous refresh is done, but never past their deadline.
+    const Tick start = std::min(std::max({r.next_due, r.last_end, r.busy_end}), r.forced);
+    if (start > now) return;  // requests are queued beyond now: keep owing it
+    r.busy_end = start + m_trfc;
+    ++r.next;
+    r.next_due = refresh_begin(channel, r.next);
+    r.forced = refresh_begin(channel, r.next + m_postpone);
+    // An all-bank refresh closes every row opened before it.
+    Bank* b = &m_bank[static_cast<std::size_t>(channel) * m_banks.value()];
+    for (std::uint64_t i = 0; i < m_banks.value(); ++i)
+      if (b[i].row != kClosedRow && b[i].act < start && b[i].close > start) b[i].close = start;
+  }
 }
 
 Tick HbmTiming::find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t& pos) const {
@@ -248,7 +285,14 @@ void HbmTiming::reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start
   }
   m_stats.bus_busy_ticks += end - start;
   if (m_trefi != 0) {
-    const std::uint64_t e = epoch_at(channel, end).e;
+    // Refreshes begun by `end`: those issued, or all up to the last deadline at or before it
+    // (deadlines are certain), whichever is more.
+    std::uint64_t e = epoch_at(channel, end).e;
+    if (m_postpone != 0) {
+      Refresh& r = m_refresh[channel];
+      r.last_end = std::max(r.last_end, end);
+      e = std::max(r.next - 1, e > m_postpone ? e - m_postpone : 0);
+    }
     if (e > w.refresh_epoch) {
       m_stats.refreshes += e - w.refresh_epoch;
       w.refresh_epoch = e;
@@ -366,7 +410,7 @@ Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint
   return s + len;
 }
 
-Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write) {
+Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write, Tick now) {
   ++m_stats.requests;
   (write ? m_stats.write_bytes : m_stats.read_bytes) += bytes;
   if (bytes == 0) return issue;
@@ -395,6 +439,9 @@ Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool
     // Whole bursts cross the bus even when the request covers only part of one.
     const std::uint64_t n_bursts = m_burst.div(local + seg - 1) - m_burst.div(local) + 1;
     const std::size_t bank = static_cast<std::size_t>(channel * banks + bank_of_row(row, m_banks));
+    // Without postponement every refresh goes at its due time: the deadlines of the refreshes
+    // not yet issued, from the first on, are then all of them, and nothing needs issuing.
+    if (m_postpone != 0) settle_refresh(static_cast<std::uint32_t>(channel), now);
     const Tick bus_end =
         serve_segment(static_cast<std::uint32_t>(channel), bank, row, issue, n_bursts);
     last_bus_end = std::max(last_bus_end, bus_end);

@@ -42,6 +42,10 @@ struct HbmConfig {
   double trfc_ns = 260;    ///< hbm.trfc_ns: all-bank refresh time (0: no refresh)
   double trefi_ns = 3900;  ///< hbm.trefi_ns: refresh interval (0: no refresh)
   RefreshStart refresh_start = RefreshStart::kInterval;  ///< hbm.refresh_start
+  /// hbm.refresh_postpone: refreshes a channel may owe while requests are queued (JEDEC DRAMs
+  /// allow up to 8); an owed refresh is issued as soon as the channel goes idle, and at the
+  /// latest refresh_postpone tREFI after it was due. 0: each refresh at its due time.
+  std::uint32_t refresh_postpone = 0;
   std::uint32_t queue_depth = 32;  ///< hbm.queue_depth: busy stretches a burst may slot between
   double capacity_gib = 16;        ///< hbm.capacity_gib: addresses beyond are errors
 
@@ -91,15 +95,30 @@ inline constexpr StatField<HbmStats> kHbmStatFields[] = {
 /// data-bus stretches: a segment takes the earliest gap, at or after its bank is ready, among the
 /// channel's last queue_depth stretches (an FR-FCFS controller serving other banks' ready
 /// requests while one bank opens a row). All-bank refresh takes each channel's bus for tRFC every
-/// tREFI (staggered over channels) and closes its rows. A request completes when its last burst
-/// has crossed the bus plus latency_ns.
+/// tREFI (staggered over channels) and closes its rows; with refresh_postpone = P a channel may
+/// owe up to P of them while requests are queued, issuing an owed one as soon as no reserved
+/// stretch ends later, and at the latest P tREFI after it was due. A request completes when its
+/// last burst has crossed the bus plus latency_ns.
+///
+/// Refresh decisions are made per channel when a request reaches it, up to the requester's clock
+/// `now`: every later request issues at or after `now`, so a channel found with nothing queued
+/// (no reserved stretch ending later) at an instant before `now` really was idle then. A
+/// request reserved ahead of its issue counts as queued from its call, so a refresh may wait a
+/// little longer than on the chip, never less. Until a refresh is issued its deadline is the only
+/// certain window, and requests keep out of it.
 class HbmTiming {
  public:
   HbmTiming(const HbmConfig& cfg, double clock_ghz);
 
   /// Serves one request issued at tick `issue`; returns the tick its data is complete
   /// (for a read: arrived at the requester; for a write: accepted by the DRAM).
-  Tick access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write);
+  Tick access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write) {
+    return access(issue, addr, bytes, write, issue);
+  }
+  /// As above, from a requester whose clock reads `now` <= issue: no later call issues before
+  /// `now`, so the controller's refresh decisions up to `now` are final (requests that issue in
+  /// order may use the overload above).
+  Tick access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool write, Tick now);
 
   const HbmStats& stats() const { return m_stats; }
   const HbmConfig& config() const { return m_cfg; }
@@ -127,9 +146,26 @@ class HbmTiming {
     Tick floor = 0;  ///< nothing may be placed before this (the dropped entries' horizon)
     std::uint64_t refresh_epoch = 0;
   };
+  /// A channel's refresh controller. Refresh e (e >= 1) is due at refresh_begin(e); refreshes
+  /// before `next` have been issued, the last of them ending at `busy_end`. A refresh not yet
+  /// issued is certain to start by its deadline, refresh_begin(e + postpone): those deadlines
+  /// are the windows a request must avoid.
+  struct Refresh {
+    std::uint64_t next = 1;
+    Tick next_due = 0;  ///< refresh_begin(next)
+    Tick forced = 0;    ///< refresh_begin(next + postpone): the first deadline
+    Tick busy_end = 0;  ///< end of the last issued refresh
+    Tick last_end = 0;  ///< end of the channel's last reserved bus stretch
+  };
 
   Tick serve_segment(std::uint32_t channel, std::size_t bank, std::uint64_t row, Tick issue,
                      std::uint64_t n_bursts);
+  /// Issues the channel's owed refreshes whose time came by `now`: each at the first instant
+  /// at or after its due time when the channel has no queued request, or at its deadline.
+  void settle_refresh(std::uint32_t channel, Tick now) {
+    if (m_refresh[channel].next_due <= now) issue_refreshes(channel, now);
+  }
+  void issue_refreshes(std::uint32_t channel, Tick now);
   // Refresh e >= 1 of a channel occupies [refresh_begin(e), refresh_begin(e) + tRFC).
   Tick refresh_begin(std::uint32_t channel, std::uint64_t e) const {
     return m_first_refresh[channel] + (e - 1) * m_trefi;
@@ -143,8 +179,9 @@ class HbmTiming {
   };
   const Epoch& epoch_at(std::uint32_t channel, Tick t) const;
   /// Earliest s >= t at which [s, s + len) overlaps no refresh of the channel.
-  Tick skip_refresh(std::uint32_t channel, Tick t, Tick len) const;
-  /// Start of the first refresh after t (kNever without refresh).
+  /// (Called on every gap search and activate: forced inline, as it was when it was smaller.)
+  [[gnu::always_inline]] inline Tick skip_refresh(std::uint32_t channel, Tick t, Tick len) const;
+  /// Start of the first refresh after t that a row opened at t meets (kNever without refresh).
   Tick next_refresh(std::uint32_t channel, Tick t) const;
   /// Earliest start >= t of a bus gap of `len` in the channel's calendar (not reserved).
   Tick find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t& pos) const;
@@ -168,6 +205,8 @@ class HbmTiming {
   std::vector<Window> m_act_win;       ///< per channel
   std::vector<Tick> m_acts;            ///< per channel, 2*m_cap entries
   std::vector<Tick> m_first_refresh;   ///< per channel: start of refresh 1
+  std::uint64_t m_postpone;            ///< refresh_postpone
+  std::vector<Refresh> m_refresh;      ///< per channel
   mutable std::vector<Epoch> m_epoch;  ///< per channel, the last epoch_at()
   HbmStats m_stats;
   std::vector<std::pair<std::uint32_t, Tick>>* m_act_log = nullptr;

@@ -255,6 +255,11 @@ const std::vector<KeyDesc>& key_table() {
         "as in steady state)",
         FIELD(hbm.refresh_start),
         {{"interval", RefreshStart::kInterval}, {"phase", RefreshStart::kPhase}}));
+    t.push_back(uint_key("hbm.refresh_postpone",
+                         "refreshes a channel may owe while requests are queued, 0 to 8 (JEDEC "
+                         "allows 8); an owed one goes when the channel is idle, or at the latest "
+                         "this many trefi late; 0: each at its due time",
+                         FIELD(hbm.refresh_postpone)));
     t.push_back(uint_key("hbm.queue_depth",
                          "bus stretches per channel a burst may be scheduled between (FR-FCFS "
                          "reordering window), 1 to 4096, default 32",

@@ -151,6 +151,43 @@ TEST_CASE("hbm.refresh_start puts a channel's first refresh one tREFI after its 
   CHECK(HbmTiming(phase, kClockGhz).access(kTrfc, 0, 64, false) == kTrfc + kIdle);
 }
 
+TEST_CASE(
+    "hbm.refresh_postpone: an owed refresh waits for the channel to go idle, not past its "
+    "deadline",
+    "[hbm]") {
+  // Channel 0 (address 0) has stagger offset 0, so with the default "interval" start its first
+  // refresh is due at tREFI. Ticks as in the test above.
+  constexpr Tick kIdle = 21504 + 1920 + 360576;
+  constexpr Tick kTrcd = 21504, kBurst = 1920, kTrfc = 399360, kTrefi = 5990400;
+  HbmConfig owe1;
+  owe1.refresh_postpone = 1;
+  // A read issued 100 ticks before the refresh is due activates at once; its burst would cross
+  // the bus inside [tREFI, tREFI + tRFC).
+  SECTION("without postponement the refresh goes at its due time and the read waits for it") {
+    HbmTiming h(HbmConfig{}, kClockGhz);
+    // The activate's row would close at tREFI before the burst: activate after the refresh.
+    CHECK(h.access(kTrefi - 100, 0, 64, false) == kTrefi + kTrfc + kIdle);
+  }
+  SECTION("owed, it waits until the queued read has crossed the bus, then closes the row") {
+    HbmTiming h(owe1, kClockGhz);
+    CHECK(h.access(kTrefi - 100, 0, 64, false) == kTrefi - 100 + kIdle);
+    // The channel went idle when that burst ended; the owed refresh went then and closed the
+    // row, so a read of the same row issued later opens it again after the refresh.
+    const Tick idle_from = kTrefi - 100 + kTrcd + kBurst;
+    const Tick later = idle_from + 1000;
+    CHECK(h.access(later, 64, 64, false) == idle_from + kTrfc + kIdle);
+    CHECK(h.stats().row_empty == 2);
+    CHECK(h.stats().refreshes == 1);
+  }
+  SECTION("owed, it still goes by its deadline, one tREFI late") {
+    HbmTiming h(owe1, kClockGhz);
+    // A requester whose clock still reads before the due time queues a read that issues just
+    // before the deadline 2 tREFI: the channel is busy through the deadline, so the refresh is
+    // forced there and the read meets it as it would have met an unpostponed one.
+    CHECK(h.access(2 * kTrefi - 100, 0, 64, false, kTrefi - 200) == 2 * kTrefi + kTrfc + kIdle);
+  }
+}
+
 TEST_CASE("hbm activates keep tRRD and tFAW per channel and tRC per bank", "[hbm]") {
   // Random 64-B reads, the pattern with one activate per access, through deep DMA engines.
   HbmConfig cfg;
@@ -245,6 +282,39 @@ TEST_CASE("streaming reaches 1 - tRFC/tREFI of peak", "[hbm]") {
   CHECK(r.hbm.refreshes >= 16 * 20);
   CHECK(r.hbm.row_misses == r.hbm.activates);
   CHECK(r.hbm.row_misses == r.hbm.row_empty + r.hbm.row_conflicts);
+}
+
+TEST_CASE("a stream that never idles owes refresh_postpone refreshes and pays the rest", "[hbm]") {
+  // The pattern of the streaming test. Per channel, refreshes are due at offset + e tREFI for
+  // e >= 1 ("interval" start); a channel that never idles issues each at its deadline, P tREFI
+  // late, so over a run of T it pays about T / tREFI - 1 - P of them. With T0 = the bytes at
+  // peak: T = T0 + (T / tREFI - 1 - P) tRFC, so T = (T0 - (1 + P) tRFC) / (1 - tRFC / tREFI).
+  // (Each refresh also closes the rows, which the streaming test's 1% tolerance covers.)
+  std::vector<Instruction> v;
+  for (std::uint64_t e = 0; e < 4; ++e)
+    v.push_back(load(e << 30, 0, 16ull << 20));
+  const double t0 = static_cast<double>(64ull << 20) / peak_bytes_per_cycle(HbmConfig{});
+  const double trfc = 260 * kClockGhz, ratio = 260.0 / 3900;
+  std::uint64_t unpostponed = 0;
+  for (std::uint32_t p : {0u, 4u, 8u}) {
+    HbmConfig cfg;
+    cfg.refresh_postpone = p;
+    const Run r = run_engines(cfg, deep_dma(), v);
+    const double law = t0 / ((t0 - (1 + p) * trfc) / (1 - ratio));
+    const double got = rate(r, 64ull << 20, cfg) / peak_bytes_per_cycle(cfg);
+    INFO("postpone " << p << ": streaming at " << got << " of peak, law " << law << "; "
+                     << r.hbm.refreshes << " refreshes");
+    CHECK(got == Approx(law).epsilon(0.01));
+    if (p == 0) {
+      // 64 MiB at ~510 B/cycle is ~87 us, about 22 tREFI: 16 channels refresh ~21 times each.
+      CHECK(r.hbm.refreshes >= 16 * 20);
+      unpostponed = r.hbm.refreshes;
+    } else {
+      // Each channel pays P fewer, give or take the one its shorter run no longer reaches.
+      CHECK(r.hbm.refreshes + 16 * (p - 1) <= unpostponed);
+      CHECK(r.hbm.refreshes + 16 * (p + 1) >= unpostponed);
+    }
+  }
 }
 
 TEST_CASE("a 656-B row costs the 11 bursts that cover it at any request size", "[hbm][dma]") {

@@ -41,8 +41,9 @@ TEST_CASE("every preset loads", "[config]") {
 }
 
 TEST_CASE("to_toml round-trips every key", "[config]") {
-  HwConfig c = load_hw_config(kDefaultPreset, {"hbm.channels=8", "mxu.dataflow=os",
-                                               "topk.enabled=true", "hbm.refresh_start=phase"});
+  HwConfig c =
+      load_hw_config(kDefaultPreset, {"hbm.channels=8", "mxu.dataflow=os", "topk.enabled=true",
+                                      "hbm.refresh_start=phase", "hbm.refresh_postpone=8"});
   HwConfig d = parse_hw_config(to_toml(c), "roundtrip");
   auto a = config_entries(c);
   auto b = config_entries(d);
@@ -55,6 +56,11 @@ TEST_CASE("to_toml round-trips every key", "[config]") {
   CHECK(d.mxu.dataflow == Dataflow::kOutputStationary);
   CHECK(d.hbm.refresh_start == RefreshStart::kPhase);
   CHECK(load_hw_config(kDefaultPreset).hbm.refresh_start == RefreshStart::kInterval);
+  CHECK(d.hbm.refresh_postpone == 8);
+  CHECK(load_hw_config(kDefaultPreset).hbm.refresh_postpone == 0);
+  // JEDEC lets a controller owe at most eight refreshes.
+  const auto msg = error_of([] { load_hw_config(kDefaultPreset, {"hbm.refresh_postpone=9"}); });
+  CHECK(msg.find("hbm.refresh_postpone must be <= 8") != std::string::npos);
 }
 
 TEST_CASE("config overrides (--set) apply in order and are typed", "[config]") {
