@@ -208,11 +208,23 @@ void HbmTiming::issue_refreshes(std::uint32_t channel, Tick now) {
     // the previous refresh is done, but never past their deadline.
     const Tick start = std::min(std::max({r.next_due, r.last_end, r.busy_end}), r.forced);
     if (start > now) return;  // requests are queued beyond now: keep owing it
-    r.busy_end = start + m_trfc;
-    ++r.next;
+    // Runs of refreshes go in closed form, so a long gap between requests (or a tiny tREFI)
+    // costs one step, not one per interval: a channel busy through this deadline is busy
+    // through every later one up to its last stretch's end, and each goes at its deadline; a
+    // channel idle from this due time stays idle up to now, and each goes at its due time
+    // (tRFC < tREFI, so each ends before the next is due). Otherwise this one alone: it was
+    // owed and the channel has just gone idle.
+    std::uint64_t n = 1;
+    if (start == r.forced && r.last_end >= r.forced)
+      n = (std::min(now, r.last_end) - start) / m_trefi + 1;
+    else if (start == r.next_due)
+      n = (now - start) / m_trefi + 1;
+    r.busy_end = start + (n - 1) * m_trefi + m_trfc;
+    r.next += n;
     r.next_due = refresh_begin(channel, r.next);
     r.forced = refresh_begin(channel, r.next + m_postpone);
-    // An all-bank refresh closes every row opened before it.
+    // An all-bank refresh closes every row opened before it. Rows opened between the refreshes
+    // of a run were opened after a deadline, and already close at the next one.
     Bank* b = &m_bank[static_cast<std::size_t>(channel) * m_banks.value()];
     for (std::uint64_t i = 0; i < m_banks.value(); ++i)
       if (b[i].row != kClosedRow && b[i].act < start && b[i].close > start) b[i].close = start;

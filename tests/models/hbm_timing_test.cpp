@@ -179,6 +179,15 @@ TEST_CASE(
     CHECK(h.stats().row_empty == 2);
     CHECK(h.stats().refreshes == 1);
   }
+  SECTION("a channel idle for many intervals refreshed each time on time") {
+    // Refreshes 1-100 fell due at k tREFI while nothing was queued, so each went at its due
+    // time (issued in one step, not one per interval): the 100th still holds the bus when a
+    // read arrives 10 ticks after it began, as without postponement.
+    HbmTiming owing(owe1, kClockGhz);
+    HbmTiming paying(HbmConfig{}, kClockGhz);
+    CHECK(owing.access(100 * kTrefi + 10, 0, 64, false) == 100 * kTrefi + kTrfc + kIdle);
+    CHECK(paying.access(100 * kTrefi + 10, 0, 64, false) == 100 * kTrefi + kTrfc + kIdle);
+  }
   SECTION("owed, it still goes by its deadline, one tREFI late") {
     HbmTiming h(owe1, kClockGhz);
     // A requester whose clock still reads before the due time queues a read that issues just
