@@ -175,30 +175,35 @@ const HbmTiming::Epoch& HbmTiming::epoch_at(std::uint32_t channel, Tick t) const
   return c;
 }
 
+template <bool kOwed>
 Tick HbmTiming::skip_refresh(std::uint32_t channel, Tick t, Tick len) const {
   if (m_trefi == 0) return t;
-  // Without postponement refresh e starts at refresh_begin(e), e >= 1. With it, the issued
-  // ones reach past a requester's clock at most up to busy_end (settle_refresh issues them at
-  // or before that clock, back to back at most), and those not yet issued may still move
-  // earlier (into an idle stretch) but none past its deadline: the deadlines from `forced` on
-  // are certain, and a request keeps out of them.
-  Tick forced = 0;
-  if (m_postpone != 0) {
-    t = std::max(t, m_refresh[channel].busy_end);
-    forced = m_refresh[channel].forced;
-  }
+  // With refreshes owed, the issued ones reach past a requester's clock at most up to busy_end
+  // (settle_refresh issues them at or before that clock, back to back at most), and those not
+  // yet issued may still move earlier (into an idle stretch) but none past its deadline: the
+  // deadlines from `forced` on are certain, and a request keeps out of them. Without, refresh
+  // e >= 1 starts at refresh_begin(e): every one is on a deadline.
+  if constexpr (kOwed) t = std::max(t, m_refresh[channel].busy_end);
   const Epoch& ep = epoch_at(channel, t);
-  if (ep.e >= 1 && ep.begin >= forced && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
-  const Tick next = std::max(ep.end, forced);
+  if constexpr (kOwed) {
+    const Tick forced = m_refresh[channel].forced;
+    if (ep.e >= 1 && ep.begin >= forced && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
+    const Tick next = std::max(ep.end, forced);
+    if (t + len > next && len <= m_trefi - m_trfc) t = next + m_trfc;
+    return t;
+  }
+  if (ep.e >= 1 && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
   // A stretch longer than a refresh interval could never fit; it then overlaps one refresh.
-  if (t + len > next && len <= m_trefi - m_trfc) t = next + m_trfc;
+  if (t + len > ep.end && len <= m_trefi - m_trfc) t = ep.end + m_trfc;
   return t;
 }
 
+template <bool kOwed>
 Tick HbmTiming::next_refresh(std::uint32_t channel, Tick t) const {
   if (m_trefi == 0) return kNever;
   const Tick next = epoch_at(channel, t).end;
-  return m_postpone == 0 ? next : std::max(next, m_refresh[channel].forced);
+  if constexpr (kOwed) return std::max(next, m_refresh[channel].forced);
+  return next;
 }
 
 void HbmTiming::issue_refreshes(std::uint32_t channel, Tick now) {
@@ -231,10 +236,11 @@ void HbmTiming::issue_refreshes(std::uint32_t channel, Tick now) {
   }
 }
 
+template <bool kOwed>
 Tick HbmTiming::find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t& pos) const {
   const Window& w = m_bus_win[channel];
   const Interval* iv = &m_bus[static_cast<std::size_t>(channel) * 2 * m_cap];
-  Tick s = skip_refresh(channel, std::max(t, w.floor), len);
+  Tick s = skip_refresh<kOwed>(channel, std::max(t, w.floor), len);
   // Streaming appends behind the last stretch: the common case costs one compare.
   if (w.tail == w.head || iv[w.tail - 1].end <= s) {
     pos = w.tail;
@@ -256,13 +262,14 @@ Tick HbmTiming::find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t&
       continue;
     }
     if (iv[i].start >= s + len) break;
-    s = skip_refresh(channel, iv[i].end, len);
+    s = skip_refresh<kOwed>(channel, iv[i].end, len);
     ++i;
   }
   pos = i;
   return s;
 }
 
+template <bool kOwed>
 void HbmTiming::reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start, Tick end) {
   Window& w = m_bus_win[channel];
   Interval* iv = &m_bus[static_cast<std::size_t>(channel) * 2 * m_cap];
@@ -300,7 +307,7 @@ void HbmTiming::reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start
     // Refreshes begun by `end`: those issued, or all up to the last deadline at or before it
     // (deadlines are certain), whichever is more.
     std::uint64_t e = epoch_at(channel, end).e;
-    if (m_postpone != 0) {
+    if constexpr (kOwed) {
       Refresh& r = m_refresh[channel];
       r.last_end = std::max(r.last_end, end);
       e = std::max(r.next - 1, e > m_postpone ? e - m_postpone : 0);
@@ -312,12 +319,13 @@ void HbmTiming::reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start
   }
 }
 
+template <bool kOwed>
 Tick HbmTiming::place_activate(std::uint32_t channel, Tick t, std::uint32_t& pos) const {
   const Window& w = m_act_win[channel];
   const Tick* a = &m_acts[static_cast<std::size_t>(channel) * 2 * m_act_cap];
   t = std::max(t, w.floor);
   for (;;) {
-    t = skip_refresh(channel, t, 0);
+    t = skip_refresh<kOwed>(channel, t, 0);
     std::uint32_t p = w.tail;  // first activate at or after t (usually none: scan from the back)
     while (p > w.head && a[p - 1] >= t)
       --p;
@@ -370,6 +378,7 @@ void HbmTiming::record_activate(std::uint32_t channel, std::uint32_t pos, Tick t
   }
 }
 
+template <bool kOwed>
 Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint64_t row,
                               Tick issue, std::uint64_t n_bursts) {
   Bank& b = m_bank[bank];
@@ -378,9 +387,9 @@ Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint
   Tick earliest_act = issue;
   bool conflict = false;
   if (b.row == row) {
-    const Tick s = find_gap(channel, std::max(issue, b.act + m_trcd), len, pos);
+    const Tick s = find_gap<kOwed>(channel, std::max(issue, b.act + m_trcd), len, pos);
     if (s + len <= b.close) {
-      reserve_bus(channel, pos, s, s + len);
+      reserve_bus<kOwed>(channel, pos, s, s + len);
       b.last_use = std::max(b.last_use, s + len);
       m_stats.row_hits += n_bursts;
       return s + len;
@@ -401,16 +410,16 @@ Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint
   // A refresh that would close the row before its burst crosses the bus pushes the activate past
   // that refresh; a few tries settle it (each moves past one refresh).
   for (int tries = 0;; ++tries) {
-    act = m_act_limits ? place_activate(channel, earliest_act, act_pos)
-                       : skip_refresh(channel, earliest_act, 0);
-    s = find_gap(channel, act + m_trcd, len, pos);
-    close = next_refresh(channel, act);
+    act = m_act_limits ? place_activate<kOwed>(channel, earliest_act, act_pos)
+                       : skip_refresh<kOwed>(channel, earliest_act, 0);
+    s = find_gap<kOwed>(channel, act + m_trcd, len, pos);
+    close = next_refresh<kOwed>(channel, act);
     if (s + len <= close || tries == 3) break;
     earliest_act = close + m_trfc;
   }
   if (m_act_limits) record_activate(channel, act_pos, act);
   if (m_act_log != nullptr) m_act_log->emplace_back(channel, act);
-  reserve_bus(channel, pos, s, s + len);
+  reserve_bus<kOwed>(channel, pos, s, s + len);
   b.row = row;
   b.act = act;
   b.last_use = s + len;
@@ -436,6 +445,13 @@ Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool
   const std::uint64_t banks = m_banks.value();
   const std::uint64_t end = addr + bytes;
   Tick last_bus_end = issue;
+  // Owed refreshes are settled first, on every channel the request touches (channels change
+  // only at granule boundaries). Without postponement every refresh goes at its due time: the
+  // deadlines of the refreshes not yet issued, from the first on, are then all of them, and
+  // nothing needs issuing.
+  if (m_postpone != 0)
+    for (std::uint64_t g = m_granule.div(addr); g <= m_granule.div(end - 1); ++g)
+      settle_refresh(static_cast<std::uint32_t>(m_channels.mod(g)), now);
 
   // Split the request into segments that stay within one channel granule and one DRAM row;
   // each segment is a run of back-to-back bursts on one channel bus from one bank.
@@ -451,11 +467,9 @@ Tick HbmTiming::access(Tick issue, std::uint64_t addr, std::uint32_t bytes, bool
     // Whole bursts cross the bus even when the request covers only part of one.
     const std::uint64_t n_bursts = m_burst.div(local + seg - 1) - m_burst.div(local) + 1;
     const std::size_t bank = static_cast<std::size_t>(channel * banks + bank_of_row(row, m_banks));
-    // Without postponement every refresh goes at its due time: the deadlines of the refreshes
-    // not yet issued, from the first on, are then all of them, and nothing needs issuing.
-    if (m_postpone != 0) settle_refresh(static_cast<std::uint32_t>(channel), now);
-    const Tick bus_end =
-        serve_segment(static_cast<std::uint32_t>(channel), bank, row, issue, n_bursts);
+    const auto ch = static_cast<std::uint32_t>(channel);
+    const Tick bus_end = m_postpone != 0 ? serve_segment<true>(ch, bank, row, issue, n_bursts)
+                                         : serve_segment<false>(ch, bank, row, issue, n_bursts);
     last_bus_end = std::max(last_bus_end, bus_end);
     a += seg;
   }

@@ -158,6 +158,9 @@ class HbmTiming {
     Tick last_end = 0;  ///< end of the channel's last reserved bus stretch
   };
 
+  // The timing functions below come in two instantiations: kOwed = refresh_postpone > 0. The
+  // default's (false) is the fixed refresh schedule with none of the owed-refresh bookkeeping.
+  template <bool kOwed>
   Tick serve_segment(std::uint32_t channel, std::size_t bank, std::uint64_t row, Tick issue,
                      std::uint64_t n_bursts);
   /// Issues the channel's owed refreshes whose time came by `now`: each at the first instant
@@ -180,13 +183,18 @@ class HbmTiming {
   const Epoch& epoch_at(std::uint32_t channel, Tick t) const;
   /// Earliest s >= t at which [s, s + len) overlaps no refresh of the channel.
   /// (Called on every gap search and activate: forced inline, as it was when it was smaller.)
-  [[gnu::always_inline]] inline Tick skip_refresh(std::uint32_t channel, Tick t, Tick len) const;
+  template <bool kOwed>
+  Tick skip_refresh(std::uint32_t channel, Tick t, Tick len) const;
   /// Start of the first refresh after t that a row opened at t meets (kNever without refresh).
+  template <bool kOwed>
   Tick next_refresh(std::uint32_t channel, Tick t) const;
   /// Earliest start >= t of a bus gap of `len` in the channel's calendar (not reserved).
+  template <bool kOwed>
   Tick find_gap(std::uint32_t channel, Tick t, Tick len, std::uint32_t& pos) const;
+  template <bool kOwed>
   void reserve_bus(std::uint32_t channel, std::uint32_t pos, Tick start, Tick end);
   /// Earliest activate time >= t that keeps tRRD and tFAW in the channel (not recorded).
+  template <bool kOwed>
   Tick place_activate(std::uint32_t channel, Tick t, std::uint32_t& pos) const;
   void record_activate(std::uint32_t channel, std::uint32_t pos, Tick t);
 
