@@ -182,7 +182,6 @@ class HbmTiming {
   };
   const Epoch& epoch_at(std::uint32_t channel, Tick t) const;
   /// Earliest s >= t at which [s, s + len) overlaps no refresh of the channel.
-  /// (Called on every gap search and activate: forced inline, as it was when it was smaller.)
   template <bool kOwed>
   Tick skip_refresh(std::uint32_t channel, Tick t, Tick len) const;
   /// Start of the first refresh after t that a row opened at t meets (kNever without refresh).
