@@ -130,13 +130,15 @@ TEST_CASE("hbm idle and serialized read latency", "[hbm]") {
   CHECK(h.stats().row_hits == 1);
 }
 
+// The default HbmConfig's refresh and idle-read times in ticks (1.5 GHz, 1024 ticks a cycle):
+// tRFC 260 ns * 1.5 * 1024 = 399360, tREFI 3900 ns = 5990400; the idle read is tRCD 14 ns = 21504
+// + one burst 1920 + latency 234.75 ns = 360576 (the idle-latency test above).
+constexpr Tick kTrcd = 21504, kBurst = 1920, kTrfc = 399360, kTrefi = 5990400;
+constexpr Tick kIdle = kTrcd + kBurst + 360576;
+
 TEST_CASE("hbm.refresh_start puts a channel's first refresh one tREFI after its offset, or at it",
           "[hbm]") {
   // Channel 0's stagger offset is frac(0 * golden ratio) * tREFI = 0, and address 0 is channel 0.
-  // In ticks: tRFC 260 ns * 1.5 * 1024 = 399360, tREFI 3900 ns = 5990400; the idle read is
-  // tRCD 21504 + one burst 1920 + latency 360576 (the idle-latency test above).
-  constexpr Tick kIdle = 21504 + 1920 + 360576;
-  constexpr Tick kTrfc = 399360, kTrefi = 5990400;
   HbmConfig interval;
   HbmConfig phase;
   phase.refresh_start = RefreshStart::kPhase;
@@ -156,9 +158,7 @@ TEST_CASE(
     "deadline",
     "[hbm]") {
   // Channel 0 (address 0) has stagger offset 0, so with the default "interval" start its first
-  // refresh is due at tREFI. Ticks as in the test above.
-  constexpr Tick kIdle = 21504 + 1920 + 360576;
-  constexpr Tick kTrcd = 21504, kBurst = 1920, kTrfc = 399360, kTrefi = 5990400;
+  // refresh is due at tREFI.
   HbmConfig owe1;
   owe1.refresh_postpone = 1;
   // A read issued 100 ticks before the refresh is due activates at once; its burst would cross
