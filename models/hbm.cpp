@@ -408,14 +408,19 @@ Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint
   Tick act = earliest_act, s = 0, close = kNever;
   std::uint32_t act_pos = 0;
   // A refresh that would close the row before its burst crosses the bus pushes the activate past
-  // that refresh; a few tries settle it (each moves past one refresh).
-  for (int tries = 0;; ++tries) {
+  // the last refresh that begins before the burst ends (a certain one: it is at or after
+  // `close`), so the activate and its burst share a refresh interval. Each try moves the
+  // activate past at least one refresh, and once it is past the channel's recorded activates and
+  // bus stretches (both calendars are bounded) the burst follows it at tRCD, which fits when
+  // tRCD + len <= tREFI - tRFC: the loop ends. A burst too long for that could never fit; it
+  // keeps its first place and overlaps a refresh, as a bus stretch that long does.
+  for (;;) {
     act = m_act_limits ? place_activate<kOwed>(channel, earliest_act, act_pos)
                        : skip_refresh<kOwed>(channel, earliest_act, 0);
     s = find_gap<kOwed>(channel, act + m_trcd, len, pos);
     close = next_refresh<kOwed>(channel, act);
-    if (s + len <= close || tries == 3) break;
-    earliest_act = close + m_trfc;
+    if (s + len <= close || m_trcd + len > m_trefi - m_trfc) break;
+    earliest_act = epoch_at(channel, s + len - 1).begin + m_trfc;
   }
   if (m_act_limits) record_activate(channel, act_pos, act);
   if (m_act_log != nullptr) m_act_log->emplace_back(channel, act);
