@@ -225,6 +225,9 @@ void HbmTiming::issue_refreshes(std::uint32_t channel, Tick now) {
     else if (start == r.next_due)
       n = (now - start) / m_trefi + 1;
     r.busy_end = start + (n - 1) * m_trefi + m_trfc;
+    if (m_refresh_log != nullptr)
+      for (std::uint64_t i = 0; i < n; ++i)
+        m_refresh_log->emplace_back(channel, start + i * m_trefi);
     r.next += n;
     r.next_due = refresh_begin(channel, r.next);
     r.forced = refresh_begin(channel, r.next + m_postpone);

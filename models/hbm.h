@@ -127,6 +127,9 @@ class HbmTiming {
   Tick trcd_ticks() const { return m_trcd; }
   /// Tests: every activate (channel, tick) is appended here while set (nullptr: off).
   void set_activate_log(std::vector<std::pair<std::uint32_t, Tick>>* log) { m_act_log = log; }
+  /// Tests: with refresh_postpone > 0, every refresh (channel, start tick) as it is issued, in
+  /// order per channel (without postponement each starts when due: nothing is logged).
+  void set_refresh_log(std::vector<std::pair<std::uint32_t, Tick>>* log) { m_refresh_log = log; }
 
  private:
   static constexpr Tick kNever = std::numeric_limits<Tick>::max();
@@ -217,6 +220,7 @@ class HbmTiming {
   mutable std::vector<Epoch> m_epoch;  ///< per channel, the last epoch_at()
   HbmStats m_stats;
   std::vector<std::pair<std::uint32_t, Tick>>* m_act_log = nullptr;
+  std::vector<std::pair<std::uint32_t, Tick>>* m_refresh_log = nullptr;
 };
 
 }  // namespace tpusim

@@ -236,41 +236,92 @@ TEST_CASE("an activate shares its refresh interval with its burst however far th
   CHECK(act >= end - kTrefi);  // so the activate is in the burst's own interval
 }
 
-TEST_CASE("random toy controllers never serve a burst from a row a refresh has closed", "[hbm]") {
-  // Small queues, short refresh intervals and requests issued up to 3 us ahead book the bus far
-  // past the activate an access first finds: the case above, at random. Without postponement
-  // channel c refreshes at its stagger offset + k tREFI; one channel keeps that at k tREFI. Each
-  // access of at most one burst is one segment, so a new entry in the activate log is its own,
-  // and its burst ends at the returned tick less the latency.
+TEST_CASE("random toy controllers keep every refresh law", "[hbm]") {
+  // Small queues, short refresh intervals, refreshes owed (0-8) and requests issued up to 3 us
+  // ahead of the requester's clock: the cases where a controller's bookkeeping can slip. One
+  // channel, whose stagger offset is 0, so refresh e >= 1 is due at e tREFI ("interval") or
+  // (e - 1) tREFI ("phase") and must start by P tREFI later. Without postponement each starts
+  // when due; with it the model logs each as it is issued, and a last request far ahead (clock
+  // included) settles every one up to then. Each access is one burst, so it is one segment: a
+  // new entry in the activate log is its own, and its burst ends at the returned tick less the
+  // latency. The laws:
+  //  - refreshes are due-ordered, each within [due, deadline], none overlapping the next;
+  //  - no burst crosses the bus during a refresh, and no activate lands inside one;
+  //  - a burst ends before the first refresh after its activate (the row is still open).
   std::mt19937_64 rng(20261204);
   auto pick = [&](std::uint64_t n) { return rng() % n; };
-  std::uint64_t checked = 0;
-  for (int run = 0; run < 200; ++run) {
+  std::uint64_t bursts_checked = 0, owed_refreshes = 0;
+  for (int run = 0; run < 400; ++run) {
     HbmConfig cfg;
     cfg.channels = 1;
     cfg.banks_per_channel = 1 + static_cast<std::uint32_t>(pick(6));
     cfg.trefi_ns = std::array<double, 3>{200, 500, 1000}[pick(3)];
     cfg.trfc_ns = 20 + static_cast<double>(pick(80));
     cfg.queue_depth = 1 + static_cast<std::uint32_t>(pick(10));
+    cfg.refresh_postpone = static_cast<std::uint32_t>(pick(9));
+    const bool phase = pick(2) == 0;
+    if (phase) cfg.refresh_start = RefreshStart::kPhase;
     HbmTiming h(cfg, kClockGhz);
-    const Tick trefi = static_cast<Tick>(cfg.trefi_ns * kClockGhz * 1024);
-    std::vector<std::pair<std::uint32_t, Tick>> acts;
+    const auto ticks = [](double ns) { return static_cast<Tick>(ns * kClockGhz * 1024); };
+    const Tick trefi = ticks(cfg.trefi_ns), trfc = ticks(cfg.trfc_ns), us = ticks(1000);
+    const Tick first = phase ? 0 : trefi;
+    std::vector<std::pair<std::uint32_t, Tick>> acts, refreshes;
     h.set_activate_log(&acts);
-    const Tick us = static_cast<Tick>(1000 * kClockGhz * 1024);
-    Tick now = 0;
+    h.set_refresh_log(&refreshes);
+    struct Burst {
+      Tick act, start, end;  // act: kNever for a row hit
+    };
+    constexpr Tick kHit = ~Tick{0};
+    std::vector<Burst> bursts;
+    Tick now = 0, last_issue = 0;
     for (int k = 0; k < 300; ++k) {
       now += pick(us / 20);
       const Tick issue = now + pick(3 * us);
+      last_issue = std::max(last_issue, issue);
       const std::size_t before = acts.size();
-      const Tick end =
-          h.access(issue, pick(64) * 1024 + pick(16) * 64, 64, false) - h.latency_ticks();
-      if (acts.size() == before) continue;
-      const Tick act = acts.back().second;
-      REQUIRE(end <= (act / trefi + 1) * trefi);
-      ++checked;
+      const Tick end = h.access(issue, pick(64) * 1024 + pick(16) * 64, 64, pick(2) == 0, now) -
+                       h.latency_ticks();
+      bursts.push_back(
+          {acts.size() == before ? kHit : acts.back().second, end - h.burst_ticks(), end});
+    }
+    // Far past every booking, a last request (its clock included) settles the refreshes: those
+    // due by then are issued, except at most P still owed because the ones before them run
+    // back to back past `far`; those start after it, so after every burst.
+    Tick far = last_issue;
+    for (const Burst& b : bursts)
+      far = std::max(far, b.end);
+    far += 2 * us + (cfg.refresh_postpone + 2) * trefi;
+    h.access(far, 0, 64, false, far);
+    std::vector<Tick> starts;  // refresh e at starts[e - 1]
+    for (std::uint64_t e = 1; first + (e - 1) * trefi <= far; ++e)
+      starts.push_back(first + (e - 1) * trefi);
+    if (cfg.refresh_postpone != 0) {
+      REQUIRE(refreshes.size() <= starts.size());
+      REQUIRE(refreshes.size() + cfg.refresh_postpone >= starts.size());
+      for (std::size_t i = 0; i < refreshes.size(); ++i) {
+        const Tick due = starts[i], deadline = due + cfg.refresh_postpone * trefi;
+        REQUIRE(refreshes[i].second >= due);
+        REQUIRE(refreshes[i].second <= deadline);
+        if (i > 0) REQUIRE(refreshes[i].second >= refreshes[i - 1].second + trfc);
+        owed_refreshes += refreshes[i].second > due;
+        starts[i] = refreshes[i].second;
+      }
+      starts.resize(refreshes.size());
+    }
+    for (const Burst& b : bursts) {
+      REQUIRE(b.end <= far);
+      // The last refresh starting before the burst ends must have ended before it began.
+      auto r = std::lower_bound(starts.begin(), starts.end(), b.end);
+      if (r != starts.begin()) REQUIRE(*(r - 1) + trfc <= b.start);
+      if (b.act == kHit) continue;
+      auto a = std::upper_bound(starts.begin(), starts.end(), b.act);
+      if (a != starts.begin()) REQUIRE(*(a - 1) + trfc <= b.act);
+      if (a != starts.end()) REQUIRE(b.end <= *a);
+      ++bursts_checked;
     }
   }
-  CHECK(checked > 10000);
+  CHECK(bursts_checked > 20000);
+  CHECK(owed_refreshes > 1000);  // postponement happened, so its laws were exercised
 }
 
 TEST_CASE("hbm activates keep tRRD and tFAW per channel and tRC per bank", "[hbm]") {
