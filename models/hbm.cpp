@@ -189,12 +189,12 @@ Tick HbmTiming::skip_refresh(std::uint32_t channel, Tick t, Tick len) const {
     const Tick forced = m_refresh[channel].forced;
     if (ep.e >= 1 && ep.begin >= forced && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
     const Tick next = std::max(ep.end, forced);
-    if (t + len > next && len <= m_trefi - m_trfc) t = next + m_trfc;
+    if (t + len > next && len + m_trfc <= m_trefi) t = next + m_trfc;
     return t;
   }
   if (ep.e >= 1 && t < ep.begin + m_trfc) t = ep.begin + m_trfc;
   // A stretch longer than a refresh interval could never fit; it then overlaps one refresh.
-  if (t + len > ep.end && len <= m_trefi - m_trfc) t = ep.end + m_trfc;
+  if (t + len > ep.end && len + m_trfc <= m_trefi) t = ep.end + m_trfc;
   return t;
 }
 
@@ -416,13 +416,16 @@ Tick HbmTiming::serve_segment(std::uint32_t channel, std::size_t bank, std::uint
   // activate past at least one refresh, and once it is past the channel's recorded activates and
   // bus stretches (both calendars are bounded) the burst follows it at tRCD, which fits when
   // tRCD + len <= tREFI - tRFC: the loop ends. A burst too long for that could never fit; it
-  // keeps its first place and overlaps a refresh, as a bus stretch that long does.
+  // keeps its first place and overlaps a refresh, as a bus stretch that long does. (Written
+  // without a subtraction, so a config that skipped validation with tRFC > tREFI cannot wrap it.)
+  // Usually one try settles it; a bus booked solid many intervals ahead costs one try per
+  // interval, at most about queue_depth.
   for (;;) {
     act = m_act_limits ? place_activate<kOwed>(channel, earliest_act, act_pos)
                        : skip_refresh<kOwed>(channel, earliest_act, 0);
     s = find_gap<kOwed>(channel, act + m_trcd, len, pos);
     close = next_refresh<kOwed>(channel, act);
-    if (s + len <= close || m_trcd + len > m_trefi - m_trfc) break;
+    if (s + len <= close || m_trcd + len + m_trfc > m_trefi) break;
     earliest_act = epoch_at(channel, s + len - 1).begin + m_trfc;
   }
   if (m_act_limits) record_activate(channel, act_pos, act);
