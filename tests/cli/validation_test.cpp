@@ -356,6 +356,16 @@ TEST_CASE("hw selftest: a stream that may owe refreshes is held to the law with 
   CHECK(owed == Approx(784).epsilon(0.01));
 }
 
+TEST_CASE("hw selftest: the SRAM row measures every bank however coarse the interleave",
+          "[cli][sram]") {
+  // tpu-v5e with a 16-KiB interleave: the row's access (128 banks x 16 KiB x 256 rounds =
+  // 512 MiB) is larger than the 128-MiB SRAM, which used to fail an internal check. Each bank
+  // serves 256 granules of 16 KiB at 64 B a cycle (65,536 cycles), all banks at once: 128 x 64 B
+  // x 1.5 GHz = 12.29 TB/s, the peak.
+  const double tbs = selftest_value(" --set sram.interleave_bytes=16384", "SRAM, all banks");
+  CHECK(tbs == Approx(12.29).epsilon(0.01));
+}
+
 TEST_CASE("run --attention both: children die with a SIGKILLed parent", "[cli]") {
   // The dense half of L = 20M runs for seconds; kill the parent while it does.
   const pid_t parent = ::fork();
