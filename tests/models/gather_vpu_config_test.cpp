@@ -217,6 +217,8 @@ TEST_CASE("config defaults validate and bad values name their key", "[config]") 
   d = DmaConfig{};
   d.group_requests = 0;
   CHECK(error_of(d) == "dma.group_requests must be > 0 (got 0)");
+  d.group_requests = 4097;
+  CHECK(error_of(d) == "dma.group_requests must be <= 4096 (got 4097)");
   d = DmaConfig{};
   d.max_in_flight = 0;
   CHECK(error_of(d) == "dma.max_in_flight must be > 0 (got 0)");
