@@ -51,6 +51,13 @@ void HwConfig::validate() const {
   dma.validate();
   exec.validate();
   energy.validate();
+  // Requests end at multiples of request_bytes in HBM; unless those are burst boundaries a burst
+  // cut in two crosses the bus twice, and a request of a few bytes makes every byte streamed a
+  // simulated request of its own.
+  require_config(dma.request_bytes % hbm.burst_bytes == 0,
+                 fmt::format("dma.request_bytes ({}) must be a multiple of hbm.burst_bytes ({}): "
+                             "a request moves whole bursts",
+                             dma.request_bytes, hbm.burst_bytes));
   // load_hw_config shrinks a budget the user did not set with the SRAM, so this names the budget.
   require_config(sram.residency_mib <= sram.capacity_mib,
                  fmt::format("sram.residency_mib ({} MiB of pinned indexer keys) must be <= "

@@ -117,6 +117,18 @@ TEST_CASE("sweep --dry-run prints the grid and its cost and writes nothing", "[c
   CHECK(fs::is_empty(dir.path()));
 }
 
+TEST_CASE("a DMA request that would cut HBM bursts is refused, naming both keys", "[cli]") {
+  // tpu-v5e's bursts are 32 B: 48-B requests would end mid-burst (that burst crossing the bus
+  // twice); 1-B ones would make every byte a simulated request (a selftest took 19 s, not 0.2).
+  for (const char* req : {"48", "1"}) {
+    auto r = run_tpusim(std::string("hw selftest --set dma.request_bytes=") + req);
+    CHECK(r.exit_code == 2);
+    CHECK(has(r.err, std::string("tpusim: error: dma.request_bytes (") + req +
+                         ") must be a multiple of hbm.burst_bytes (32)"));
+  }
+  CHECK(run_tpusim("run" + kTiny + "--set dma.request_bytes=64").exit_code == 0);
+}
+
 TEST_CASE("output paths are checked before any simulation", "[cli][paths]") {
   TempDir dir;
   const std::string bad = dir.path() + "/missing/r.txt";
