@@ -559,15 +559,17 @@ std::vector<std::string> take_run_notes(Json& result, bool& error) {
     if (!r.is_object()) return;
     if (r.contains(kNotesKey)) {
       for (const auto& n : r[kNotesKey]) {
-        lines.push_back(n.value("text", std::string()));
-        if (n.value("error", false)) error = true;
+        // An error note is an error message, so it reads like every other one.
+        const bool is_error = n.value("error", false);
+        lines.push_back((is_error ? "error: " : "") + n.value("text", std::string()));
+        if (is_error) error = true;
       }
       r.erase(kNotesKey);
     }
     if (r.contains("failed_variant")) {
       const Json f = r["failed_variant"];
       lines.push_back(
-          fmt::format("--attention both: the {} variant failed: {} (the report "
+          fmt::format("error: --attention both: the {} variant failed: {} (the report "
                       "shows the {} variant only)",
                       f.value("attention", std::string("?")), f.value("error", std::string("?")),
                       r["workload"].value("attention", std::string("other"))));

@@ -69,7 +69,8 @@ void check_point(const PointSpec& spec);
 
 /// Out-of-band notes a report carries from the simulating child to the CLI (a timeline file
 /// written or not written, a failed variant); takes them out of `result` and returns them as
-/// lines for stderr, and whether one of them is an error.
+/// lines for stderr (an error's begins "error: ", as every error message does), and whether one
+/// of them is an error.
 std::vector<std::string> take_run_notes(Json& result, bool& error);
 
 /// "tpusim 0.1 (commit abc1234)": the CMake project version and the git commit at configure time.

@@ -211,7 +211,7 @@ TEST_CASE("run --attention both reports the variant that succeeded", "[cli][erro
   CHECK(r.exit_code == 1);
   CHECK(has(r.out, "dense"));
   CHECK(has(r.out, "cycles"));
-  CHECK(has(r.err, "the dsa variant failed: sram.residency_mib"));
+  CHECK(has(r.err, "tpusim: error: --attention both: the dsa variant failed: sram.residency_mib"));
   auto j = run_tpusim("run" + kTiny + "--residency pin --set sram.residency_mib=0 --format json");
   CHECK(j.exit_code == 1);
   const Json report = Json::parse(j.out);
