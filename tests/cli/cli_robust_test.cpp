@@ -156,6 +156,10 @@ TEST_CASE("cli: a bad --set exits 2 naming the key", "[cli][robust]") {
   const Run type = run_tpusim({"hw", "show", "--set", "mxu.dataflow=diagonal"});
   CHECK(type.exit_code == 2);
   CHECK_THAT(type.err, Catch::Contains("mxu.dataflow"));
+  // Past TOML's 64-bit integers the value arrives as a float: the error gives the range.
+  const Run huge = run_tpusim({"hw", "show", "--set", "dma.group_requests=99999999999999999999"});
+  CHECK(huge.exit_code == 2);
+  CHECK_THAT(huge.err, Catch::Contains("dma.group_requests must be an integer in [0, 4294967295]"));
 }
 
 TEST_CASE("cli: an unknown flag or subcommand exits 2", "[cli][robust]") {
