@@ -123,8 +123,8 @@ void DmaConfig::validate() const {
   require_at_most("dma.max_outstanding", max_outstanding, 1 << 20);
   // A group reserves the HBM ahead of the other engines (see README, "Simulation granularity":
   // 64 is already a coarse step). Thousands of requests in one step also arrive out of order at
-  // the completion queue, whose far list then costs quadratic time (a selftest with groups of
-  // 100,000 32-B requests ran 75 s instead of 1).
+  // the completion queue, whose far list then costs quadratic time (tests/bench/RESULTS.md,
+  // "Whole runs of valid configs").
   require_at_most("dma.group_requests", group_requests, 4096);
   // Completion scans the in-flight entries; a real engine's descriptor queue is short too.
   require_at_most("dma.max_in_flight", max_in_flight, 256);

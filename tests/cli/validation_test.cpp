@@ -119,7 +119,7 @@ TEST_CASE("sweep --dry-run prints the grid and its cost and writes nothing", "[c
 
 TEST_CASE("a DMA request that would cut HBM bursts is refused, naming both keys", "[cli]") {
   // tpu-v5e's bursts are 32 B: 48-B requests would end mid-burst (that burst crossing the bus
-  // twice); 1-B ones would make every byte a simulated request (a selftest took 19 s, not 0.2).
+  // twice); 1-B ones would make every byte a simulated request.
   for (const char* req : {"48", "1"}) {
     auto r = run_tpusim(std::string("hw selftest --set dma.request_bytes=") + req);
     CHECK(r.exit_code == 2);
