@@ -411,7 +411,7 @@ Json simulate_layer(const PointSpec& spec, const std::string& attention, bool sh
     std::string why_exact;
     if (auto s = steady_samples(spec, p, lowering, why_exact)) {
       // The point's own instructions are not simulated: give their memory back before forking.
-      std::vector<Instruction>().swap(g.instructions);
+      g.instructions.clear();
       instructions_dropped = true;
       report = extrapolated_layer(spec, attention, shared_layer, *s, lowering, why_exact);
     }
@@ -428,7 +428,7 @@ Json simulate_layer(const PointSpec& spec, const std::string& attention, bool sh
   std::optional<RunResult> run;
   if (report.is_null()) {
     if (instructions_dropped) g = generate_workload(p, hw);  // a sample planned other tiles
-    VectorSource src(g.instructions);
+    PackedSource src(g.instructions);
     SimOptions opts;
     opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
     run = simulate(hw, src, g.tags, opts);

@@ -6,10 +6,11 @@
 #include <vector>
 
 #include "traces/isa.h"
+#include "traces/packed_trace.h"
 
 namespace tpusim {
 
-/// Where instructions come from: a trace file read as a stream, or a generated vector.
+/// Where instructions come from: a trace file read as a stream, a generated workload or a vector.
 class InstructionSource {
  public:
   virtual ~InstructionSource() = default;
@@ -30,6 +31,16 @@ class VectorSource : public InstructionSource {
  private:
   const std::vector<Instruction>& m_v;
   std::size_t m_i = 0;
+};
+
+/// Serves a generated workload's packed instructions, decoding one at a time.
+class PackedSource : public InstructionSource {
+ public:
+  explicit PackedSource(const PackedTrace& t) : m_reader(t) {}
+  bool next(Instruction& out) override { return m_reader.next(out); }
+
+ private:
+  PackedTrace::Reader m_reader;
 };
 
 }  // namespace tpusim

@@ -76,10 +76,22 @@ void TraceBuilder::check_sram(std::uint64_t addr, std::uint64_t bytes, const cha
             std::string(what) + " outside SRAM capacity");
 }
 
+void TraceBuilder::flush_pending() {
+  if (!m_has_pending) return;
+  m_instructions.push_back(m_pending);
+  m_has_pending = false;
+}
+
+PackedTrace TraceBuilder::take_instructions() {
+  flush_pending();
+  return std::move(m_instructions);
+}
+
 Instruction& TraceBuilder::emit(std::string_view tag, Op op,
                                 const std::vector<std::uint64_t>& deps) {
-  std::vector<std::uint64_t> d;
-  d.reserve(deps.size());
+  flush_pending();
+  std::vector<std::uint64_t>& d = m_deps;
+  d.clear();
   for (std::uint64_t id : deps) {
     if (id == kNoId) continue;
     SIM_CHECK("workloads", id < m_instructions.size(), "dependency on a later instruction");
@@ -104,17 +116,20 @@ Instruction& TraceBuilder::emit(std::string_view tag, Op op,
           d.begin() + static_cast<std::ptrdiff_t>(i),
           d.begin() + static_cast<std::ptrdiff_t>(std::min(d.size(), i + TraceReader::kMaxDeps)));
       joins.push_back(j.id);
-      m_instructions.push_back(std::move(j));
+      m_instructions.push_back(j);
     }
     d = std::move(joins);
   }
-  Instruction in;
+  Instruction& in = m_pending;
+  std::vector<std::uint64_t> keep = std::move(in.deps);  // its capacity: no allocation per emit
+  in = Instruction();
+  in.deps = std::move(keep);
   in.id = m_instructions.size();
   in.op = op;
   in.tag = m_tags.intern(tag);
-  in.deps = std::move(d);
-  m_instructions.push_back(std::move(in));
-  return m_instructions.back();
+  in.deps.assign(d.begin(), d.end());
+  m_has_pending = true;
+  return in;
 }
 
 std::uint64_t TraceBuilder::load(std::string_view tag, std::uint64_t hbm, std::uint64_t sram,
@@ -142,7 +157,7 @@ std::uint64_t TraceBuilder::store_2d(std::string_view tag, std::uint64_t sram, s
                                      std::uint64_t stride, const std::vector<std::uint64_t>& deps) {
   SIM_CHECK("workloads", rows > 0 && row_bytes <= stride, "2-D store rows overlap in HBM");
   const std::uint64_t id = store(tag, sram, hbm, rows * row_bytes, deps);
-  Instruction& in = m_instructions.back();
+  Instruction& in = m_pending;  // the store just emitted
   in.rows = rows;
   in.stride = stride;
   return id;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "traces/isa.h"
+#include "traces/packed_trace.h"
 
 namespace tpusim {
 
@@ -79,17 +80,23 @@ class TraceBuilder {
   /// Adds a `meta KEY=VALUE` entry (workload parameters, tile sizes).
   void meta(std::string key, std::string value);
 
-  std::uint64_t next_id() const { return m_instructions.size(); }
-  const std::vector<Instruction>& instructions() const { return m_instructions; }
-  std::vector<Instruction>& mutable_instructions() { return m_instructions; }
+  std::uint64_t next_id() const { return m_instructions.size() + (m_has_pending ? 1 : 0); }
+  /// The instructions emitted so far, packed; the builder holds none afterwards.
+  PackedTrace take_instructions();
   TagTable& tags() { return m_tags; }
   TraceMeta& trace_meta() { return m_meta; }
 
  private:
+  /// The new instruction, which the caller fills in; it is packed when the next one is emitted
+  /// (or at take_instructions), so the reference is valid until then.
   Instruction& emit(std::string_view tag, Op op, const std::vector<std::uint64_t>& deps);
+  void flush_pending();
   void check_sram(std::uint64_t addr, std::uint64_t bytes, const char* what) const;
 
-  std::vector<Instruction> m_instructions;
+  PackedTrace m_instructions;
+  Instruction m_pending;  ///< the last emitted instruction, not yet packed
+  bool m_has_pending = false;
+  std::vector<std::uint64_t> m_deps;  ///< emit's scratch
   TagTable m_tags;
   TraceMeta m_meta;
   std::uint64_t m_sram_capacity;

@@ -454,7 +454,7 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
               "tag '" + name + "' is not in kKernelTags (workloads/kernel_tags.h)");
   }
   out.sram_peak_bytes = tb.sram_peak();
-  out.instructions = std::move(tb.mutable_instructions());
+  out.instructions = tb.take_instructions();
   out.tags = tb.tags();
   out.meta = tb.trace_meta();
   return out;

@@ -8,6 +8,7 @@
 
 #include "models/hw_config.h"
 #include "traces/isa.h"
+#include "traces/packed_trace.h"
 
 namespace tpusim {
 
@@ -102,7 +103,7 @@ struct WorkloadClosedForm {
 };
 
 struct GeneratedTrace {
-  std::vector<Instruction> instructions;
+  PackedTrace instructions;
   TagTable tags;
   TraceMeta meta;
   IndexerResidency indexer;

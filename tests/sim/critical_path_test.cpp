@@ -187,7 +187,7 @@ TEST_CASE("critical path of a decode step sums to the step and names its unit",
   p.attention = Attention::kDense;
   p.seq = 32768;
   GeneratedTrace g = generate_workload(p, hw);
-  VectorSource src(g.instructions);
+  PackedSource src(g.instructions);
   RunResult r = simulate(hw, src, g.tags, SimOptions{});
   const CriticalPathResult& cp = r.stats.critical_path;
   REQUIRE(cp.kept);

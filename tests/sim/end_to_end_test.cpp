@@ -18,7 +18,7 @@ RunResult simulate_decode(Attention att, std::uint64_t seq, std::uint64_t topk) 
   p.seq = seq;
   p.topk = topk;
   GeneratedTrace g = generate_workload(p, hw);
-  VectorSource src(g.instructions);
+  PackedSource src(g.instructions);
   return simulate(hw, src, g.tags, SimOptions{});
 }
 

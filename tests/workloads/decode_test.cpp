@@ -370,7 +370,7 @@ TEST_CASE("decode's final combine and O store run fold by fold, each after its o
   // columns of bf16 out of each 1-KiB row of O (128 rows, stride 1024).
   HwConfig hw;
   GeneratedTrace t = generate_workload(decode(Attention::kDsa, 4096, 2048, 1), hw);
-  const auto& ins = t.instructions;
+  const std::vector<Instruction> ins = t.instructions.unpack();
   std::unordered_map<std::uint64_t, std::size_t> at;
   for (std::size_t i = 0; i < ins.size(); ++i)
     at[ins[i].id] = i;

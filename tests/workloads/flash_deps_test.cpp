@@ -54,7 +54,7 @@ std::vector<Range> sram_reads(const Instruction& in) {
 /// Instructions that read bytes an attn.pv matmul wrote (its output, m x n fp32) without
 /// depending on it. Returns "reader <- pv" pairs, at most `limit`.
 std::vector<std::string> pv_readers_without_dep(const GeneratedTrace& t, std::size_t limit = 5) {
-  const auto& ins = t.instructions;
+  const std::vector<Instruction> ins = t.instructions.unpack();
   const std::size_t n = ins.size(), words = (n + 63) / 64;
   std::unordered_map<std::uint64_t, std::size_t> index;
   for (std::size_t i = 0; i < n; ++i)

@@ -140,29 +140,31 @@ TEST_CASE("dense decode under prefetch: each partition's first tile comes from t
     auto reads_row0 = [](const Instruction& in) {
       return in.op == Op::kDmaLoad && in.src.offset == 0;
     };
+    const std::vector<Instruction> pre_ins = pre.instructions.unpack();
+    const std::vector<Instruction> stream_ins = stream.instructions.unpack();
     std::size_t first_kv_load = 0, row0 = 0, loads = 0;
     for (std::size_t i = 0; i < pre.instructions.size(); ++i) {
-      const Instruction& in = pre.instructions[i];
+      const Instruction& in = pre_ins[i];
       if (in.op != Op::kDmaLoad || in.bytes < 65536) continue;  // KV tiles, not Q
       ++loads;
       if (first_kv_load == 0) first_kv_load = i;
       if (reads_row0(in)) row0 = i;
     }
     REQUIRE(row0 > first_kv_load);
-    CHECK_FALSE(pre.instructions[row0].deps.empty());
+    CHECK_FALSE(pre_ins[row0].deps.empty());
     // Its partition's last tile load is among its dependencies.
     bool waits_for_load = false;
-    for (std::uint64_t d : pre.instructions[row0].deps)
+    for (std::uint64_t d : pre_ins[row0].deps)
       for (const Instruction& in : pre.instructions)
         if (in.id == d && in.op == Op::kDmaLoad && in.bytes >= 65536) waits_for_load = true;
     CHECK(waits_for_load);
     std::size_t stream_row0 = 0;
     for (std::size_t i = 0; i < stream.instructions.size(); ++i)
-      if (reads_row0(stream.instructions[i])) {
+      if (reads_row0(stream_ins[i])) {
         stream_row0 = i;
         break;
       }
-    CHECK(stream.instructions[stream_row0].deps.empty());
+    CHECK(stream_ins[stream_row0].deps.empty());
     // Only sequence 0 starts from prefetched tiles: sequence 1's are loaded in the step, so the
     // loads are as many as streaming's.
     std::size_t stream_loads = 0;
@@ -195,8 +197,9 @@ TEST_CASE("prefetched KV tiles: own buffers, no waiting, new rows excluded, budg
     WorkloadParams p = dsa_decode(32768, 1, Residency::kPrefetch);
     p.attention = Attention::kDense;
     GeneratedTrace t = generate_workload(p, hw);
+    const std::vector<Instruction> ins = t.instructions.unpack();  // pointers into it are kept
     std::vector<const Instruction*> loads, qks, pvs;
-    for (const Instruction& in : t.instructions) {
+    for (const Instruction& in : ins) {
       const std::string& tag = t.tags.name(in.tag);
       // KV tiles, not the query (which follows the cache in HBM).
       if (in.op == Op::kDmaLoad && tag == "attn.load" && in.src.offset < 32768 * row)
@@ -245,8 +248,9 @@ TEST_CASE("prefetched KV tiles: own buffers, no waiting, new rows excluded, budg
     REQUIRE(t.meta.find("prefetch.kv_rows") != nullptr);
     CHECK(*t.meta.find("prefetch.kv_rows") == "128");
     std::set<std::uint64_t> second_loads;
+    const std::vector<Instruction> ins = t.instructions.unpack();  // row0 points into it
     const Instruction* row0 = nullptr;
-    for (const Instruction& in : t.instructions) {
+    for (const Instruction& in : ins) {
       if (in.op != Op::kDmaLoad || t.tags.name(in.tag) != "attn.load") continue;
       if (in.src.offset >= 200 * row) continue;  // the query
       if (in.src.offset == 0) row0 = &in;

@@ -17,7 +17,7 @@ namespace {
 RunResult simulate_workload(const WorkloadParams& p, const HwConfig& hw) {
   GeneratedTrace t = generate_workload(p, hw);
   REQUIRE(test::check_trace(t, hw.sram.capacity_bytes()).empty());
-  VectorSource src(t.instructions);
+  PackedSource src(t.instructions);
   return simulate(hw, src, t.tags, SimOptions{});
 }
 

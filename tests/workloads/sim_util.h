@@ -15,7 +15,7 @@ inline Cycle simulate_cycles(const WorkloadParams& p, const HwConfig& hw) {
   GeneratedTrace t = generate_workload(p, hw);
   REQUIRE(check_trace(t, hw.sram.capacity_bytes()).empty());
   Json out = run_in_child([&] {
-    VectorSource src(t.instructions);
+    PackedSource src(t.instructions);
     RunResult r = simulate(hw, src, t.tags, SimOptions{});
     return Json{{"cycles", r.cycles}};
   });

@@ -41,8 +41,9 @@ std::string check_trace(const GeneratedTrace& t, std::uint64_t cap) {
   auto within = [cap](const Address& a, std::uint64_t bytes) {
     return a.space != Space::kSram || a.offset + bytes <= cap;
   };
-  for (std::size_t i = 0; i < t.instructions.size(); ++i) {
-    const Instruction& in = t.instructions[i];
+  std::size_t next = 0;
+  for (const Instruction& in : t.instructions) {
+    const std::size_t i = next++;
     if (in.id != i) return bad(in, "id out of order");
     for (std::uint64_t d : in.deps)
       if (d >= in.id) return bad(in, "dependency on a later id");

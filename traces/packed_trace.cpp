@@ -1,0 +1,236 @@
+#include "traces/packed_trace.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tpusim {
+
+namespace {
+
+// One instruction: its op (one byte), a mask of the fields that differ from their defaults
+// (LEB128), those fields (in the order push_back writes them), then its dependencies if the
+// mask says so: a count and each one's distance back from the instruction's id (mod 2^64, so
+// any id decodes).
+// The bits are ordered by how often a lowering sets the field, so that a vector op or a DMA
+// load or store needs one byte of mask and a matmul two.
+enum Field : std::uint32_t {
+  kDeps = 1u << 0,
+  kTag = 1u << 1,
+  kSrc = 1u << 2,
+  kDst = 1u << 3,
+  kBytes = 1u << 4,
+  kElems = 1u << 5,
+  kN = 1u << 6,
+  kM = 1u << 7,
+  kK = 1u << 8,
+  kA = 1u << 9,
+  kB = 1u << 10,
+  kC = 1u << 11,
+  kDtype = 1u << 12,
+  kRows = 1u << 13,
+  kId = 1u << 14,  // absent: the previous id + 1 (the first: 0)
+  kLine = 1u << 15,
+  kStride = 1u << 16,
+  kSpan = 1u << 17,
+  kRowBytes = 1u << 18,
+  kPattern = 1u << 19,
+  kSeed = 1u << 20,
+  kCand = 1u << 21,
+};
+
+// Adding a field to Instruction changes its size: encode it below, then update this figure.
+static_assert(sizeof(Instruction) == 232, "Instruction changed: PackedTrace must encode it");
+
+// The largest encoding of everything but the dependencies: op, a 4-byte mask, 13 integers of
+// at most 10 bytes, 5 addresses and a pattern of a byte and 10, and a dtype byte; then the
+// dependency count.
+constexpr std::size_t kMaxFixedBytes = 1 + 4 + 13 * 10 + 6 * 11 + 1 + 10;
+constexpr std::size_t kMaxVarint = 10;
+// Blocks grow from 64 KiB (a decode step's trace fits in one) to 1 MiB.
+constexpr std::size_t kFirstBlock = std::size_t{64} << 10;
+constexpr std::size_t kLargestBlock = std::size_t{1} << 20;
+
+inline std::uint8_t* put(std::uint8_t* p, std::uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<std::uint8_t>(v);
+  return p;
+}
+
+inline std::uint64_t get(const std::uint8_t*& p) {
+  std::uint64_t v = *p & 0x7f;
+  int shift = 7;
+  while (*p++ & 0x80) {
+    v |= static_cast<std::uint64_t>(*p & 0x7f) << shift;
+    shift += 7;
+  }
+  return v;
+}
+
+inline bool present(const Address& a) {
+  return a.space != Space::kHbm || a.offset != 0;
+}
+
+inline std::uint8_t* put_address(std::uint8_t* p, const Address& a) {
+  *p++ = static_cast<std::uint8_t>(a.space);
+  return put(p, a.offset);
+}
+
+inline Address get_address(const std::uint8_t*& p) {
+  Address a;
+  a.space = static_cast<Space>(*p++);
+  a.offset = get(p);
+  return a;
+}
+
+}  // namespace
+
+std::uint8_t* PackedTrace::reserve(std::size_t max_bytes) {
+  if (m_blocks.empty() || m_blocks.back().capacity - m_blocks.back().used < max_bytes) {
+    const std::size_t grown =
+        m_blocks.empty() ? kFirstBlock : std::min(kLargestBlock, m_blocks.back().capacity * 2);
+    Block b;
+    b.capacity = std::max(grown, max_bytes);
+    b.data.reset(new std::uint8_t[b.capacity]);
+    m_blocks.push_back(std::move(b));
+  }
+  return m_blocks.back().data.get() + m_blocks.back().used;
+}
+
+void PackedTrace::push_back(const Instruction& in) {
+  std::uint32_t mask = 0;
+  if (in.id != m_last_id + 1) mask |= kId;
+  if (in.tag != 0) mask |= kTag;
+  if (in.line != 0) mask |= kLine;
+  if (present(in.src)) mask |= kSrc;
+  if (present(in.dst)) mask |= kDst;
+  if (in.bytes != 0) mask |= kBytes;
+  if (in.rows != 0) mask |= kRows;
+  if (in.stride != 0) mask |= kStride;
+  if (in.span != 0) mask |= kSpan;
+  if (in.row_bytes != 0) mask |= kRowBytes;
+  if (in.pattern.kind != PatternKind::kUniform || in.pattern.param != 0) mask |= kPattern;
+  if (in.seed != 0) mask |= kSeed;
+  if (in.m != 0) mask |= kM;
+  if (in.n != 0) mask |= kN;
+  if (in.k != 0) mask |= kK;
+  if (in.dtype != DType::kBf16) mask |= kDtype;
+  if (present(in.a)) mask |= kA;
+  if (present(in.b)) mask |= kB;
+  if (present(in.c)) mask |= kC;
+  if (in.elems != 0) mask |= kElems;
+  if (in.cand != 0) mask |= kCand;
+  if (!in.deps.empty()) mask |= kDeps;
+
+  std::uint8_t* const start = reserve(kMaxFixedBytes + kMaxVarint * in.deps.size());
+  std::uint8_t* p = start;
+  *p++ = static_cast<std::uint8_t>(in.op);
+  p = put(p, mask);
+  if (mask & kId) p = put(p, in.id);
+  if (mask & kTag) p = put(p, in.tag);
+  if (mask & kLine) p = put(p, in.line);
+  if (mask & kSrc) p = put_address(p, in.src);
+  if (mask & kDst) p = put_address(p, in.dst);
+  if (mask & kBytes) p = put(p, in.bytes);
+  if (mask & kRows) p = put(p, in.rows);
+  if (mask & kStride) p = put(p, in.stride);
+  if (mask & kSpan) p = put(p, in.span);
+  if (mask & kRowBytes) p = put(p, in.row_bytes);
+  if (mask & kPattern) {
+    *p++ = static_cast<std::uint8_t>(in.pattern.kind);
+    p = put(p, in.pattern.param);
+  }
+  if (mask & kSeed) p = put(p, in.seed);
+  if (mask & kM) p = put(p, in.m);
+  if (mask & kN) p = put(p, in.n);
+  if (mask & kK) p = put(p, in.k);
+  if (mask & kDtype) *p++ = static_cast<std::uint8_t>(in.dtype);
+  if (mask & kA) p = put_address(p, in.a);
+  if (mask & kB) p = put_address(p, in.b);
+  if (mask & kC) p = put_address(p, in.c);
+  if (mask & kElems) p = put(p, in.elems);
+  if (mask & kCand) p = put(p, in.cand);
+  if (mask & kDeps) {
+    p = put(p, in.deps.size());
+    for (std::uint64_t d : in.deps)
+      p = put(p, in.id - d);
+  }
+  m_blocks.back().used += static_cast<std::size_t>(p - start);
+  m_last_id = in.id;
+  ++m_count;
+}
+
+bool PackedTrace::Reader::next(Instruction& out) {
+  if (m_trace == nullptr) return false;
+  const auto& blocks = m_trace->m_blocks;
+  while (m_block < blocks.size() && m_pos == blocks[m_block].used) {
+    ++m_block;
+    m_pos = 0;
+  }
+  if (m_block == blocks.size()) return false;
+  const std::uint8_t* p = blocks[m_block].data.get() + m_pos;
+  out.op = static_cast<Op>(*p++);
+  const auto mask = static_cast<std::uint32_t>(get(p));
+  out.id = (mask & kId) ? get(p) : m_prev_id + 1;
+  out.tag = (mask & kTag) ? static_cast<std::uint16_t>(get(p)) : 0;
+  out.line = (mask & kLine) ? static_cast<std::uint32_t>(get(p)) : 0;
+  out.src = (mask & kSrc) ? get_address(p) : Address{};
+  out.dst = (mask & kDst) ? get_address(p) : Address{};
+  out.bytes = (mask & kBytes) ? get(p) : 0;
+  out.rows = (mask & kRows) ? get(p) : 0;
+  out.stride = (mask & kStride) ? get(p) : 0;
+  out.span = (mask & kSpan) ? get(p) : 0;
+  out.row_bytes = (mask & kRowBytes) ? get(p) : 0;
+  out.pattern = GatherPattern{};
+  if (mask & kPattern) {
+    out.pattern.kind = static_cast<PatternKind>(*p++);
+    out.pattern.param = get(p);
+  }
+  out.seed = (mask & kSeed) ? get(p) : 0;
+  out.m = (mask & kM) ? get(p) : 0;
+  out.n = (mask & kN) ? get(p) : 0;
+  out.k = (mask & kK) ? get(p) : 0;
+  out.dtype = (mask & kDtype) ? static_cast<DType>(*p++) : DType::kBf16;
+  out.a = (mask & kA) ? get_address(p) : Address{};
+  out.b = (mask & kB) ? get_address(p) : Address{};
+  out.c = (mask & kC) ? get_address(p) : Address{};
+  out.elems = (mask & kElems) ? get(p) : 0;
+  out.cand = (mask & kCand) ? get(p) : 0;
+  out.deps.clear();
+  if (mask & kDeps) {
+    const std::uint64_t n = get(p);
+    out.deps.reserve(n);
+    for (std::uint64_t i = 0; i < n; ++i)
+      out.deps.push_back(out.id - get(p));
+  }
+  m_pos = static_cast<std::size_t>(p - blocks[m_block].data.get());
+  m_prev_id = out.id;
+  return true;
+}
+
+std::size_t PackedTrace::encoded_bytes() const {
+  std::size_t n = 0;
+  for (const Block& b : m_blocks)
+    n += b.used;
+  return n;
+}
+
+void PackedTrace::clear() {
+  std::vector<Block>().swap(m_blocks);
+  m_count = 0;
+  m_last_id = ~std::uint64_t{0};
+}
+
+std::vector<Instruction> PackedTrace::unpack() const {
+  std::vector<Instruction> v;
+  v.reserve(m_count);
+  Reader r(*this);
+  Instruction in;
+  while (r.next(in))
+    v.push_back(in);
+  return v;
+}
+
+}  // namespace tpusim
