@@ -147,6 +147,7 @@ std::size_t FlashPipeline::push(Tile t) {
                              m_scores[i % m_slots], t.deps));
   m_pv.emplace_back();
   m_merge.emplace_back();
+  Ids().swap(t.deps);
   m_tiles.push_back(std::move(t));
   if (i >= m_skew) ensure_emitted(i - m_skew);
   return i;

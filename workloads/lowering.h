@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <string_view>
 #include <vector>
 
@@ -162,9 +163,11 @@ class FlashPipeline {
   std::uint64_t m_d_qk, m_d_v;
   std::size_t m_slots, m_skew;
   std::vector<std::uint64_t> m_scores, m_partial;
-  std::vector<Tile> m_tiles;
-  Ids m_qk;                        ///< per push
-  std::vector<Ids> m_pv, m_merge;  ///< per push; a first tile's m_merge is its pv
+  // Per push, for the whole step or chunk (a prefill chunk pushes up to millions of tiles):
+  // deques, which grow without copying or leaving half their capacity unused.
+  std::deque<Tile> m_tiles;  ///< without their deps, which only the qk matmul reads
+  std::deque<std::uint64_t> m_qk;
+  std::deque<Ids> m_pv, m_merge;  ///< a first tile's m_merge is its pv
   std::size_t m_pv_done = 0, m_merge_done = 0;
   std::vector<std::size_t> m_open_firsts;  ///< first tiles since the last real merge
   std::size_t m_covered = 0;               ///< pushes already handed out by cover()
