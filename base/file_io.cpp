@@ -9,47 +9,78 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <utility>
 
 #include "base/error.h"
 
 namespace tpusim {
 
-void write_file_atomic(const std::string& path, const std::string& content) {
-  if (path == "-") {
-    std::cout << content << std::flush;
-    if (!std::cout) throw UserError("cannot write the report to stdout");
-    return;
-  }
+AtomicFile::AtomicFile(std::string path) : m_path(std::move(path)) {
+  if (m_path == "-") return;
   // POSIX calls rather than an ofstream: every failure (open, a short write on a full disk,
   // fsync, close) is seen and named, and the data is on disk before the rename makes it visible,
   // so even a crash of the machine leaves the old file or the whole new one.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  auto fail = [&](const char* step, int err) {
-    ::unlink(tmp.c_str());
-    throw UserError(
-        fmt::format("cannot write '{}': {} failed: {}", path, step, std::strerror(err)));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) throw UserError(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  m_tmp = m_path + ".tmp." + std::to_string(::getpid());
+  m_fd = ::open(m_tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (m_fd < 0) throw UserError(fmt::format("cannot write '{}': {}", m_path, std::strerror(errno)));
+}
+
+AtomicFile::~AtomicFile() {
+  if (m_fd < 0) return;
+  ::close(m_fd);
+  ::unlink(m_tmp.c_str());
+}
+
+void AtomicFile::fail(const char* step, int err) {
+  if (m_fd >= 0) ::close(m_fd);
+  m_fd = -1;
+  ::unlink(m_tmp.c_str());
+  throw UserError(
+      fmt::format("cannot write '{}': {} failed: {}", m_path, step, std::strerror(err)));
+}
+
+void AtomicFile::write(std::string_view s) {
+  if (m_path == "-") {
+    std::cout << s;
+    if (!std::cout) throw UserError("cannot write the report to stdout");
+    return;
+  }
   std::size_t off = 0;
-  while (off < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+  while (off < s.size()) {
+    const ssize_t n = ::write(m_fd, s.data() + off, s.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      fail("write", err);
-    }
+    if (n <= 0) fail("write", n < 0 ? errno : EIO);
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-    // EINVAL/EROFS: the target does not support syncing (a pipe, /dev/null); nothing to lose.
-    const int err = errno;
-    ::close(fd);
-    fail("fsync", err);
+}
+
+void AtomicFile::commit() {
+  if (m_path == "-") {
+    std::cout << std::flush;
+    if (!std::cout) throw UserError("cannot write the report to stdout");
+    return;
   }
-  if (::close(fd) != 0) fail("close", errno);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno);
+  // EINVAL/EROFS: the target does not support syncing (a pipe, /dev/null); nothing to lose.
+  if (::fsync(m_fd) != 0 && errno != EINVAL && errno != EROFS) fail("fsync", errno);
+  const int fd = m_fd;
+  m_fd = -1;
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(m_tmp.c_str());
+    throw UserError(fmt::format("cannot write '{}': close failed: {}", m_path, std::strerror(err)));
+  }
+  if (std::rename(m_tmp.c_str(), m_path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(m_tmp.c_str());
+    throw UserError(
+        fmt::format("cannot write '{}': rename failed: {}", m_path, std::strerror(err)));
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& content) {
+  AtomicFile f(path);
+  f.write(content);
+  f.commit();
 }
 
 void write_all_fd(int fd, std::string_view s, const std::string& what) {

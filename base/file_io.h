@@ -12,6 +12,27 @@ namespace tpusim {
 /// old file or none. "-" writes to stdout. Throws UserError naming the path on failure.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+/// A file written in pieces that appears whole or not at all: the pieces go to a temporary file
+/// beside `path`, and commit() syncs it and renames it over `path`. Destroyed without commit()
+/// (an error on the way), it removes the temporary. "-" writes to stdout. Every step that fails
+/// throws UserError naming the path.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::string_view s);
+  void commit();
+
+ private:
+  [[noreturn]] void fail(const char* step, int err);
+
+  std::string m_path, m_tmp;
+  int m_fd = -1;
+};
+
 /// Writes all of `s` to `fd`, retrying short writes and EINTR. Throws UserError naming `what`
 /// (a path or "pipe") when the descriptor refuses.
 void write_all_fd(int fd, std::string_view s, const std::string& what);

@@ -650,12 +650,21 @@ void generate_trace_file(const PointSpec& spec, const std::string& path) {
   WorkloadParams p = params_from_flags(spec.flags, parse_attention(spec.attention));
   GeneratedTrace g = generate_workload(p, hw);
   validate_generated(g, hw, "generated trace");
+  // Written in pieces as it is formatted: a prefill trace's text is hundreds of megabytes.
+  AtomicFile file(path);
   std::ostringstream os;
   TraceWriter w(os);
   w.write_header(g.meta);
-  for (const auto& in : g.instructions)
+  std::size_t lines = 0;
+  for (const auto& in : g.instructions) {
     w.write(in, g.tags);
-  write_file_atomic(path, os.str());
+    if (++lines % 8192 == 0) {
+      file.write(os.str());
+      os.str(std::string());
+    }
+  }
+  file.write(os.str());
+  file.commit();
 }
 
 std::vector<Json> reports_of(const Json& result) {

@@ -224,6 +224,28 @@ TEST_CASE("write_file_atomic: an interrupted write keeps the old file and leaves
   CHECK(dir.others("report.json").empty());
 }
 
+TEST_CASE("AtomicFile: pieces appear at commit, and an abandoned file leaves the old one",
+          "[report][robust]") {
+  ScratchDir dir;
+  const std::string path = dir.file("gen.trace");
+  tpusim::write_file_atomic(path, "old\n");
+  {
+    tpusim::AtomicFile f(path);
+    f.write("first ");
+    f.write("second\n");
+    CHECK(read_text(path) == "old\n");  // nothing visible before commit
+    f.commit();
+  }
+  CHECK(read_text(path) == "first second\n");
+  {
+    // An error between pieces (trace gen's formatting, say) destroys the file uncommitted.
+    tpusim::AtomicFile f(path);
+    f.write("half of a new trace");
+  }
+  CHECK(read_text(path) == "first second\n");
+  CHECK(dir.others("gen.trace").empty());  // and its temporary is gone
+}
+
 TEST_CASE("write_file_atomic: an unwritable target is a UserError naming the path",
           "[report][robust]") {
   ScratchDir dir;
