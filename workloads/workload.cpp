@@ -419,7 +419,12 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
     tb.meta("row_cache.hit_rows", std::to_string(rc.hit_rows));
     tb.meta("row_cache.hit_fraction", Json(rc.hit_fraction).dump());
   }
-  if (!out.indexer.share_split.empty()) tb.meta("residency.share_split", out.indexer.share_split);
+  if (params.residency == Residency::kShare) {
+    // The split as numbers: a meta value has no spaces (traces/FORMAT.md), and the report's
+    // indexer.share_split says it in words.
+    tb.meta("residency.share_key_bytes", std::to_string(out.indexer.resident_bytes));
+    tb.meta("residency.share_row_cache_bytes", std::to_string(out.indexer.row_cache.cache_bytes));
+  }
 
   const bool layer = params.scope == Scope::kLayer;
   const bool dsa = effective.attention == Attention::kDsa;

@@ -79,6 +79,26 @@ TEST_CASE("cli: trace gen then trace run gives the cycles of run", "[cli]") {
   }
 }
 
+TEST_CASE("cli: trace gen writes every residency's trace, and it runs back", "[cli]") {
+  // Each residency adds its own meta lines; every value must be one the reader takes back
+  // (share's split was once written as words, which trace gen refused with an internal error).
+  tpusim_test::TempDir scratch;
+  const std::string& dir = scratch.path();
+  for (const char* res : {"stream", "auto", "share", "prefetch"}) {
+    INFO(res);
+    const std::string flags =
+        std::string("--seq 16k --attention dsa --kv-row-cache --residency ") + res;
+    auto gen = run_tpusim("trace gen " + flags + " -o " + dir + "/r.trace");
+    INFO(gen.err);
+    REQUIRE(gen.exit_code == 0);
+    auto tr = run_tpusim("trace run " + dir + "/r.trace --format json");
+    REQUIRE(tr.exit_code == 0);
+    auto run = run_tpusim("run " + flags + " --format json");
+    REQUIRE(run.exit_code == 0);
+    CHECK(Json::parse(tr.out)["cycles"] == Json::parse(run.out)["cycles"]);
+  }
+}
+
 TEST_CASE("cli: generated prefill traces (wide joins included) run back", "[cli]") {
   // Dense MHA prefill waits for every decompression store before attention: thousands of
   // dependencies, which the builder joins in batches the reader accepts.
