@@ -46,9 +46,11 @@ static_assert(sizeof(Instruction) == 232, "Instruction changed: PackedTrace must
 // dependency count.
 constexpr std::size_t kMaxFixedBytes = 1 + 4 + 13 * 10 + 6 * 11 + 1 + 10;
 constexpr std::size_t kMaxVarint = 10;
-// Blocks grow from 64 KiB (a decode step's trace fits in one) to 1 MiB.
+// Blocks grow from 64 KiB (a decode step's trace fits in one) to 2 MiB, the size from which
+// the executable allocates on a transparent huge page (sim/large_blocks.cpp): one page fault per
+// block.
 constexpr std::size_t kFirstBlock = std::size_t{64} << 10;
-constexpr std::size_t kLargestBlock = std::size_t{1} << 20;
+constexpr std::size_t kLargestBlock = std::size_t{2} << 20;
 
 inline std::uint8_t* put(std::uint8_t* p, std::uint64_t v) {
   while (v >= 0x80) {

@@ -92,7 +92,7 @@ TEST_CASE("packed trace: random instructions decode to every field pushed", "[pa
   std::vector<Instruction> pushed;
   PackedTrace t;
   std::uint64_t id = 0;
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 30000; ++i) {
     // Ids are usually consecutive (generated traces); sometimes they jump, go back or wrap.
     switch (r.below(20)) {
       case 0:
@@ -109,9 +109,9 @@ TEST_CASE("packed trace: random instructions decode to every field pushed", "[pa
   }
   // The first instruction's id is 0 only by chance here: the encoding must not assume it.
   REQUIRE(t.size() == pushed.size());
-  // More than the blocks up to the first of the largest size (64 KiB doubling to 1 MiB: 1.94
+  // More than the blocks up to the first of the largest size (64 KiB doubling to 2 MiB: 3.94
   // MiB), so instructions cross block boundaries of every size.
-  REQUIRE(t.encoded_bytes() > std::size_t{2} << 20);
+  REQUIRE(t.encoded_bytes() > std::size_t{4} << 20);
   std::size_t i = 0;
   for (const Instruction& in : t) {
     REQUIRE(i < pushed.size());
@@ -132,9 +132,9 @@ TEST_CASE("packed trace: an instruction larger than a block, and the empty trace
   Instruction wide;
   wide.id = std::numeric_limits<std::uint64_t>::max();
   wide.op = Op::kVpuAdd;
-  // 200,000 dependencies each at a distance near 2^64 (10 bytes): 2 MB, more than the largest
-  // block (1 MiB), so it gets a block of its own.
-  for (std::uint64_t d = 0; d < 200000; ++d)
+  // 300,000 dependencies each at a distance near 2^64 (10 bytes): 3 MB, more than the largest
+  // block (2 MiB), so it gets a block of its own.
+  for (std::uint64_t d = 0; d < 300000; ++d)
     wide.deps.push_back(d);
   Instruction small;
   small.id = 0;  // after the maximum id, 0 is "the previous + 1": no id is written
@@ -143,12 +143,14 @@ TEST_CASE("packed trace: an instruction larger than a block, and the empty trace
   t.push_back(small);
   t.push_back(wide);
   t.push_back(small);
-  REQUIRE(t.encoded_bytes() > 2000000);
+  t.push_back(small);  // id 0 again: now it is not the previous + 1, and must be written
+  REQUIRE(t.encoded_bytes() > 3000000);
   const std::vector<Instruction> back = t.unpack();
-  REQUIRE(back.size() == 3);
+  REQUIRE(back.size() == 4);
   CHECK(describe(back[0]) == describe(small));
   CHECK(describe(back[1]) == describe(wide));
   CHECK(describe(back[2]) == describe(small));
+  CHECK(describe(back[3]) == describe(small));
 
   // A reader fills every field: nothing of the wide instruction survives into the next one.
   PackedTrace::Reader reader(t);
@@ -157,6 +159,7 @@ TEST_CASE("packed trace: an instruction larger than a block, and the empty trace
   REQUIRE(reader.next(in));
   REQUIRE(reader.next(in));
   CHECK(describe(in) == describe(small));
+  REQUIRE(reader.next(in));
   CHECK_FALSE(reader.next(in));
 
   t.clear();
