@@ -650,7 +650,8 @@ void generate_trace_file(const PointSpec& spec, const std::string& path) {
   WorkloadParams p = params_from_flags(spec.flags, parse_attention(spec.attention));
   GeneratedTrace g = generate_workload(p, hw);
   validate_generated(g, hw, "generated trace");
-  // Written in pieces as it is formatted: a prefill trace's text is hundreds of megabytes.
+  // Written in pieces as it is formatted: the text of a long prefill is far larger than the
+  // packed trace it comes from.
   AtomicFile file(path);
   std::ostringstream os;
   TraceWriter w(os);

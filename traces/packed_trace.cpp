@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+
+#include "base/error.h"
 
 namespace tpusim {
 
@@ -38,15 +41,9 @@ enum Field : std::uint32_t {
   kCand = 1u << 21,
 };
 
-// Adding a field to Instruction changes its size: encode it below, then update this figure.
-static_assert(sizeof(Instruction) == 232, "Instruction changed: PackedTrace must encode it");
-
-// The largest encoding of everything but the dependencies: op, a 4-byte mask, 13 integers of
-// at most 10 bytes, 5 addresses and a pattern of a byte and 10, and a dtype byte; then the
-// dependency count.
-constexpr std::size_t kMaxFixedBytes = 1 + 4 + 13 * 10 + 6 * 11 + 1 + 10;
 constexpr std::size_t kMaxVarint = 10;
-// Blocks grow from 64 KiB (a decode step's trace fits in one) to 2 MiB, the size from which
+
+// Blocks grow from 64 KiB (a short trace stays small) to 2 MiB, the size from which
 // the executable allocates on a transparent huge page (sim/large_blocks.cpp): one page fault per
 // block.
 constexpr std::size_t kFirstBlock = std::size_t{64} << 10;
@@ -89,6 +86,21 @@ inline Address get_address(const std::uint8_t*& p) {
 
 }  // namespace
 
+PackedTrace::PackedTrace(PackedTrace&& o) noexcept
+    : m_blocks(std::move(o.m_blocks)),
+      m_count(std::exchange(o.m_count, 0)),
+      m_last_id(std::exchange(o.m_last_id, ~std::uint64_t{0})) {
+  o.m_blocks.clear();
+}
+
+PackedTrace& PackedTrace::operator=(PackedTrace&& o) noexcept {
+  m_blocks = std::move(o.m_blocks);
+  o.m_blocks.clear();
+  m_count = std::exchange(o.m_count, 0);
+  m_last_id = std::exchange(o.m_last_id, ~std::uint64_t{0});
+  return *this;
+}
+
 std::uint8_t* PackedTrace::reserve(std::size_t max_bytes) {
   if (m_blocks.empty() || m_blocks.back().capacity - m_blocks.back().used < max_bytes) {
     const std::size_t grown =
@@ -101,7 +113,21 @@ std::uint8_t* PackedTrace::reserve(std::size_t max_bytes) {
   return m_blocks.back().data.get() + m_blocks.back().used;
 }
 
+std::size_t PackedTrace::max_encoded_bytes(std::size_t deps) {
+  // op; the mask (22 bits: four LEB128 bytes); id; tag (16 bits: 3); line (32 bits: 5); five
+  // addresses of a space byte and an offset; bytes, rows, stride, span, row_bytes; the pattern's
+  // kind byte and parameter; seed; m, n, k; dtype; elems, cand; the dependency count; and each
+  // dependency's distance.
+  return 1 + 4 + kMaxVarint + 3 + 5 + 5 * (1 + kMaxVarint) + 5 * kMaxVarint + (1 + kMaxVarint) +
+         kMaxVarint + 3 * kMaxVarint + 1 + 2 * kMaxVarint + kMaxVarint + deps * kMaxVarint;
+}
+
 void PackedTrace::push_back(const Instruction& in) {
+  // Every field of Instruction, named: a field added to it stops this from compiling until it is
+  // encoded below and decoded in Reader::next.
+  [[maybe_unused]] const auto& [id_, op_, tag_, line_, src_, dst_, bytes_, rows_, stride_, span_,
+                                row_bytes_, pattern_, seed_, m_, n_, k_, dtype_, a_, b_, c_, elems_,
+                                cand_, deps_] = in;
   std::uint32_t mask = 0;
   if (in.id != m_last_id + 1) mask |= kId;
   if (in.tag != 0) mask |= kTag;
@@ -126,7 +152,8 @@ void PackedTrace::push_back(const Instruction& in) {
   if (in.cand != 0) mask |= kCand;
   if (!in.deps.empty()) mask |= kDeps;
 
-  std::uint8_t* const start = reserve(kMaxFixedBytes + kMaxVarint * in.deps.size());
+  const std::size_t max_bytes = max_encoded_bytes(in.deps.size());
+  std::uint8_t* const start = reserve(max_bytes);
   std::uint8_t* p = start;
   *p++ = static_cast<std::uint8_t>(in.op);
   p = put(p, mask);
@@ -159,7 +186,9 @@ void PackedTrace::push_back(const Instruction& in) {
     for (std::uint64_t d : in.deps)
       p = put(p, in.id - d);
   }
-  m_blocks.back().used += static_cast<std::size_t>(p - start);
+  const auto used = static_cast<std::size_t>(p - start);
+  SIM_CHECK("traces", used <= max_bytes, "a packed instruction overran its bound");
+  m_blocks.back().used += used;
   m_last_id = in.id;
   ++m_count;
 }

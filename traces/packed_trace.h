@@ -1,9 +1,9 @@
 #pragma once
-/// PackedTrace: a generated trace held in memory in a compact byte encoding. An Instruction is
-/// about 230 B of mostly zero fields plus a heap block for its dependencies (8 on average in a
-/// prefill); a lowering of millions of instructions held as a vector needed gigabytes. Here each
-/// instruction is the fields its op uses, as variable-length integers, and its dependencies as
-/// distances back from its own id (tests/bench/RESULTS.md, "Generated traces in memory").
+/// PackedTrace: a generated trace held in memory in a compact byte encoding. An Instruction
+/// struct is mostly zero fields (each op uses a few) plus a heap block for its dependencies,
+/// and a prefill lowering emits millions of them. Here each instruction is the fields its op
+/// uses, as variable-length integers, and its dependencies as distances back from its own id
+/// (tests/bench/RESULTS.md, "Generated traces in memory").
 ///
 /// The encoding is lossless: every field of every Instruction decodes to the value pushed, so a
 /// simulation of the packed trace is the simulation of the vector. It is sequential only
@@ -22,8 +22,9 @@ namespace tpusim {
 class PackedTrace {
  public:
   PackedTrace() = default;
-  PackedTrace(PackedTrace&&) noexcept = default;
-  PackedTrace& operator=(PackedTrace&&) noexcept = default;
+  /// A moved-from trace is empty.
+  PackedTrace(PackedTrace&& o) noexcept;
+  PackedTrace& operator=(PackedTrace&& o) noexcept;
   PackedTrace(const PackedTrace&) = delete;
   PackedTrace& operator=(const PackedTrace&) = delete;
 
@@ -34,6 +35,8 @@ class PackedTrace {
   std::size_t encoded_bytes() const;
   /// Frees every block.
   void clear();
+  /// The most bytes an instruction with `deps` dependencies can take.
+  static std::size_t max_encoded_bytes(std::size_t deps);
 
   /// Decodes the instructions front to back.
   class Reader {

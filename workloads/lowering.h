@@ -163,8 +163,8 @@ class FlashPipeline {
   std::uint64_t m_d_qk, m_d_v;
   std::size_t m_slots, m_skew;
   std::vector<std::uint64_t> m_scores, m_partial;
-  // Per push, for the whole step or chunk (a prefill chunk pushes up to millions of tiles):
-  // deques, which grow without copying or leaving half their capacity unused.
+  // Per push, for the whole step or chunk (a prefill chunk pushes a tile per key tile and
+  // query block): deques, which grow without copying or leaving half their capacity unused.
   std::deque<Tile> m_tiles;  ///< without their deps, which only the qk matmul reads
   std::deque<std::uint64_t> m_qk;
   std::deque<Ids> m_pv, m_merge;  ///< a first tile's m_merge is its pv

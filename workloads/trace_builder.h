@@ -80,7 +80,6 @@ class TraceBuilder {
   /// Adds a `meta KEY=VALUE` entry (workload parameters, tile sizes).
   void meta(std::string key, std::string value);
 
-  std::uint64_t next_id() const { return m_instructions.size() + (m_has_pending ? 1 : 0); }
   /// The instructions emitted so far, packed; the builder holds none afterwards.
   PackedTrace take_instructions();
   TagTable& tags() { return m_tags; }

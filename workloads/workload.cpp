@@ -419,7 +419,7 @@ GeneratedTrace lower_workload(const WorkloadParams& params, const HwConfig& hw) 
     tb.meta("row_cache.hit_rows", std::to_string(rc.hit_rows));
     tb.meta("row_cache.hit_fraction", Json(rc.hit_fraction).dump());
   }
-  if (params.residency == Residency::kShare) {
+  if (!out.indexer.share_split.empty()) {
     // The split as numbers: a meta value has no spaces (traces/FORMAT.md), and the report's
     // indexer.share_split says it in words.
     tb.meta("residency.share_key_bytes", std::to_string(out.indexer.resident_bytes));

@@ -84,13 +84,18 @@ TEST_CASE("cli: trace gen writes every residency's trace, and it runs back", "[c
   // (share's split was once written as words, which trace gen refused with an internal error).
   tpusim_test::TempDir scratch;
   const std::string& dir = scratch.path();
-  for (const char* res : {"stream", "auto", "share", "prefetch"}) {
+  for (const char* res : {"stream", "pin", "auto", "share", "prefetch"}) {
     INFO(res);
+    // 4k: pin needs every layer's keys in the residency budget.
     const std::string flags =
-        std::string("--seq 16k --attention dsa --kv-row-cache --residency ") + res;
+        std::string("--seq 4k --attention dsa --kv-row-cache --residency ") + res;
     auto gen = run_tpusim("trace gen " + flags + " -o " + dir + "/r.trace");
     INFO(gen.err);
     REQUIRE(gen.exit_code == 0);
+    // "-o -" writes the same text to stdout (it goes through the same piecewise writer).
+    auto to_stdout = run_tpusim("trace gen " + flags + " -o -");
+    REQUIRE(to_stdout.exit_code == 0);
+    CHECK(to_stdout.out == tpusim_test::slurp(dir + "/r.trace"));
     auto tr = run_tpusim("trace run " + dir + "/r.trace --format json");
     REQUIRE(tr.exit_code == 0);
     auto run = run_tpusim("run " + flags + " --format json");

@@ -168,6 +168,40 @@ TEST_CASE("packed trace: an instruction larger than a block, and the empty trace
   CHECK(t.begin() == t.end());
 }
 
+TEST_CASE("packed trace: the largest instruction meets its bound, and moves empty the source",
+          "[packed]") {
+  // Every field set to the value with the longest encoding: a written id of 2^64 - 1 (ten
+  // bytes), a tag of 0xffff (three), a line of 2^32 - 1 (five), addresses and integers of
+  // 2^64 - 1 (ten bytes, with a space byte for an address), a non-uniform pattern and fp8 (the
+  // enums' bytes), and three dependencies on id 0, each 2^64 - 1 back (ten bytes). The bound is
+  // reserved before an instruction is written, so it must hold exactly: everything but the
+  // dependency count (one byte here of the ten the bound allows) fills it.
+  const std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+  Instruction in;
+  in.id = max;
+  in.op = Op::kVpuTopk;
+  in.tag = 0xffff;
+  in.line = 0xffffffffu;
+  in.src = in.dst = in.a = in.b = in.c = {Space::kSram, max};
+  in.bytes = in.rows = in.stride = in.span = in.row_bytes = in.seed = max;
+  in.m = in.n = in.k = in.elems = in.cand = max;
+  in.pattern = {PatternKind::kStrided, max};
+  in.dtype = DType::kFp8;
+  in.deps = {0, 0, 0};
+  PackedTrace t;
+  t.push_back(in);
+  CHECK(t.encoded_bytes() == PackedTrace::max_encoded_bytes(3) - 9);
+  CHECK(describe(t.unpack().at(0)) == describe(in));
+
+  PackedTrace moved(std::move(t));
+  CHECK(moved.size() == 1);
+  CHECK(t.size() == 0);  // NOLINT(bugprone-use-after-move): a moved-from trace is empty
+  CHECK(t.begin() == t.end());
+  t = std::move(moved);
+  CHECK(t.size() == 1);
+  CHECK(moved.empty());  // NOLINT(bugprone-use-after-move)
+}
+
 TEST_CASE("packed trace: a typical instruction takes tens of bytes", "[packed]") {
   // A matmul as a prefill lowering emits it: m, n, k below 2^14 (two bytes each), bf16 (not
   // written), three SRAM addresses below 2^28 (a space byte and four bytes each), a tag (one
