@@ -42,7 +42,7 @@ void AtomicFile::fail(const char* step, int err) {
 void AtomicFile::write(std::string_view s) {
   if (m_path == "-") {
     std::cout << s;
-    if (!std::cout) throw UserError("cannot write the report to stdout");
+    if (!std::cout) throw UserError("cannot write to stdout");
     return;
   }
   std::size_t off = 0;
@@ -57,24 +57,15 @@ void AtomicFile::write(std::string_view s) {
 void AtomicFile::commit() {
   if (m_path == "-") {
     std::cout << std::flush;
-    if (!std::cout) throw UserError("cannot write the report to stdout");
+    if (!std::cout) throw UserError("cannot write to stdout");
     return;
   }
   // EINVAL/EROFS: the target does not support syncing (a pipe, /dev/null); nothing to lose.
   if (::fsync(m_fd) != 0 && errno != EINVAL && errno != EROFS) fail("fsync", errno);
   const int fd = m_fd;
-  m_fd = -1;
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(m_tmp.c_str());
-    throw UserError(fmt::format("cannot write '{}': close failed: {}", m_path, std::strerror(err)));
-  }
-  if (std::rename(m_tmp.c_str(), m_path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(m_tmp.c_str());
-    throw UserError(
-        fmt::format("cannot write '{}': rename failed: {}", m_path, std::strerror(err)));
-  }
+  m_fd = -1;  // closed below whatever close returns
+  if (::close(fd) != 0) fail("close", errno);
+  if (std::rename(m_tmp.c_str(), m_path.c_str()) != 0) fail("rename", errno);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {

@@ -18,7 +18,7 @@ class InstructionSource {
   virtual bool next(Instruction& out) = 0;
 };
 
-/// Serves a vector of instructions (a generated workload) without copying it.
+/// Serves a vector of instructions (the selftest's and the tests' own) without copying it.
 class VectorSource : public InstructionSource {
  public:
   explicit VectorSource(const std::vector<Instruction>& v) : m_v(v) {}

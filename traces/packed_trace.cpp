@@ -14,6 +14,7 @@ namespace {
 // (LEB128), those fields (in the order push_back writes them), then its dependencies if the
 // mask says so: a count and each one's distance back from the instruction's id (mod 2^64, so
 // any id decodes).
+//
 // The bits are ordered by how often a lowering sets the field, so that a vector op or a DMA
 // load or store needs one byte of mask and a matmul two.
 enum Field : std::uint32_t {
