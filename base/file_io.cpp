@@ -85,20 +85,8 @@ void write_all_fd(int fd, std::string_view s, const std::string& what) {
   }
 }
 
-std::string read_all_fd(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0)
-      out.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR)
-      break;
-  }
-  return out;
-}
-
-std::vector<std::string> read_all_fds(const std::vector<int>& fds) {
+std::vector<std::string> read_all_fds(const std::vector<int>& fds,
+                                      const std::function<void()>& while_waiting) {
   std::vector<std::string> out(fds.size());
   std::vector<pollfd> open;
   std::vector<std::size_t> which;
@@ -108,10 +96,13 @@ std::vector<std::string> read_all_fds(const std::vector<int>& fds) {
   }
   char buf[65536];
   while (!open.empty()) {
-    if (::poll(open.data(), open.size(), -1) < 0) {
+    const int ready = ::poll(open.data(), open.size(), while_waiting ? 250 : -1);
+    if (ready < 0) {
       if (errno == EINTR) continue;
-      break;  // as read_all_fd: stop at the first other error
+      break;  // stop at the first other error (EINTR retried)
     }
+    if (while_waiting) while_waiting();
+    if (ready == 0) continue;
     for (std::size_t k = open.size(); k-- > 0;) {
       if (open[k].revents == 0) continue;
       const ssize_t n = ::read(open[k].fd, buf, sizeof buf);

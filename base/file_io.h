@@ -2,6 +2,7 @@
 /// File and descriptor output that never loses data silently: every short write and every
 /// failing step is seen and named.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,11 +38,10 @@ class AtomicFile {
 /// (a path or "pipe") when the descriptor refuses.
 void write_all_fd(int fd, std::string_view s, const std::string& what);
 
-/// Reads `fd` to end of file (EINTR retried; stops at the first other error).
-std::string read_all_fd(int fd);
-
 /// Reads every descriptor to end of file at the same time (poll), so several writers each
-/// blocked on a full pipe cannot wait on one another; texts in the order of `fds`.
-std::vector<std::string> read_all_fds(const std::vector<int>& fds);
+/// blocked on a full pipe cannot wait on one another; texts in the order of `fds`. While it
+/// waits, `while_waiting` (if set) is called every quarter of a second (a progress line).
+std::vector<std::string> read_all_fds(const std::vector<int>& fds,
+                                      const std::function<void()>& while_waiting = {});
 
 }  // namespace tpusim

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -61,6 +62,13 @@ std::string format_si(double n) {
 std::string format_flops(double flops) {
   static const char* const p[] = {" FLOP", " kFLOP", " MFLOP", " GFLOP", " TFLOP", " PFLOP"};
   return scaled(flops, 1000.0, p, 6, "");
+}
+
+std::string format_duration(double s) {
+  const auto t = static_cast<long>(std::llround(std::max(s, 0.0)));
+  if (t >= 3600) return fmt::format("{}h{:02}m{:02}s", t / 3600, t / 60 % 60, t % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
 }
 
 std::string format_seconds(double s) {

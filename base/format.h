@@ -18,6 +18,8 @@ std::string format_seconds(double s);
 std::string format_si(double n);
 /// FLOPs: "2.72 GFLOP".
 std::string format_flops(double flops);
+/// Wall time for progress lines, rounded to the second: "7s", "2m05s", "1h02m03s".
+std::string format_duration(double s);
 
 /// Parses "128k", "4m", "2048" (k and m are powers of two). Throws UserError naming `what`.
 std::uint64_t parse_size(const std::string& text, const std::string& what);

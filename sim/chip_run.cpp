@@ -16,9 +16,14 @@ RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const 
   res.hw = hw;
   res.stats = RunStats(opts.timeline_limit, ActivityCounter(hw));
   Scoreboard board(source, hw.topk.enabled, opts.window, hw.exec.issue_window);
+  std::uint64_t retired = 0;
   Executor exec("executor", board,
-                [&res](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,
-                       Cycle horizon) { res.stats.on_retire(in, kind, instance, s, e, horizon); });
+                [&res, &retired, &opts](const Instruction& in, UnitKind kind, int instance, Cycle s,
+                                        Cycle e, Cycle horizon) {
+                  res.stats.on_retire(in, kind, instance, s, e, horizon);
+                  if (++retired % SimOptions::kProgressEvery == 0 && opts.on_progress)
+                    opts.on_progress(retired);
+                });
   Chip chip("chip", hw, exec);
   sc_core::sc_start();
   if (exec.error()) std::rethrow_exception(exec.error());

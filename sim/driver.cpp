@@ -20,6 +20,7 @@
 #include "base/format.h"
 #include "base/math.h"
 #include "sim/config.h"
+#include "sim/progress.h"
 #include "sim/simulation.h"
 #include "traces/reader.h"
 #include "traces/writer.h"
@@ -124,7 +125,7 @@ Json finish_child(pid_t pid, const std::string& text) {
 
 Json run_in_child(const std::function<Json()>& body) {
   ChildProcess c = start_child(body, false);
-  std::string text = read_all_fd(c.fd);
+  std::string text = read_all_fds({c.fd}, Progress::tick)[0];
   ::close(c.fd);
   return finish_child(c.pid, text);
 }
@@ -346,10 +347,14 @@ Json extrapolated_layer(const PointSpec& spec, const std::string& attention, boo
     sample[i].timeline_path.clear();
     const PointSpec& one = sample[i];
     child[i] = start_child(
-        [&one, &attention, shared_layer] { return simulate_layer(one, attention, shared_layer); },
+        [&one, &attention, shared_layer, i] {
+          Progress::set_label_suffix(fmt::format(" sample {}", i + 1));
+          return simulate_layer(one, attention, shared_layer);
+        },
         false);
   }
-  const std::vector<std::string> texts = read_all_fds({child[0].fd, child[1].fd, child[2].fd});
+  const std::vector<std::string> texts =
+      read_all_fds({child[0].fd, child[1].fd, child[2].fd}, Progress::tick);
   // A sample that fails (its tiles do not fit where the point's do) costs only the shortcut:
   // every child is reaped, then the point runs exact.
   Json out[3];
@@ -431,6 +436,12 @@ Json simulate_layer(const PointSpec& spec, const std::string& attention, bool sh
     PackedSource src(g.instructions);
     SimOptions opts;
     opts.timeline_limit = spec.timeline_path.empty() ? 0 : spec.timeline_limit;
+    Progress::Task progress(attention + (!has_shared_layers(p) ? ""
+                                         : shared_layer        ? " S layer"
+                                                               : " F layer"),
+                            g.instructions.size());
+    if (progress.active())
+      opts.on_progress = [&progress](std::uint64_t retired) { progress.advance(retired); };
     run = simulate(hw, src, g.tags, opts);
     report = make_report(*run, workload_json(p), indexer_json(g.indexer, p), sram_peak);
   }
@@ -532,7 +543,7 @@ Json run_point(const PointSpec& spec) {
     });
     capture(0, [&] { out[0] = simulate_point_variant(spec, "dense"); });
     if (dsa.pid > 0) {
-      const std::string text = read_all_fd(dsa.fd);
+      const std::string text = read_all_fds({dsa.fd}, Progress::tick)[0];
       ::close(dsa.fd);
       capture(1, [&] { out[1] = finish_child(dsa.pid, text); });
     }
@@ -595,16 +606,22 @@ namespace {
 
 // First pass over a trace file: syntax (by the reader), ranges against the chip, and the SRAM
 // high-water mark, all before any simulation starts.
-std::uint64_t validate_trace_file(const std::string& path, const HwConfig& hw) {
+struct TraceFileFacts {
+  std::uint64_t sram_peak = 0;
+  std::uint64_t instructions = 0;
+};
+
+TraceFileFacts validate_trace_file(const std::string& path, const HwConfig& hw) {
   TraceReader reader(path);
   Instruction in;
-  std::uint64_t hi = 0;
+  TraceFileFacts facts;
   while (reader.next(in)) {
     validate_instruction(in, hw, path);
-    hi = std::max(hi, sram_extent(in));
+    facts.sram_peak = std::max(facts.sram_peak, sram_extent(in));
   }
-  if (reader.instructions_read() == 0) throw TraceError(path + ": the trace has no instructions");
-  return hi;
+  facts.instructions = reader.instructions_read();
+  if (facts.instructions == 0) throw TraceError(path + ": the trace has no instructions");
+  return facts;
 }
 
 class ReaderSource : public InstructionSource {
@@ -622,11 +639,15 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
                          const std::vector<std::string>& sets, std::size_t timeline_limit,
                          const std::string& timeline_path) {
   HwConfig hw = load_hw_config(hw_name, sets);
-  std::uint64_t peak = validate_trace_file(path, hw);
+  const TraceFileFacts facts = validate_trace_file(path, hw);
+  const std::uint64_t peak = facts.sram_peak;
   TraceReader reader(path);
   ReaderSource src(reader);
   SimOptions opts;
   opts.timeline_limit = timeline_path.empty() ? 0 : timeline_limit;
+  Progress::Task progress("trace", facts.instructions);
+  if (progress.active())
+    opts.on_progress = [&progress](std::uint64_t retired) { progress.advance(retired); };
   RunResult r = simulate(hw, src, reader.tags(), opts);
   Json w = Json::object(), idx = Json::object(), lowering = Json::object();
   split_meta(reader.meta().entries, w, idx, lowering);

@@ -13,6 +13,7 @@
 
 #include "sim/config.h"
 #include "sim/driver.h"
+#include "sim/progress.h"
 #include "sim/report.h"
 #include "sim/selftest.h"
 #include "sim/simulator_library.h"
@@ -133,6 +134,9 @@ int run_cli(int argc, char** argv) {
          "sweep); decode steps, short chunks and unsteady costs run exact")
       ->capture_default_str();
   add_output(run, true);
+  bool run_quiet = false;
+  run->add_flag("-q,--quiet", run_quiet,
+                "no progress line on stderr (drawn only on a terminal, for runs over a second)");
 
   // trace gen / trace run
   CLI::App* trace =
@@ -154,6 +158,9 @@ int run_cli(int argc, char** argv) {
   trun->add_option("FILE", trace_file, "trace file")->required();
   add_hw(trun);
   add_output(trun, false);
+  bool trun_quiet = false;
+  trun->add_flag("-q,--quiet", trun_quiet,
+                 "no progress line on stderr (drawn only on a terminal, for runs over a second)");
 
   // sweep
   WorkloadFlagValues sweep_flags;
@@ -300,7 +307,9 @@ int run_cli(int argc, char** argv) {
     spec.attention = run_attention;
     spec.timeline_path = timeline;
     spec.timeline_limit = timeline_limit;
+    ProgressLine line("run", run_quiet);
     Json result = run_point(spec);
+    line.erase();
     report_notes(result);
     emit(result, format, output);
     return output_error ? 1 : 0;
@@ -323,8 +332,10 @@ int run_cli(int argc, char** argv) {
     check_format(format);
     check_output_path(output, "-o");
     check_timeline();
+    ProgressLine line("trace run", trun_quiet);
     Json r = run_in_child(
         [&] { return simulate_trace_file(trace_file, hw, sets, timeline_limit, timeline); });
+    line.erase();
     report_notes(r);
     emit(r, format, output);
     return output_error ? 1 : 0;

@@ -3,6 +3,7 @@
 /// to completion, and collect every model's statistics. SystemC allows this once per process.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ namespace tpusim {
 struct SimOptions {
   std::size_t timeline_limit = 0;  ///< keep at most this many timeline slices (0: none)
   std::size_t window = 16384;      ///< instructions held by the scoreboard at once
+  /// Called with the number of retired instructions every kProgressEvery retirements (a
+  /// progress line; sim/progress.h). Empty: not called.
+  std::function<void(std::uint64_t retired)> on_progress;
+  static constexpr std::uint64_t kProgressEvery = 1024;
 };
 
 struct RunResult {

@@ -382,15 +382,6 @@ class SweepCsv {
   bool m_check_columns = false;
 };
 
-// ---- progress -----------------------------------------------------------------------------
-
-std::string format_duration(double s) {
-  auto t = static_cast<long>(std::llround(s));
-  if (t >= 3600) return fmt::format("{}h{:02}m{:02}s", t / 3600, t / 60 % 60, t % 60);
-  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
-  return fmt::format("{}s", t);
-}
-
 // ---- scheduling ---------------------------------------------------------------------------
 
 /// One simulated variant of a point: a child process and a CSV row.

@@ -30,3 +30,12 @@ TEST_CASE("numbers print with units", "[units]") {
   CHECK(format_seconds(2.5e-6) == "2.5 us");
   CHECK(format_flops(2.72e9) == "2.72 GFLOP");
 }
+
+TEST_CASE("format_duration rounds to the second and carries into minutes and hours", "[format]") {
+  CHECK(format_duration(0.0) == "0s");
+  CHECK(format_duration(-3.0) == "0s");  // a clock read twice never shows a negative time
+  CHECK(format_duration(7.4) == "7s");
+  CHECK(format_duration(59.6) == "1m00s");
+  CHECK(format_duration(125.0) == "2m05s");
+  CHECK(format_duration(3723.0) == "1h02m03s");
+}

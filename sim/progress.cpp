@@ -1,0 +1,174 @@
+#include "sim/progress.h"
+
+#include <fmt/format.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <ctime>
+
+#include "base/format.h"
+
+namespace tpusim {
+
+std::string format_progress_line(std::string_view command, const std::vector<ProgressEntry>& e,
+                                 double elapsed_s, std::size_t width) {
+  // Elapsed time first, so a narrow terminal cuts the entries, not the clock. No time left is
+  // estimated: instructions differ in cost by orders of magnitude within one run (a prefill's
+  // first tiles wait for their loads), so any estimate would mislead.
+  std::string line =
+      fmt::format("{}: {}, instructions retired:", command, format_duration(elapsed_s));
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    const ProgressEntry& p = e[i];
+    const std::uint64_t retired = std::min(p.retired, p.total);
+    const double pct =
+        p.total ? std::floor(100.0 * static_cast<double>(retired) / static_cast<double>(p.total))
+                : 0.0;
+    line += fmt::format("{} {} {:.0f}% of {}", i ? "," : "", p.label, pct,
+                        format_si(static_cast<double>(p.total)));
+  }
+  if (width > 0 && line.size() > width) line.resize(width);
+  return line;
+}
+
+namespace {
+
+constexpr int kSlots = 16;
+constexpr std::size_t kLabelBytes = 40;
+// A run shorter than this draws nothing; the line is redrawn at most this often.
+constexpr std::int64_t kFirstDrawNs = 1'000'000'000;
+constexpr std::int64_t kRedrawNs = 500'000'000;
+
+// Lives in a MAP_SHARED page, so every process forked after start() writes the same slots.
+// state: 0 free, 1 being filled in, 2 running (label and total are set).
+struct Slot {
+  std::atomic<int> state;
+  std::atomic<std::uint64_t> retired;
+  std::atomic<std::uint64_t> total;
+  char label[kLabelBytes];
+};
+struct Board {
+  Slot slots[kSlots];
+};
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "slots are shared between processes, so their atomics must not need a lock");
+
+Board* g_board = nullptr;
+pid_t g_drawer = -1;
+std::int64_t g_start_ns = 0;
+std::string g_command;
+std::string g_suffix;
+std::int64_t g_last_draw_ns = 0;
+bool g_drawn = false;
+
+std::int64_t now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);  // one clock for every process of the command
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void write_stderr(const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, s.data() + off, s.size() - off);
+    if (n <= 0) return;  // a line lost is not worth an error
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+// Only the process start() ran in draws (the caller checks: getpid is a system call).
+void draw_if_due() {
+  if (!g_board) return;
+  const std::int64_t now = now_ns();
+  const std::int64_t since = now - g_start_ns;
+  if (since < kFirstDrawNs || now - g_last_draw_ns < kRedrawNs) return;
+  std::vector<ProgressEntry> entries;
+  for (Slot& s : g_board->slots) {
+    if (s.state.load(std::memory_order_acquire) != 2) continue;
+    ProgressEntry e;
+    e.label.assign(s.label, strnlen(s.label, kLabelBytes));
+    e.total = s.total.load(std::memory_order_relaxed);
+    e.retired = s.retired.load(std::memory_order_relaxed);
+    entries.push_back(std::move(e));
+  }
+  if (entries.empty()) return;  // between simulations: keep the last line
+  std::stable_sort(
+      entries.begin(), entries.end(),
+      [](const ProgressEntry& a, const ProgressEntry& b) { return a.label < b.label; });
+  g_last_draw_ns = now;
+  g_drawn = true;
+  // One column short of the terminal's width: a line that wraps cannot be redrawn with "\r".
+  winsize ws{};
+  const std::size_t width =
+      ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col - 1u : 0u;
+  write_stderr("\r" +
+               format_progress_line(g_command, entries, static_cast<double>(since) * 1e-9, width) +
+               "\x1b[K");
+}
+
+}  // namespace
+
+void Progress::start(std::string_view command, bool quiet) {
+  if (g_board || quiet || !::isatty(STDERR_FILENO)) return;
+  void* page =
+      ::mmap(nullptr, sizeof(Board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) return;  // no line, and nothing else lost
+  g_board = new (page) Board{};
+  g_start_ns = now_ns();
+  g_drawer = ::getpid();
+  g_command = command;
+  g_last_draw_ns = 0;
+  g_drawn = false;
+}
+
+void Progress::finish() {
+  if (!g_board) return;
+  if (::getpid() == g_drawer) {
+    if (g_drawn) write_stderr("\r\x1b[K");
+    ::munmap(g_board, sizeof(Board));
+  }
+  g_board = nullptr;
+  g_drawn = false;
+}
+
+void Progress::tick() {
+  if (g_board && ::getpid() == g_drawer) draw_if_due();
+}
+
+void Progress::set_label_suffix(std::string_view suffix) {
+  g_suffix = suffix;
+}
+
+Progress::Task::Task(std::string_view label, std::uint64_t total) {
+  if (!g_board) return;
+  for (int i = 0; i < kSlots; ++i) {
+    Slot& s = g_board->slots[i];
+    int expected = 0;
+    if (!s.state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+    const std::string text = std::string(label) + g_suffix;
+    const std::size_t n = std::min(text.size(), kLabelBytes - 1);
+    std::memcpy(s.label, text.data(), n);
+    s.label[n] = '\0';
+    s.total.store(total, std::memory_order_relaxed);
+    s.retired.store(0, std::memory_order_relaxed);
+    s.state.store(2, std::memory_order_release);
+    m_slot = i;
+    m_draws = ::getpid() == g_drawer;
+    return;
+  }
+}
+
+Progress::Task::~Task() {
+  if (m_slot >= 0 && g_board) g_board->slots[m_slot].state.store(0, std::memory_order_release);
+}
+
+void Progress::Task::advance(std::uint64_t retired) {
+  if (m_slot < 0 || !g_board) return;
+  g_board->slots[m_slot].retired.store(retired, std::memory_order_relaxed);
+  if (m_draws) draw_if_due();
+}
+
+}  // namespace tpusim
