@@ -15,6 +15,7 @@ RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const 
   RunResult res;
   res.hw = hw;
   res.stats = RunStats(opts.timeline_limit, ActivityCounter(hw));
+  res.stats.expect_instructions(source.size_hint());
   Scoreboard board(source, hw.topk.enabled, opts.window, hw.exec.issue_window);
   std::uint64_t retired = 0;
   Executor exec("executor", board,

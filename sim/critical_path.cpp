@@ -8,7 +8,7 @@ namespace tpusim {
 void CriticalPath::record(const Instruction& in, UnitKind kind, int instance, Cycle start,
                           Cycle end) {
   if (m_overflow) return;
-  if (m_records.size() >= kMaxInstructions || instance < 0 || instance > 0xffff) {
+  if (m_records.size() >= m_max_instructions || instance < 0 || instance > 0xffff) {
     m_overflow = true;
     m_records = {};
     m_dense = {};
@@ -45,6 +45,14 @@ void CriticalPath::record(const Instruction& in, UnitKind kind, int instance, Cy
   } else {
     m_at[in.id] = index;
   }
+}
+
+void CriticalPath::expect(std::uint64_t n) {
+  if (m_overflow || n == 0 || n > m_max_instructions) return;
+  m_records.reserve(n);
+  // Generated ids are 0 .. n-1: the index never grows.
+  m_dense.resize(std::max<std::size_t>(m_dense.size(), std::min<std::uint64_t>(n, kDenseIds)),
+                 kNone);
 }
 
 std::uint32_t CriticalPath::find(std::uint64_t id) const {

@@ -42,10 +42,18 @@ struct CriticalPathResult {
 
 class CriticalPath {
  public:
-  /// Instructions kept at most (about 44 B each with the id index); a longer run gets no
-  /// critical path, so a streamed trace of any length keeps bounded memory.
-  static constexpr std::size_t kMaxInstructions = std::size_t{1} << 20;
+  /// Instructions kept at most (40 B each, 4 B more per id for the index while recording, and
+  /// 12 B more while the path is walked); a longer run gets no critical path, so a streamed
+  /// trace of any length keeps bounded memory. The largest generated run on a preset, h800-like's
+  /// 4k prefill chunk at 128k, fits.
+  static constexpr std::size_t kMaxInstructions = std::size_t{1} << 23;
 
+  explicit CriticalPath(std::size_t max_instructions = kMaxInstructions)
+      : m_max_instructions(max_instructions) {}
+
+  /// The run will retire about `n` instructions: sizes the records once (no doubling, whose
+  /// copy would hold two arrays at once), if `n` is within the limit.
+  void expect(std::uint64_t n);
   /// At retirement; every dependency of `in` has retired before it (it started after they
   /// ended).
   void record(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end);
@@ -74,6 +82,7 @@ class CriticalPath {
   std::vector<Record> m_records;                          ///< in retirement order
   std::vector<std::uint32_t> m_dense;                     ///< id -> record, or kNone
   std::unordered_map<std::uint64_t, std::uint32_t> m_at;  ///< sparse id -> record
+  std::size_t m_max_instructions;
   bool m_overflow = false;
 };
 

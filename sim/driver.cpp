@@ -626,11 +626,13 @@ TraceFileFacts validate_trace_file(const std::string& path, const HwConfig& hw) 
 
 class ReaderSource : public InstructionSource {
  public:
-  explicit ReaderSource(TraceReader& r) : m_r(r) {}
+  ReaderSource(TraceReader& r, std::uint64_t instructions) : m_r(r), m_n(instructions) {}
   bool next(Instruction& out) override { return m_r.next(out); }
+  std::uint64_t size_hint() const override { return m_n; }
 
  private:
   TraceReader& m_r;
+  std::uint64_t m_n;  // counted by the validating pass
 };
 
 }  // namespace
@@ -642,7 +644,7 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   const TraceFileFacts facts = validate_trace_file(path, hw);
   const std::uint64_t peak = facts.sram_peak;
   TraceReader reader(path);
-  ReaderSource src(reader);
+  ReaderSource src(reader, facts.instructions);
   SimOptions opts;
   opts.timeline_limit = timeline_path.empty() ? 0 : timeline_limit;
   Progress::Task progress("trace", facts.instructions);

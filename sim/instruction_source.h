@@ -3,6 +3,7 @@
 /// which only prepares or reports simulations does not pull SystemC in (sim/simulation.h).
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "traces/isa.h"
@@ -16,6 +17,9 @@ class InstructionSource {
   virtual ~InstructionSource() = default;
   /// Fills `out` with the next instruction; false at the end.
   virtual bool next(Instruction& out) = 0;
+  /// How many instructions the stream holds, if known (0: unknown). The statistics size what
+  /// they keep per instruction from it once, rather than growing by doubling.
+  virtual std::uint64_t size_hint() const { return 0; }
 };
 
 /// Serves a vector of instructions (the selftest's and the tests' own) without copying it.
@@ -27,6 +31,7 @@ class VectorSource : public InstructionSource {
     out = m_v[m_i++];
     return true;
   }
+  std::uint64_t size_hint() const override { return m_v.size(); }
 
  private:
   const std::vector<Instruction>& m_v;
@@ -36,11 +41,13 @@ class VectorSource : public InstructionSource {
 /// Serves a generated workload's packed instructions, decoding one at a time.
 class PackedSource : public InstructionSource {
  public:
-  explicit PackedSource(const PackedTrace& t) : m_reader(t) {}
+  explicit PackedSource(const PackedTrace& t) : m_reader(t), m_size(t.size()) {}
   bool next(Instruction& out) override { return m_reader.next(out); }
+  std::uint64_t size_hint() const override { return m_size; }
 
  private:
   PackedTrace::Reader m_reader;
+  std::uint64_t m_size;
 };
 
 }  // namespace tpusim

@@ -72,6 +72,8 @@ class RunStats {
   /// `horizon`: no instruction retiring later started before it (0: unknown, fold nothing).
   void on_retire(const Instruction& in, UnitKind kind, int instance, Cycle start, Cycle end,
                  Cycle horizon = 0);
+  /// The stream holds `n` instructions (InstructionSource::size_hint; 0: unknown).
+  void expect_instructions(std::uint64_t n) { m_path.expect(n); }
   /// Once every instruction has retired: computes `critical_path` (`tags`: the tag table's
   /// size; with a timeline, its last steps too, as many as the timeline keeps instruction
   /// slices) and frees what it kept for it.

@@ -117,12 +117,40 @@ TEST_CASE("critical path is not kept for a run beyond its limit", "[critical_pat
   in.id = std::uint64_t{1} << 40;
   sparse.record(in, UnitKind::kDma, 0, 0, 10);
   CHECK(sparse.compute(1).kept);
-  CriticalPath cp;
-  for (std::size_t i = 0; i <= CriticalPath::kMaxInstructions; ++i) {
+  // At the limit a path is kept; one instruction more and it is not (a small limit here: the
+  // preset's is 8 M instructions).
+  auto run = [&in](std::size_t limit, std::size_t n) {
+    CriticalPath cp(limit);
+    for (std::size_t i = 0; i < n; ++i) {
+      in.id = i;
+      cp.record(in, UnitKind::kDma, 0, i, i + 1);
+    }
+    return cp.compute(1);
+  };
+  const auto at_limit = run(1000, 1000);
+  REQUIRE(at_limit.kept);
+  CHECK(at_limit.cycles == 1000);  // a chain of 1000 one-cycle loads on one engine
+  CHECK_FALSE(run(1000, 1001).kept);
+
+  // Sized in advance (the stream's length known), the same path; a stream announced beyond
+  // the limit is not sized for and still not kept.
+  CriticalPath sized(1000);
+  sized.expect(1000);
+  for (std::size_t i = 0; i < 1000; ++i) {
     in.id = i;
-    cp.record(in, UnitKind::kDma, 0, i, i + 1);
+    sized.record(in, UnitKind::kDma, 0, i, i + 1);
   }
-  CHECK_FALSE(cp.compute(1).kept);
+  const auto s = sized.compute(1);
+  CHECK(s.kept);
+  CHECK(s.cycles == at_limit.cycles);
+  CHECK(s.steps == at_limit.steps);
+  CriticalPath over(1000);
+  over.expect(1001);
+  for (std::size_t i = 0; i < 1001; ++i) {
+    in.id = i;
+    over.record(in, UnitKind::kDma, 0, i, i + 1);
+  }
+  CHECK_FALSE(over.compute(1).kept);
 }
 
 TEST_CASE("critical path: data before unit when both end at the start", "[critical_path]") {
