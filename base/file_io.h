@@ -13,9 +13,18 @@ namespace tpusim {
 /// old file or none. "-" writes to stdout. Throws UserError naming the path on failure.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+/// True when AtomicFile writes `path` directly rather than through a rename: "-", an existing
+/// path that is not a regular file (/dev/null, a FIFO), or one named under /dev or /proc.
+bool written_as_stream(const std::string& path);
+
+/// The file an AtomicFile on `path` replaces: the file a symbolic link names, else `path`.
+std::string replaced_file_of(const std::string& path);
+
 /// A file written in pieces that appears whole or not at all: the pieces go to a temporary file
 /// beside `path`, and commit() syncs it and renames it over `path`. Destroyed without commit()
-/// (an error on the way), it removes the temporary. "-" writes to stdout. Every step that fails
+/// (an error on the way), it removes the temporary. "-" writes to stdout. A symbolic link's file
+/// is replaced, not the link; a path that is not a regular file (/dev/null, a FIFO) or that is
+/// named under /dev or /proc (/dev/stdout) is written directly, as a stream. Every step that fails
 /// throws UserError naming the path.
 class AtomicFile {
  public:
@@ -30,7 +39,9 @@ class AtomicFile {
  private:
   [[noreturn]] void fail(const char* step, int err);
 
-  std::string m_path, m_tmp;
+  std::string m_path;    ///< as the user gave it (messages)
+  std::string m_target;  ///< the file the rename replaces (a link's target)
+  std::string m_tmp;     ///< empty: written in place
   int m_fd = -1;
 };
 

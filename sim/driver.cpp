@@ -494,10 +494,20 @@ Json workload_json_of(const PointSpec& spec, const std::string& attention) {
 void check_output_path(const std::string& path, const std::string& flag) {
   if (path.empty() || path == "-") return;
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    throw UserError(fmt::format("{}: '{}' is a directory, not a file", flag, path));
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      throw UserError(fmt::format("{}: '{}' is a directory, not a file", flag, path));
+    if (written_as_stream(path)) {
+      // Written directly (AtomicFile: a device, a FIFO, /dev/stdout), so it must be writable.
+      if (::access(path.c_str(), W_OK) != 0)
+        throw UserError(fmt::format("{}: cannot write '{}': {}", flag, path, std::strerror(errno)));
+      return;
+    }
+  }
+  // The file is replaced through a temporary beside it: beside a link's target, for a link.
+  const std::string file = replaced_file_of(path);
+  const auto slash = file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
     throw UserError(fmt::format("{}: cannot write '{}': directory '{}': {}", flag, path, dir,
                                 std::strerror(errno)));

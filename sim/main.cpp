@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "base/file_io.h"
 #include "sim/config.h"
 #include "sim/driver.h"
 #include "sim/progress.h"
@@ -282,6 +283,11 @@ int run_cli(int argc, char** argv) {
       throw UserError("--timeline-limit must be >= 1 (leave out --timeline for no timeline)");
     try {
       check_output_path(timeline, "--timeline");
+      if (*run && run_attention == "both" && written_as_stream(timeline))
+        throw UserError(fmt::format(
+            "--timeline: with --attention both the timelines are written to FILE.dense.json and "
+            "FILE.dsa.json, and '{}' is not a file name they can be made from",
+            timeline));
     } catch (const UserError& e) {
       std::cerr << "tpusim: error: " << e.what() << " (running without the timeline)\n";
       timeline.clear();

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -259,4 +261,68 @@ TEST_CASE("write_file_atomic: an unwritable target is a UserError naming the pat
   fs::create_directories(dir.file("adir"));
   CHECK_THROWS_AS(tpusim::write_file_atomic(dir.file("adir"), "data"), tpusim::UserError);
   CHECK(dir.others("file").size() == 1);  // only adir
+}
+
+TEST_CASE("AtomicFile: a symbolic link's file is replaced, not the link", "[report][robust]") {
+  ScratchDir dir;
+  fs::create_directories(dir.file("real"));
+  const std::string target = dir.file("real/report.json");
+  write_text(target, "old\n");
+  fs::create_symlink(target, dir.file("link.json"));
+  tpusim::write_file_atomic(dir.file("link.json"), "new\n");
+  CHECK(fs::is_symlink(dir.file("link.json")));
+  CHECK(read_text(target) == "new\n");
+  CHECK(dir.others("real").size() == 1);  // the link; no temporary beside it
+  CHECK(fs::directory_iterator(dir.file("real"))->path().filename() == "report.json");
+}
+
+TEST_CASE("AtomicFile: a FIFO or a device is written into, not replaced by a file",
+          "[report][robust]") {
+  ScratchDir dir;
+  const std::string fifo = dir.file("pipe");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A reader on the other end, as `tpusim run -o pipe` would have one.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::ifstream in(fifo);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ::_exit(text == "through the pipe\n" ? 0 : 1);
+  }
+  tpusim::write_file_atomic(fifo, "through the pipe\n");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(fs::is_fifo(fifo));
+  CHECK(dir.others("pipe").empty());
+
+  // /dev/null stays the device (as root a rename would have replaced it), and /dev/stdout is
+  // written through: the report arrives on stdout.
+  const Run null_run = run_tpusim({"run", "--seq", "4k", "--attention", "dsa", "-o", "/dev/null"});
+  CHECK(null_run.exit_code == 0);
+  CHECK(fs::is_character_file("/dev/null"));
+  const Run out_run = run_tpusim(
+      {"run", "--seq", "4k", "--attention", "dsa", "--format", "json", "-o", "/dev/stdout"});
+  CHECK(out_run.exit_code == 0);
+  CHECK(out_run.out.find("\"tpusim_report\"") != std::string::npos);
+  // /dev/stdout into a file the shell appends to: appended, not replaced.
+  const std::string log = dir.file("log");
+  write_text(log, "earlier line\n");
+  const int code = std::system((std::string(TPUSIM_BINARY) +
+                                " run --seq 4k --attention dsa --format csv -o /dev/stdout >> " +
+                                log + " 2>/dev/null")
+                                   .c_str());
+  CHECK(code == 0);
+  const std::string text = read_text(log);
+  CHECK(text.rfind("earlier line\n", 0) == 0);
+  CHECK(text.find("tpusim_report,workload.attention") != std::string::npos);
+
+  // Two variants cannot make FILE.dense.json and FILE.dsa.json from a device: said at once,
+  // and nothing is created beside it.
+  const Run both = run_tpusim({"run", "--seq", "4k", "--timeline", "/dev/null"});
+  CHECK(both.exit_code == 1);
+  CHECK_THAT(both.err, Catch::Contains("FILE.dense.json"));
+  CHECK_FALSE(fs::exists("/dev/null.dense.json"));
+  CHECK_FALSE(fs::exists("/dev/null.dsa.json"));
 }
