@@ -165,7 +165,8 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
       return;
     }
     case PatternKind::kClustered: {
-      const std::uint64_t run = std::max<std::uint64_t>(pattern.param, 1);
+      // A run longer than the rows is one run (and rows + run - 1 below cannot wrap).
+      const std::uint64_t run = std::clamp<std::uint64_t>(pattern.param, 1, rows);
       const std::uint64_t runs = (rows + run - 1) / run;
       static thread_local std::vector<std::uint64_t> starts;
       starts.clear();
@@ -188,7 +189,9 @@ void gather_rows(const GatherPattern& pattern, std::uint64_t span, std::uint64_t
       break;
     }
     case PatternKind::kStrided: {
-      const std::uint64_t stride = std::max<std::uint64_t>(pattern.param, 1);
+      // A stride beyond the span picks one row per offset, as the span itself does (and
+      // r + stride below cannot wrap).
+      const std::uint64_t stride = std::clamp<std::uint64_t>(pattern.param, 1, span);
       for (std::uint64_t offset = 0; offset < stride && out.size() < rows; ++offset)
         for (std::uint64_t r = offset; r < span && out.size() < rows; r += stride)
           out.push_back(r);

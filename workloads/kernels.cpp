@@ -96,10 +96,12 @@ void gather_selection(LoweringContext& c, std::uint64_t table, std::uint64_t spa
       piece_pat = GatherPattern{};  // every row is taken: the pattern is moot
     } else if (pat.kind == PatternKind::kRecent) {
       piece_pat.param = sub_span;  // the piece's slice lies inside the recent window
-    } else if (pat.kind == PatternKind::kStrided && n * pat.param > sub_span) {
+    } else if (pat.kind == PatternKind::kStrided && pat.param > sub_span / n) {
+      // n x S > sub_span, written so that it cannot wrap.
       throw UserError("--pattern: " + pattern_to_string(pat) + " cannot pick " + std::to_string(n) +
                       " rows from " + std::to_string(sub_span) +
-                      " (needs rows x stride <= table rows)");
+                      " keys in one gather piece of this lowering (each piece needs rows x "
+                      "stride <= its keys; use a smaller stride)");
     }
     out.push_back(c.tb.gather(kTagAttnGather, table + (win_begin + s0) * row, sram + r0 * row,
                               sub_span, n, row, piece_pat, c.next_seed(), deps));

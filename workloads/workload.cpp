@@ -1,5 +1,7 @@
 #include "workloads/workload.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -335,6 +337,26 @@ void validate_workload(const WorkloadParams& p) {
   if (p.phase == Phase::kDecode && p.mtp > p.seq)
     throw UserError("--mtp: " + std::to_string(p.mtp) + " query tokens exceed --seq (" +
                     std::to_string(p.seq) + ")");
+  // The index pattern must be able to pick a query's k rows from the L keys; said here, before
+  // anything runs (with --attention both, the dense variant would otherwise simulate first).
+  // The lowering checks each gather piece again: pieces round, so this is necessary only.
+  if (p.attention == Attention::kDsa && !prefill_uses_mha(p)) {
+    const std::uint64_t k = std::min(p.topk, p.seq);
+    const std::string pat = pattern_to_string(p.pattern);
+    if (p.pattern.kind == PatternKind::kRecent && p.pattern.param < k)
+      throw UserError(fmt::format(
+          "--pattern: {} picks from the last {} keys, fewer than the k = {} each query selects "
+          "(use recent:W with W >= {})",
+          pat, p.pattern.param, k, k));
+    if (p.pattern.kind == PatternKind::kStrided && p.pattern.param > p.seq / k)
+      throw UserError(fmt::format(
+          "--pattern: {} takes every S-th key, so the k = {} rows of a query span S x k = {} "
+          "keys, more than L = {} (use strided:S with S <= {})",
+          pat, k,
+          p.pattern.param > ~std::uint64_t{0} / k ? std::string("over 2^64")
+                                                  : std::to_string(k * p.pattern.param),
+          p.seq, p.seq / k));
+  }
 }
 
 /// True when a DSA prefill runs as dense MHA (--short-prefill-mha and the context fits in k).

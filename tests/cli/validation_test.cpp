@@ -219,6 +219,31 @@ TEST_CASE("run --attention both reports the variant that succeeded", "[cli][erro
   CHECK_FALSE(report.contains("failed_variant"));
 }
 
+TEST_CASE("an index pattern that cannot pick k rows from L fails before anything runs",
+          "[cli][errors]") {
+  // k = 2048 rows from L = 4096 keys: recent:W needs W >= 2048, strided:S needs S x 2048 <= 4096.
+  auto recent = run_tpusim("run --seq 4k --pattern recent:1");
+  CHECK(recent.exit_code == 2);  // not 1 after simulating dense, as with --attention both it was
+  CHECK(recent.out.empty());
+  CHECK(has(recent.err, "use recent:W with W >= 2048"));
+  auto strided = run_tpusim("run --seq 4k --pattern strided:3");
+  CHECK(strided.exit_code == 2);
+  CHECK(has(strided.err, "S x k = 6144 keys, more than L = 4096 (use strided:S with S <= 2)"));
+  // 2^59 x 2048 wraps past 2^64 to 0: once accepted, now refused.
+  auto wraps = run_tpusim("run --seq 4k --attention dsa --pattern strided:576460752303423488");
+  CHECK(wraps.exit_code == 2);
+  CHECK(has(wraps.err, "over 2^64"));
+  CHECK(run_tpusim("run --seq 4k --pattern strided:2 --attention dsa").exit_code == 0);
+  // Dense attention gathers nothing by the pattern.
+  CHECK(run_tpusim("run --seq 4k --pattern strided:3 --attention dense").exit_code == 0);
+  // A sweep refuses the point before it writes its CSV.
+  TempDir dir;
+  auto sweep = run_tpusim("sweep --seq 4k,8k --pattern strided:3 -o " + dir.path() + "/s.csv");
+  CHECK(sweep.exit_code == 2);
+  CHECK(has(sweep.err, "strided:3"));
+  CHECK(fs::is_empty(dir.path()));
+}
+
 TEST_CASE("the table says what ran: scope, clipped k, short prefill as MHA", "[cli][notes]") {
   auto layer = run_tpusim("run" + kTiny + "--scope layer --attention dsa");
   REQUIRE(layer.exit_code == 0);

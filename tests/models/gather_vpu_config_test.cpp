@@ -122,6 +122,19 @@ TEST_CASE("gather_rows pattern shapes", "[dma][gather]") {
   CHECK(v == std::vector<std::uint64_t>{405, 406, 407, 408, 574, 575});
   gather_rows({PatternKind::kUniform, 0}, 0, 3, 0, false, v);
   CHECK(v.empty());
+  // Parameters near 2^64 (a trace may carry any): clustered:C with C beyond the rows is one
+  // run of all of them; strided:S with S beyond the span takes one row per offset, 0, 1, 2, ...
+  // (once the run count wrapped to 0 and the stride's step wrapped back into the span).
+  const std::uint64_t huge = ~std::uint64_t{0};
+  gather_rows({PatternKind::kClustered, huge}, 1000, 6, 1, true, v);
+  REQUIRE(v.size() == 6);
+  for (std::size_t i = 1; i < v.size(); ++i)
+    CHECK(v[i] == v[0] + i);
+  gather_rows({PatternKind::kStrided, huge}, 100, 37, 0, false, v);
+  std::vector<std::uint64_t> first(37);
+  for (std::size_t i = 0; i < first.size(); ++i)
+    first[i] = i;
+  CHECK(v == first);
 }
 
 TEST_CASE("vpu and top-k laws", "[vpu]") {
