@@ -68,7 +68,9 @@ ModelConfig load_model_config_uncached(const std::string& name_or_file) {
     std::string k(key.str());
     if (k == "name") {
       auto v = node.value<std::string>();
-      if (!v) throw UserError(path + ": key 'name' must be a string");
+      if (!v)
+        throw UserError(path + ":" + std::to_string(node.source().begin.line) +
+                        ": key 'name' must be a string");
       m.name = *v;
       continue;
     }
@@ -76,11 +78,15 @@ ModelConfig load_model_config_uncached(const std::string& name_or_file) {
     for (auto& [name, dst] : fields) {
       if (k != name) continue;
       known = true;
-      auto v = node.value<std::int64_t>();
-      if (!v || *v <= 0) throw UserError(path + ": key '" + k + "' must be a positive integer");
+      auto v = node.is_integer() ? node.value<std::int64_t>() : std::nullopt;
+      if (!v || *v <= 0)
+        throw UserError(path + ":" + std::to_string(node.source().begin.line) + ": key '" + k +
+                        "' must be a positive integer");
       *dst = static_cast<std::uint64_t>(*v);
     }
-    if (!known) throw UserError(path + ": unknown key '" + k + "'");
+    if (!known)
+      throw UserError(path + ":" + std::to_string(node.source().begin.line) + ": unknown key '" +
+                      k + "'");
   }
   for (auto& [name, dst] : fields)
     if (*dst == 0) throw UserError(path + ": missing key '" + std::string(name) + "'");

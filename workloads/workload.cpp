@@ -284,10 +284,13 @@ std::uint64_t keys_off_hbm(const WorkloadParams& p, std::uint64_t resident_token
 
 std::uint64_t index_share_f_layers(const WorkloadParams& p) {
   const std::string& pat = p.index_share.empty() ? std::string("F") : p.index_share;
-  std::uint64_t f = 0;
-  for (std::uint64_t l = 0; l < p.layers; ++l)
-    f += pat[l % pat.size()] == 'F' ? 1 : 0;
-  return f;
+  // Closed form: whole repeats of the pattern, then its first layers (a loop over --layers
+  // would take minutes at 2^40 layers).
+  const auto f_in = [&pat](std::size_t n) {
+    return static_cast<std::uint64_t>(
+        std::count(pat.begin(), pat.begin() + static_cast<std::ptrdiff_t>(n), 'F'));
+  };
+  return p.layers / pat.size() * f_in(pat.size()) + f_in(p.layers % pat.size());
 }
 
 std::uint64_t topk_guess_candidates(const WorkloadParams& p, std::uint64_t n, std::uint64_t k) {
@@ -309,6 +312,13 @@ void validate_workload(const WorkloadParams& p) {
   if (p.topk == 0) throw UserError("--topk must be > 0");
   if (p.batch == 0) throw UserError("--batch must be > 0");
   if (p.mtp == 0) throw UserError("--mtp must be > 0");
+  // Far beyond any model (DeepSeek-V3.2 has 61); the per-layer budgets multiply by it.
+  constexpr std::uint64_t kMaxLayers = std::uint64_t{1} << 20;
+  if (p.layers > kMaxLayers)
+    throw UserError(fmt::format(
+        "--layers: {} layers is more than the {} tpusim accepts (--layers, or the model's "
+        "n_layers when --layers is not given)",
+        p.layers, kMaxLayers));
   if (p.phase == Phase::kPrefill) {
     if (p.chunk == 0) throw UserError("--chunk must be > 0");
     if (p.chunk > p.seq)

@@ -244,6 +244,27 @@ TEST_CASE("an index pattern that cannot pick k rows from L fails before anything
   CHECK(fs::is_empty(dir.path()));
 }
 
+TEST_CASE("--layers and a model file's values are bounded and located", "[cli][errors]") {
+  // 2^40 layers once hung (the F layers were counted one by one); it is refused at once now,
+  // and the F-layer count is closed-form: 2^20 layers of FSS hold ceil(2^20 / 3) F layers.
+  auto many = run_tpusim("run --seq 4k --layers 99999999999");
+  CHECK(many.exit_code == 2);
+  CHECK(has(many.err, "--layers: 99999999999 layers is more than the 1048576"));
+  auto most = run_tpusim("run --seq 4k --attention dsa --index-share FSS --layers 1m --format json");
+  REQUIRE(most.exit_code == 0);
+  CHECK(Json::parse(most.out)["index_share"]["f_layers"] == 349526);  // 1048576 = 3 x 349525 + 1
+  TempDir dir;
+  // A float where an integer belongs, and an unknown key: both named with their line.
+  write_text(dir.path() + "/m.toml", "n_layers = 61\ndim = 1e12\n");
+  auto f = run_tpusim("run --model " + dir.path() + "/m.toml");
+  CHECK(f.exit_code == 2);
+  CHECK(has(f.err, "m.toml:2: key 'dim' must be a positive integer"));
+  write_text(dir.path() + "/u.toml", "n_layers = 61\n\nfoo = 3\n");
+  auto u = run_tpusim("run --model " + dir.path() + "/u.toml");
+  CHECK(u.exit_code == 2);
+  CHECK(has(u.err, "u.toml:3: unknown key 'foo'"));
+}
+
 TEST_CASE("the table says what ran: scope, clipped k, short prefill as MHA", "[cli][notes]") {
   auto layer = run_tpusim("run" + kTiny + "--scope layer --attention dsa");
   REQUIRE(layer.exit_code == 0);
