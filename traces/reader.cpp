@@ -227,8 +227,11 @@ bool TraceReader::read_line(std::string_view& line) {
       fail("line is longer than " + std::to_string(kMaxLineChars) + " characters");
     } else if (m_eof) {
       if (avail == 0) return false;
-      len = avail;  // last line without a newline
-      m_pos = m_end;
+      // Every line ends in '\n' (FORMAT.md): a file cut short while written or copied ends
+      // without one, perhaps inside a number, and would otherwise run as a different trace.
+      ++m_line;
+      fail("the last line does not end in a newline: the file may be cut short (every line "
+           "of a trace ends in \\n)");
     } else {
       std::memmove(m_buf.data(), begin, avail);
       m_pos = 0;

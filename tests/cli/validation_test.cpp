@@ -244,7 +244,7 @@ TEST_CASE("an index pattern that cannot pick k rows from L fails before anything
   CHECK(fs::is_empty(dir.path()));
 }
 
-TEST_CASE("--layers and a model file's values are bounded and located", "[cli][errors]") {
+TEST_CASE("the layer count and a model file's values are bounded and located", "[cli][errors]") {
   // 2^40 layers once hung (the F layers were counted one by one); it is refused at once now,
   // and the F-layer count is closed-form: 2^20 layers of FSS hold ceil(2^20 / 3) F layers.
   auto many = run_tpusim("run --seq 4k --layers 99999999999");
