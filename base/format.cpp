@@ -94,7 +94,7 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
   if (i == 0) throw UserError(what + ": '" + text + "' is not a size (examples: 2048, 128k, 1m)");
   if (i < text.size() && (text[i] == '.' || text[i] == ','))
     throw UserError(what + ": '" + text +
-                    "': fractions are not accepted; give a whole number of tokens (1.5k = 1536)");
+                    "': fractions are not accepted; give a whole number (1.5k = 1536)");
   std::uint64_t mult = 1;
   if (i < text.size()) {
     char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/file_io.h"
+#include "base/format.h"
 #include "sim/config.h"
 #include "sim/driver.h"
 #include "sim/progress.h"
@@ -93,6 +94,9 @@ int run_cli(int argc, char** argv) {
   std::string format = "table";
   std::string output;
   std::string timeline;
+  // Parsed as a size (1m, 4096) after the command line is read: CLI11 would wrap "-3" into
+  // an unsigned number.
+  std::string timeline_limit_text = "1000000";
   std::size_t timeline_limit = 1000000;
   auto add_hw = [&](CLI::App* c) {
     c->add_option("--hw", hw, "hardware preset name or TOML file (tpusim hw list)")
@@ -110,9 +114,10 @@ int run_cli(int argc, char** argv) {
                              "FILE.dense.json and FILE.dsa.json"
                            : "write a Chrome trace-event timeline (open in Perfetto), the "
                              "critical path on a track of its own");
-    c->add_option("--timeline-limit", timeline_limit,
+    c->add_option("--timeline-limit", timeline_limit_text,
                   "keep at most N >= 1 instruction slices in the timeline, and the critical "
-                  "path's last N steps")
+                  "path's last N steps (k and m suffixes: 1m)")
+        ->type_name("N")
         ->capture_default_str();
   };
 
@@ -278,6 +283,7 @@ int run_cli(int argc, char** argv) {
   };
   // A bad --timeline path must not cost the report: say so, run without it, exit non-zero.
   auto check_timeline = [&] {
+    timeline_limit = parse_size(timeline_limit_text, "--timeline-limit");
     if (timeline.empty()) return;
     if (timeline_limit == 0)
       throw UserError("--timeline-limit must be >= 1 (leave out --timeline for no timeline)");
@@ -297,6 +303,8 @@ int run_cli(int argc, char** argv) {
 
   if (*run) {
     check_format(format);
+    if (run_attention != "dense" && run_attention != "dsa" && run_attention != "both")
+      throw UserError("--attention: '" + run_attention + "' is not one of dense, dsa, both");
     if (run_steady_state != "exact" && run_steady_state != "extrapolate")
       throw UserError("--steady-state: '" + run_steady_state +
                       "' is not one of exact, extrapolate");

@@ -250,7 +250,8 @@ TEST_CASE("the layer count and a model file's values are bounded and located", "
   auto many = run_tpusim("run --seq 4k --layers 99999999999");
   CHECK(many.exit_code == 2);
   CHECK(has(many.err, "--layers: 99999999999 layers is more than the 1048576"));
-  auto most = run_tpusim("run --seq 4k --attention dsa --index-share FSS --layers 1m --format json");
+  auto most =
+      run_tpusim("run --seq 4k --attention dsa --index-share FSS --layers 1m --format json");
   REQUIRE(most.exit_code == 0);
   CHECK(Json::parse(most.out)["index_share"]["f_layers"] == 349526);  // 1048576 = 3 x 349525 + 1
   TempDir dir;
@@ -263,6 +264,24 @@ TEST_CASE("the layer count and a model file's values are bounded and located", "
   auto u = run_tpusim("run --model " + dir.path() + "/u.toml");
   CHECK(u.exit_code == 2);
   CHECK(has(u.err, "u.toml:3: unknown key 'foo'"));
+}
+
+TEST_CASE("the timeline limit is a size and run --attention lists every choice", "[cli][errors]") {
+  TempDir dir;
+  const std::string t = " --timeline " + dir.path() + "/t.json --timeline-limit ";
+  // "-3" was wrapped into a huge unsigned limit (no limit at all) and accepted.
+  auto neg = run_tpusim("run" + kTiny + t + "-3");
+  CHECK(neg.exit_code == 2);
+  CHECK(has(neg.err, "--timeline-limit: '-3' is not a size"));
+  auto big = run_tpusim("run" + kTiny + t + "99999999999999999999");
+  CHECK(big.exit_code == 2);
+  CHECK(has(big.err, "--timeline-limit: '99999999999999999999' is too large"));
+  CHECK(fs::is_empty(dir.path()));
+  CHECK(run_tpusim("run" + kTiny + "--attention dsa" + t + "1m").exit_code == 0);
+  // run's default is both: the message lists it too.
+  auto att = run_tpusim("run --attention dens");
+  CHECK(att.exit_code == 2);
+  CHECK(has(att.err, "--attention: 'dens' is not one of dense, dsa, both"));
 }
 
 TEST_CASE("the table says what ran: scope, clipped k, short prefill as MHA", "[cli][notes]") {
