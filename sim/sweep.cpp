@@ -363,10 +363,21 @@ class SweepCsv {
       m_check_columns = true;
     }
     m_header_written = true;
+    std::size_t line_no = 1;
     while (std::getline(lines, line)) {
+      ++line_no;
       if (line.empty()) continue;
       auto f = parse_csv_line(line);
-      if (f.size() >= 2) done.insert(f[0] + "|" + f[1]);
+      // A row this sweep could have written has every column and a status; anything else
+      // (a line edited in, another file appended) would be counted as a finished point.
+      if (f.size() != cols.size() || (f[2] != "ok" && f[2] != "error"))
+        throw UserError(
+            fmt::format("--resume: {}:{}: this line is not a row of a sweep CSV ({} of {} "
+                        "columns{}); fix or remove "
+                        "that line, or start a new CSV",
+                        m_path, line_no, f.size(), cols.size(),
+                        f.size() > 2 ? fmt::format(", status '{}'", f[2]) : std::string()));
+      done.insert(point_match_id(f[0]) + "|" + f[1]);
       ++m_resumed_rows;
     }
     return done;
@@ -535,7 +546,9 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
       joined += (joined.empty() ? "" : " ") + k;
     p.key = joined;
     // A value listed twice is one point, not two rows for the same parameters.
-    if (seen.insert(p.key + "|" + p.spec.attention).second) grid.push_back(std::move(p));
+    // (--seq 4k,4096 included.)
+    if (seen.insert(point_match_id(p.key) + "|" + p.spec.attention).second)
+      grid.push_back(std::move(p));
     std::size_t d = dims.size();
     while (d > 0) {
       --d;
@@ -545,6 +558,50 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
     }
     if (dims.empty()) return grid;
   }
+}
+
+std::string point_match_id(std::string_view key) {
+  // Split into name=value tokens; a token without '=' continues the previous value (a path
+  // with a space in it).
+  std::vector<std::pair<std::string, std::string>> parts;
+  std::size_t i = 0;
+  while (i < key.size()) {
+    std::size_t j = key.find(' ', i);
+    if (j == std::string_view::npos) j = key.size();
+    const std::string_view tok = key.substr(i, j - i);
+    const std::size_t eq = tok.find('=');
+    if (eq == std::string_view::npos && !parts.empty())
+      parts.back().second += " " + std::string(tok);
+    else if (!tok.empty())
+      parts.emplace_back(std::string(tok.substr(0, eq)),
+                         eq == std::string_view::npos ? "" : std::string(tok.substr(eq + 1)));
+    i = j + 1;
+  }
+  FlagList flags;
+  for (const auto& [name, value] : parts)
+    if (find_workload_param(name)) flags.emplace_back(name, value);
+  // Each workload flag as the report writes its value, unless the flags without it resolve it
+  // the same (its default, or a default derived from the others). A key that does not parse
+  // (a hand-edited CSV) is kept as it is.
+  std::string out;
+  try {
+    const WorkloadParams all = params_from_flags(flags, Attention::kDsa);
+    for (const auto& [name, value] : parts) {
+      std::string text = name + "=" + value;
+      if (const WorkloadParam* row = find_workload_param(name)) {
+        FlagList without;
+        for (const auto& f : flags)
+          if (f.first != name) without.push_back(f);
+        const std::string v = row->get(all);
+        if (v == row->get(params_from_flags(without, Attention::kDsa))) continue;
+        text = name + "=" + v;
+      }
+      out += (out.empty() ? "" : " ") + text;
+    }
+  } catch (const UserError&) {
+    return std::string(key);
+  }
+  return out;
 }
 
 void validate_sweep_grid(const std::vector<SweepPoint>& grid) {
@@ -596,7 +653,7 @@ int run_sweep(const SweepOptions& opts) {
                                             ? std::vector<std::string>{"dense", "dsa"}
                                             : std::vector<std::string>{p.spec.attention};
     for (const auto& v : variants) {
-      std::string id = p.key + "|" + v;
+      std::string id = point_match_id(p.key) + "|" + v;
       if (done.count(id)) {
         ++skipped;
         continue;

@@ -30,7 +30,7 @@ struct SweepOptions {
 /// One point of the grid: a hardware config and one value of every workload flag.
 struct SweepPoint {
   PointSpec spec;   ///< attention is dense, dsa or both
-  std::string key;  ///< canonical `name=value` string of the parameters (without attention)
+  std::string key;  ///< `name=value ...` as the grid spells them (point_match_id: its identity)
 };
 
 /// Expands a list value of `flag`: `a,b,c`, `start:stop:xF` (geometric, start and stop are
@@ -42,6 +42,13 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text);
 
 /// The whole grid (the product of every list) in a fixed order, before sharding and resume.
 std::vector<SweepPoint> sweep_grid(const SweepOptions& opts);
+
+/// What identifies a point key (`name=value ...`, as a sweep CSV's point.key holds it) when
+/// --resume matches rows and when a grid drops repeated points: workload values as the report
+/// writes them (--seq 4k and 4096 are seq=4096), and a workload flag left out when it sets what
+/// its absence would (--phase decode, --batch 1). So a grid typed another way duplicates no
+/// point. The CSV keeps the key as the grid spelled it; --hw and --set values are kept as given.
+std::string point_match_id(std::string_view key);
 
 /// Checks every point of `grid` as far as possible without simulating: the workload flags of each
 /// variant (parse, range, model, chunk within --seq) and each distinct hardware config (--hw with

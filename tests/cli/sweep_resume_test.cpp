@@ -94,3 +94,41 @@ TEST_CASE("sweep --resume of a CSV from a version with other per-kernel columns 
             "critical_cycles)"));
   CHECK(slurp(csv) == edited);
 }
+
+TEST_CASE("sweep --resume matches a point however the grid spells it", "[cli][sweep]") {
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  const std::string base = "sweep --model tiny --topk 256 --attention dsa -q -o " + csv;
+  REQUIRE(run_tpusim(base + " --seq 1k").exit_code == 0);
+  const std::string first = slurp(csv);
+  // The same point: a size in another unit, defaults given explicitly (the default phase,
+  // batch and layer count, and a --topk equal to what it was). Each resume finds it done
+  // and adds no row; before, each added a duplicate under another key.
+  for (const std::string& same :
+       {std::string(" --seq 1024"), std::string(" --seq 1k --phase decode --batch 1"),
+        std::string(" --seq 1024 --layers 4 --pattern uniform")}) {
+    auto r = run_tpusim(base + same + " --resume");
+    INFO(same << "\n" << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(has(r.err, "1 rows already in"));
+    CHECK(slurp(csv) == first);
+  }
+  // A list naming one point twice is one point.
+  auto dry =
+      run_tpusim("sweep --model tiny --topk 256 --attention dsa --seq 1k,1024 --dry-run -o " +
+                 dir.path() + "/d.csv");
+  CHECK(dry.exit_code == 0);
+  CHECK(has(dry.out, "grid: 1 points"));
+}
+
+TEST_CASE("sweep --resume refuses a line that is not a row of a sweep", "[cli][sweep]") {
+  TempDir dir;
+  const std::string csv = dir.path() + "/s.csv";
+  REQUIRE(run_tpusim(kSweep + csv).exit_code == 0);
+  const std::string full = slurp(csv);
+  // Once counted as a finished row, and left in the CSV.
+  std::ofstream(csv, std::ios::binary | std::ios::app) << "garbage line without commas\n";
+  auto r = run_tpusim(kSweep + csv + " --resume");
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.err, csv + ":4: this line is not a row of a sweep CSV (1 of "));
+}
