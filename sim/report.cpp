@@ -602,8 +602,11 @@ std::string format_table(const Json& in) {
     return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
   });
   out += fmt::format("\n{:<{}}", "kernel", lw);
+  // Headed as the cells below are laid out, each label over the right edge of its values.
   for (const auto& n : names)
-    out += fmt::format("{:>{}}", n + " time  DRAM  energy", cw + 18);
+    out += fmt::format("{:>{}}",
+                       fmt::format("{} {:>4} {:>10} {:>9}", n + " time", "%", "DRAM", "energy"),
+                       cw + 18);
   out += "\n";
   for (const auto& tag : tags) {
     out += fmt::format("{:<{}}", tag, lw);
