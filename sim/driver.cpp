@@ -30,8 +30,6 @@
 #include "workloads/workload.h"
 
 namespace tpusim {
-namespace {
-
 std::string timeline_path_for(const std::string& path, const std::string& variant, bool both) {
   if (!both || path.empty()) return path;
   // Two variants, two files: run.json -> run.dense.json and run.dsa.json.
@@ -41,8 +39,6 @@ std::string timeline_path_for(const std::string& path, const std::string& varian
     return path + "." + variant;
   return path.substr(0, dot) + "." + variant + path.substr(dot);
 }
-
-}  // namespace
 
 ChildProcess start_child(const std::function<Json()>& body, bool own_group) {
   // Children simulate: load the simulator once here rather than in every child.

@@ -59,6 +59,10 @@ Json workload_json_of(const PointSpec& spec, const std::string& attention);
 /// out and reports; when both fail, the first error is thrown.
 Json run_point(const PointSpec& spec);
 
+/// The file a variant's timeline goes to: `path` itself, or with --attention both (`both`)
+/// FILE.dense.json and FILE.dsa.json for FILE.json.
+std::string timeline_path_for(const std::string& path, const std::string& variant, bool both);
+
 /// Throws UserError naming `flag` unless `path` ("-" and "" are stdout) can be created: its
 /// directory exists and is writable and the path is not a directory. Called before any work.
 void check_output_path(const std::string& path, const std::string& flag);

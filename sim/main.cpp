@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -301,6 +302,21 @@ int run_cli(int argc, char** argv) {
     }
   };
 
+  // A report and a timeline written to one file: the second would silently replace the first.
+  auto check_distinct_outputs = [&](const std::vector<std::string>& variants, bool both) {
+    if (timeline.empty() || output.empty() || written_as_stream(output)) return;
+    std::error_code ec1, ec2;
+    const auto out_path = std::filesystem::weakly_canonical(output, ec1);
+    for (const auto& v : variants) {
+      const std::string t = timeline_path_for(timeline, v, both);
+      if (!ec1 && std::filesystem::weakly_canonical(t, ec2) == out_path && !ec2)
+        throw UserError(fmt::format(
+            "-o and --timeline both write '{}': the timeline would replace the report (give "
+            "two file names)",
+            t));
+    }
+  };
+
   if (*run) {
     check_format(format);
     if (run_attention != "dense" && run_attention != "dsa" && run_attention != "both")
@@ -313,6 +329,10 @@ int run_cli(int argc, char** argv) {
           "--timeline: an extrapolated run has no timeline of its own (use --steady-state exact)");
     check_output_path(output, "-o");
     check_timeline();
+    if (run_attention == "both")
+      check_distinct_outputs({"dense", "dsa"}, true);
+    else
+      check_distinct_outputs({run_attention}, false);
     PointSpec spec;
     spec.extrapolate = run_steady_state == "extrapolate";
     spec.hw = hw;
@@ -346,6 +366,7 @@ int run_cli(int argc, char** argv) {
     check_format(format);
     check_output_path(output, "-o");
     check_timeline();
+    check_distinct_outputs({"trace"}, false);
     ProgressLine line("trace run", trun_quiet);
     Json r = run_in_child(
         [&] { return simulate_trace_file(trace_file, hw, sets, timeline_limit, timeline); });

@@ -284,6 +284,22 @@ TEST_CASE("the timeline limit is a size and run --attention lists every choice",
   CHECK(has(att.err, "--attention: 'dens' is not one of dense, dsa, both"));
 }
 
+TEST_CASE("a report and a timeline never share a file", "[cli][paths]") {
+  TempDir dir;
+  const std::string same = dir.path() + "/same.json";
+  // One variant: both would go to same.json and the timeline would replace the report.
+  auto one = run_tpusim("run" + kTiny + "--attention dsa -o " + same + " --timeline " + same);
+  CHECK(one.exit_code == 2);
+  CHECK(has(one.err, "-o and --timeline both write"));
+  CHECK(fs::is_empty(dir.path()));
+  // Both variants: the timelines are same.dense.json and same.dsa.json, so -o same.json is fine,
+  // but -o same.dsa.json is not.
+  auto clash = run_tpusim("run" + kTiny + "-o " + dir.path() + "/same.dsa.json --timeline " + same);
+  CHECK(clash.exit_code == 2);
+  CHECK(fs::is_empty(dir.path()));
+  CHECK(run_tpusim("run" + kTiny + "-o " + same + " --timeline " + same).exit_code == 0);
+}
+
 TEST_CASE("the table says what ran: scope, clipped k, short prefill as MHA", "[cli][notes]") {
   auto layer = run_tpusim("run" + kTiny + "--scope layer --attention dsa");
   REQUIRE(layer.exit_code == 0);
