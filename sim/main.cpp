@@ -26,6 +26,51 @@ namespace {
 
 using namespace tpusim;
 
+// The deepest subcommand the command line chose ("tpusim trace run"), or the app.
+const CLI::App* chosen_command(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands())
+    if (sub->parsed()) return chosen_command(*sub);
+  return &app;
+}
+
+// CLI11's message for a parse error, or a plainer one for the cases a new user meets: an
+// unknown option, a stray argument, a mistyped command, a flag given twice.
+std::string usage_error_text(const CLI::App& app, const CLI::ParseError& e) {
+  const CLI::App* cmd = chosen_command(app);
+  std::string path;
+  for (const CLI::App* c = cmd; c && c->get_parent(); c = c->get_parent())
+    path = c->get_name() + (path.empty() ? "" : " " + path);
+  const std::string where = "tpusim" + (path.empty() ? "" : " " + path);
+  // The arguments nobody took, from every level (CLI11 keeps them where parsing stopped);
+  // an option among them is the likelier typo.
+  const std::vector<std::string> extra = app.remaining(true);
+  std::string first = extra.empty() ? "" : extra.front();
+  for (const auto& x : extra)
+    if (x.rfind('-', 0) == 0) {
+      first = x;
+      break;
+    }
+  const bool option = first.rfind('-', 0) == 0;
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) && !first.empty())
+    return fmt::format("{} '{}' for {} (see {} --help)",
+                       option ? "unknown option" : "unexpected argument", first, where, where);
+  if (dynamic_cast<const CLI::RequiredError*>(&e) && !cmd->get_subcommands({}).empty()) {
+    std::string names;
+    for (const CLI::App* sub : cmd->get_subcommands({}))
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    if (!first.empty())
+      return fmt::format("{} '{}' for {} (its commands: {})",
+                         option ? "unknown option" : "unknown command", first, where, names);
+    return fmt::format("{} needs a command: one of {}", where, names);
+  }
+  std::string what = e.what();
+  const std::string twice = "At Most 1 required but received ";
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && what.find(twice) != std::string::npos)
+    return fmt::format("{} is given more than once to {} (give it once; a sweep takes lists)",
+                       what.substr(0, what.find(':')), where);
+  return what;
+}
+
 // Values of the workload flags as typed; only flags the user gave are passed on, so the
 // workload's own defaults (workloads/params.cpp) apply to the rest.
 struct WorkloadFlagValues {
@@ -271,8 +316,10 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // The same prefix and exit code as every other usage error.
-    std::cerr << "tpusim: error: " << e.what() << "\nRun with --help for more information.\n";
+    // The same prefix and exit code as every other usage error, in the user's words where
+    // CLI11's own are generic: what was not understood, and where to look.
+    std::cerr << "tpusim: error: " << usage_error_text(app, e)
+              << "\nRun with --help for more information.\n";
     return 2;
   }
 

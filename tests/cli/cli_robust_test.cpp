@@ -170,6 +170,29 @@ TEST_CASE("cli: an unknown flag or subcommand exits 2", "[cli][robust]") {
   CHECK(run_tpusim({"run", "--seq", "lots"}).exit_code == 2);
 }
 
+TEST_CASE("cli: usage errors say what was not understood, and where to look", "[cli][robust]") {
+  // CLI11's own words were "The following arguments were not expected: 8k --sq" (reversed),
+  // "A subcommand is required" for a mistyped command, "At Most 1 required but received 2".
+  auto err = [](const std::vector<std::string>& args) {
+    const Run r = run_tpusim(args);
+    CHECK(r.exit_code == 2);
+    return r.err;
+  };
+  CHECK_THAT(err({"run", "--sq", "8k"}),
+             Catch::Contains("unknown option '--sq' for tpusim run (see tpusim run --help)"));
+  CHECK_THAT(err({"run", "8k"}), Catch::Contains("unexpected argument '8k' for tpusim run"));
+  CHECK_THAT(err({"trace", "run", "f.trace", "--seq", "8k"}),
+             Catch::Contains("unknown option '--seq' for tpusim trace run"));
+  CHECK_THAT(err({"runn"}),
+             Catch::Contains("unknown command 'runn' for tpusim (its commands: run, trace, "
+                             "sweep, hw)"));
+  CHECK_THAT(err({"--verison"}), Catch::Contains("unknown option '--verison' for tpusim"));
+  CHECK_THAT(err({"hw"}), Catch::Contains("tpusim hw needs a command: one of list, selftest, "
+                                          "show"));
+  CHECK_THAT(err({"run", "--seq", "4k", "--seq", "8k"}),
+             Catch::Contains("--seq is given more than once to tpusim run"));
+}
+
 TEST_CASE("cli: -o into a missing directory fails cleanly and leaves no file", "[cli][robust]") {
   ScratchDir dir;
   const std::string trace = dir.file("ok.trace");
