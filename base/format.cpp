@@ -91,7 +91,9 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
     v = v * 10 + d;
     ++i;
   }
-  if (i == 0) throw UserError(what + ": '" + text + "' is not a size (examples: 2048, 128k, 1m)");
+  if (i == 0)
+    throw UserError(what + ": '" + text +
+                    "' is not a whole number >= 0 (examples: 2048, 128k, 1m)");
   if (i < text.size() && (text[i] == '.' || text[i] == ','))
     throw UserError(what + ": '" + text +
                     "': fractions are not accepted; give a whole number (1.5k = 1536)");

@@ -47,8 +47,14 @@ double as_double(const toml::node& n, const std::string& key, const std::string&
 std::uint64_t as_uint(const toml::node& n, const std::string& key, const std::string& where,
                       std::uint64_t max) {
   auto v = n.as_integer();
-  // A number too large for TOML's 64-bit integers arrives as a float: say the range too.
-  if (!v) type_error(where, key, fmt::format("an integer in [0, {}]", max).c_str());
+  if (!v) {
+    // A fraction is not a count; a number too large for TOML's 64-bit integers arrives as a
+    // float too, and for that one the range is the answer.
+    if (auto f = n.as_floating_point(); f && std::trunc(f->get()) != f->get())
+      throw ConfigError(
+          fmt::format("{}: {} must be a whole number (got {})", where, key, f->get()));
+    type_error(where, key, fmt::format("an integer in [0, {}]", max).c_str());
+  }
   if (v->get() < 0)
     throw ConfigError(fmt::format("{}: {} must be >= 0 (got {})", where, key, v->get()));
   auto u = static_cast<std::uint64_t>(v->get());

@@ -162,6 +162,10 @@ TEST_CASE("cli: a bad --set exits 2 naming the key", "[cli][robust]") {
   const Run huge = run_tpusim({"hw", "show", "--set", "dma.group_requests=99999999999999999999"});
   CHECK(huge.exit_code == 2);
   CHECK_THAT(huge.err, Catch::Contains("dma.group_requests must be an integer in [0, 4294967295]"));
+  // A fraction is not a count: said so, not given the storage range.
+  const Run frac = run_tpusim({"hw", "show", "--set", "mxu.count=1.5"});
+  CHECK(frac.exit_code == 2);
+  CHECK_THAT(frac.err, Catch::Contains("mxu.count must be a whole number (got 1.5)"));
 }
 
 TEST_CASE("cli: an unknown flag or subcommand exits 2", "[cli][robust]") {

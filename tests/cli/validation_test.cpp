@@ -272,7 +272,7 @@ TEST_CASE("the timeline limit is a size and run --attention lists every choice",
   // "-3" was wrapped into a huge unsigned limit (no limit at all) and accepted.
   auto neg = run_tpusim("run" + kTiny + t + "-3");
   CHECK(neg.exit_code == 2);
-  CHECK(has(neg.err, "--timeline-limit: '-3' is not a size"));
+  CHECK(has(neg.err, "--timeline-limit: '-3' is not a whole number >= 0"));
   auto big = run_tpusim("run" + kTiny + t + "99999999999999999999");
   CHECK(big.exit_code == 2);
   CHECK(has(big.err, "--timeline-limit: '99999999999999999999' is too large"));
