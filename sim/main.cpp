@@ -146,7 +146,11 @@ int run_cli(int argc, char** argv) {
   std::size_t timeline_limit = 1000000;
   auto add_hw = [&](CLI::App* c) {
     c->add_option("--hw", hw, "hardware preset name or TOML file (tpusim hw list)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check([](const std::string& v) {
+          return v.empty() ? std::string("empty value (a preset name or a .toml file)")
+                           : std::string();
+        });
     c->add_option("--set", sets, "override a config key: section.key=value (repeatable)")
         ->type_name("K=V")
         ->allow_extra_args(false);
