@@ -429,13 +429,14 @@ void apply_override(HwConfig& cfg, const std::string& assignment) {
 
 namespace {
 
-std::string preset_text(const std::string& name, const std::string& flag) {
+// `files_too`: where the name came from also takes a .toml file (--hw, PRESET; not extends).
+std::string preset_text(const std::string& name, const std::string& flag, bool files_too = true) {
   if (auto embedded = find_embedded(embedded_presets(), name)) return std::string(*embedded);
   std::string known;
   for (const auto& p : list_presets())
     known += (known.empty() ? "" : ", ") + p;
-  throw ConfigError(fmt::format("{}: unknown preset '{}' (presets: {}; or give a .toml file)", flag,
-                                name, known));
+  throw ConfigError(fmt::format("{}: unknown preset '{}' (presets: {}{})", flag, name, known,
+                                files_too ? "; or give a .toml file" : ""));
 }
 
 bool sets_key(const std::string& assignment, const std::string& key) {
@@ -445,7 +446,8 @@ bool sets_key(const std::string& assignment, const std::string& key) {
 }
 
 HwConfig load_hw_config_uncached(const std::string& preset_or_file,
-                                 const std::vector<std::string>& overrides) {
+                                 const std::vector<std::string>& overrides,
+                                 const std::string& flag) {
   std::string name = preset_or_file.empty() ? kDefaultPreset : preset_or_file;
   const bool is_file =
       name.find('/') != std::string::npos || std::filesystem::path(name).extension() == ".toml";
@@ -455,7 +457,7 @@ HwConfig load_hw_config_uncached(const std::string& preset_or_file,
   bool file_sets_residency = false, file_sets_capacity = false;
   if (is_file) {
     std::ifstream in(name);
-    if (!in) throw ConfigError(fmt::format("--hw: cannot read '{}'", name));
+    if (!in) throw ConfigError(fmt::format("{}: cannot read '{}'", flag, name));
     std::stringstream ss;
     ss << in.rdbuf();
     text = ss.str();
@@ -471,7 +473,7 @@ HwConfig load_hw_config_uncached(const std::string& preset_or_file,
       auto v = ext->as_string();
       if (!v) throw ConfigError(source_position(*ext, origin) + ": extends must be a preset name");
       base = v->get();
-      preset_text(base, source_position(*ext, origin) + ": extends");
+      preset_text(base, source_position(*ext, origin) + ": extends", false);
       root.erase("extends");
     }
     cfg = parse_hw_config(preset_text(base, "--hw"), "models/presets/" + base + ".toml");
@@ -480,7 +482,7 @@ HwConfig load_hw_config_uncached(const std::string& preset_or_file,
     file_sets_capacity = root.at_path("sram.capacity_mib").node() != nullptr;
     cfg.source = fmt::format("{} (extends {})", name, base);
   } else {
-    text = preset_text(name, "--hw");
+    text = preset_text(name, flag);
     cfg = parse_hw_config(text, origin);
     file_sets_residency = file_sets_capacity = true;
     cfg.source = name;
@@ -513,7 +515,7 @@ HwConfig load_hw_config_uncached(const std::string& preset_or_file,
 }  // namespace
 
 HwConfig load_hw_config(const std::string& preset_or_file,
-                        const std::vector<std::string>& overrides) {
+                        const std::vector<std::string>& overrides, const std::string& flag) {
   // A run checks its config before it forks its simulations, and each simulation loads it again
   // (a sweep: every point's); parsing the TOML took 1.2-1.6 ms of each child's critical path.
   // Forked children inherit this cache, so the text is parsed once per process tree. A config
@@ -523,7 +525,8 @@ HwConfig load_hw_config(const std::string& preset_or_file,
   auto key = std::make_pair(preset_or_file, overrides);
   auto it = cache.find(key);
   if (it == cache.end())
-    it = cache.emplace(std::move(key), load_hw_config_uncached(preset_or_file, overrides)).first;
+    it = cache.emplace(std::move(key), load_hw_config_uncached(preset_or_file, overrides, flag))
+             .first;
   return it->second;
 }
 

@@ -30,8 +30,10 @@ const EmbeddedFiles& embedded_presets();
 constexpr const char* kDefaultPreset = "tpu-v5e";
 
 /// Loads a preset name or a TOML file path, applies `KEY=VALUE` overrides in order, validates.
+/// Errors about the name itself name `flag` (`hw show`'s argument is PRESET, not --hw).
 HwConfig load_hw_config(const std::string& preset_or_file,
-                        const std::vector<std::string>& overrides = {});
+                        const std::vector<std::string>& overrides = {},
+                        const std::string& flag = "--hw");
 /// Parses TOML text (errors name `origin`) on top of the defaults.
 HwConfig parse_hw_config(const std::string& toml_text, const std::string& origin);
 /// Applies one `section.key=value` override; throws ConfigError naming the key.

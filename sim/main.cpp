@@ -436,13 +436,13 @@ int run_cli(int argc, char** argv) {
     if (selftest_format != "table" && selftest_format != "json")
       throw UserError("--format: '" + selftest_format + "' is not one of table, json");
     std::string name = selftest_hw.empty() ? kDefaultPreset : selftest_hw;
-    HwConfig c = load_hw_config(name, sets);
+    HwConfig c = load_hw_config(name, sets, "PRESET");
     if (selftest_format == "json")
       fmt::print("{}\n", selftest_json(c, run_selftest(name, sets)).dump(2));
     else
       fmt::print("{}", format_selftest(c, run_selftest(name, sets)));
   } else if (*hw_show) {
-    HwConfig c = load_hw_config(show_what.empty() ? kDefaultPreset : show_what, sets);
+    HwConfig c = load_hw_config(show_what.empty() ? kDefaultPreset : show_what, sets, "PRESET");
     fmt::print("# resolved configuration of {}\n{}", c.source, to_toml(c));
   }
   return 0;

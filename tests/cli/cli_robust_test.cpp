@@ -195,6 +195,8 @@ TEST_CASE("cli: usage errors say what was not understood, and where to look", "[
                                           "show"));
   CHECK_THAT(err({"run", "--seq", "4k", "--seq", "8k"}),
              Catch::Contains("--seq is given more than once to tpusim run"));
+  // hw show's argument is PRESET, not --hw.
+  CHECK_THAT(err({"hw", "show", "nope"}), Catch::Contains("error: PRESET: unknown preset 'nope'"));
   // An empty --hw once meant the default preset, unlike every other empty value.
   CHECK_THAT(err({"run", "--hw", ""}), Catch::Contains("--hw: empty value"));
 }
