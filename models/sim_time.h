@@ -24,10 +24,15 @@ inline sc_core::sc_time cycles_to_sc_time(Cycle c) {
 inline void wait_cycles(Cycle c) {
   if (c == 0) return;
   const Cycle now = now_cycles();
+  // Not a bug of tpusim but a request beyond what it simulates (a lane count of 1 with a
+  // costly op, a matmul of 2^50 MACs on one cell): the user's to change, so a UserError.
   if (c > kMaxSimCycles - now)
-    sim_check_failed("simulation", "now + duration <= kMaxSimCycles",
-                     "simulated time would pass 2^50 cycles (a runaway duration: check the "
-                     "config's rates and latencies and the trace's sizes)");
+    throw UserError(
+        "simulated time would pass 2^50 cycles (13 days at 1 GHz): at cycle " +
+        std::to_string(now) + " an instruction would run " + std::to_string(c) +
+        " cycles more; the config's rates and sizes (vpu.lanes, vpu.cost_*, mxu.rows, mxu.cols, "
+        "mxu.count, hbm.bandwidth_gbs, dma.*) or the trace's sizes ask for more time than "
+        "tpusim simulates");
   sc_core::wait(cycles_to_sc_time(c));
 }
 

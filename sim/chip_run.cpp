@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "models/sim_time.h"
 #include "sim/chip.h"
@@ -10,8 +11,22 @@
 
 namespace tpusim {
 
+namespace {
+
+// SystemC's default handler prints its reports on stdout, where a JSON or CSV report goes
+// ("Info: /OSCI/SystemC: Simulation stopped by user." after an error). Warnings and errors go
+// to stderr instead, infos nowhere; what the report does besides (throw, stop) is unchanged.
+void report_to_stderr(const sc_core::sc_report& rep, const sc_core::sc_actions& actions) {
+  if ((actions & sc_core::SC_DISPLAY) && rep.get_severity() >= sc_core::SC_WARNING)
+    std::fprintf(stderr, "tpusim: systemc: %s: %s\n", rep.get_msg_type(), rep.get_msg());
+  sc_core::sc_report_handler::default_handler(rep, actions & ~sc_core::SC_DISPLAY);
+}
+
+}  // namespace
+
 RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const TagTable& tags,
                            const SimOptions& opts) {
+  sc_core::sc_report_handler::set_handler(&report_to_stderr);
   RunResult res;
   res.hw = hw;
   res.stats = RunStats(opts.timeline_limit, ActivityCounter(hw));

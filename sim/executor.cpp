@@ -203,7 +203,8 @@ void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle 
 }
 
 void Executor::fail(std::exception_ptr error) {
-  if (!m_error) m_error = error;
+  if (m_error) return;  // the first error stops the run; SystemC warns about a second sc_stop
+  m_error = error;
   sc_core::sc_stop();
 }
 
