@@ -100,12 +100,20 @@ Cycle VpuCore::execute(const Instruction& in, Cycle t0) {
   const Cycle compute = m_timing.cycles(in);
   const std::uint64_t rd = m_timing.read_bytes(in);
   const std::uint64_t wr = m_timing.write_bytes(in);
-  // A radix select re-reads the same scores each pass; a guided one's reads are one stream.
-  const std::uint64_t passes =
-      in.op == Op::kVpuTopk && in.cand == 0 ? m_timing.config().topk_passes : 1;
+  // A radix select re-reads the same scores each pass. A guided one reads the guessed scores,
+  // all scores once, then the candidates on each refine pass: more bytes than its operand, but
+  // all inside it, so as whole passes over the operand (a contiguous stream of rd bytes from
+  // src would read past it, past SRAM's end for an operand at the top).
+  std::uint64_t passes = 1;
+  if (in.op == Op::kVpuTopk) {
+    const std::uint64_t operand = in.rows * in.n * kVectorElementBytes;
+    passes = in.cand == 0
+                 ? m_timing.config().topk_passes
+                 : std::max<std::uint64_t>(1, ceil_div(rd, std::max<std::uint64_t>(operand, 1)));
+  }
   // Both operands are reserved at t0: the op cannot finish before SRAM has streamed them.
   Cycle end = t0 + compute;
-  end = std::max(end, m_sram.access_repeat(t0, in.src.offset, rd / passes, passes, false));
+  end = std::max(end, m_sram.access_repeat(t0, in.src.offset, ceil_div(rd, passes), passes, false));
   end = std::max(end, m_sram.access(t0, in.dst.offset, wr, true));
   ++m_stats.instructions;
   m_stats.elements += in.op == Op::kVpuTopk ? in.rows * in.n : in.elems;
