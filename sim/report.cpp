@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -32,8 +34,19 @@ Json typed_value(const std::string& v) {
   }
   if (v == "true") return true;
   if (v == "false") return false;
-  if (v.find_first_of(".eE") != std::string::npos) return std::stod(v);
-  return static_cast<std::uint64_t>(std::stoull(v));
+  // strtod and from_chars rather than stod and stoull, which throw out_of_range for a denormal
+  // such as --set hbm.trp_ns=1e-310 (a valid value) and for integers past 2^64.
+  const char* end = v.data() + v.size();
+  if (v.find_first_of(".eE") != std::string::npos) {
+    char* stop = nullptr;
+    const double d = std::strtod(v.c_str(), &stop);
+    if (stop == end && std::isfinite(d)) return d;
+    return v;
+  }
+  std::uint64_t u = 0;
+  const auto [stop, ec] = std::from_chars(v.data(), end, u);
+  if (ec == std::errc() && stop == end) return u;
+  return v;
 }
 
 template <class Stats, std::size_t N>

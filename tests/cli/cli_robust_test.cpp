@@ -162,6 +162,12 @@ TEST_CASE("cli: a bad --set exits 2 naming the key", "[cli][robust]") {
   const Run huge = run_tpusim({"hw", "show", "--set", "dma.group_requests=99999999999999999999"});
   CHECK(huge.exit_code == 2);
   CHECK_THAT(huge.err, Catch::Contains("dma.group_requests must be an integer in [0, 4294967295]"));
+  // A denormal is a valid value (it is the report that once failed on it, with "stod").
+  const Run denormal =
+      run_tpusim({"run", "--model", "tiny", "--seq", "1k", "--topk", "256", "--attention", "dsa",
+                  "--set", "hbm.trp_ns=1e-310", "--format", "json"});
+  CHECK(denormal.exit_code == 0);
+  CHECK_THAT(denormal.out, Catch::Contains("\"trp_ns\": 1e-310"));
   // A fraction is not a count: said so, not given the storage range.
   const Run frac = run_tpusim({"hw", "show", "--set", "mxu.count=1.5"});
   CHECK(frac.exit_code == 2);
