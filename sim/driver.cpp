@@ -218,7 +218,9 @@ void add_note(Json& report, const std::string& text, bool error) {
 void write_timeline(Json& report, const RunResult& r, const std::string& path,
                     const std::string& name, bool announce) {
   try {
-    write_file_atomic(path, timeline_json(r, name));
+    AtomicFile file(path);
+    write_timeline_json(r, name, file);
+    file.commit();
     if (announce) add_note(report, "timeline of " + name + " written to " + path, false);
   } catch (const std::exception& e) {
     add_note(report, std::string("--timeline: ") + e.what() + " (the report is complete)", true);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <iostream>
 
+#include "base/file_io.h"
 #include "base/format.h"
 #include "workloads/kernel_tags.h"
 
@@ -831,12 +832,30 @@ std::string format_csv(const std::vector<Json>& reports) {
   return out;
 }
 
-std::string timeline_json(const RunResult& r, const std::string& process_name) {
+void write_timeline_json(const RunResult& r, const std::string& process_name, AtomicFile& file) {
+  // Written as text in pieces, not built as a JSON document: a document costs kilobytes per
+  // slice, gigabytes at the default --timeline-limit of a million slices.
   // Chrome trace events: ts/dur in microseconds of simulated time.
   const double us_per_cycle = 1e-3 / r.hw.chip.clock_ghz;
-  Json events = Json::array();
-  events.push_back(
-      {{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", process_name}}}});
+  std::string out;
+  out.reserve(1 << 17);
+  bool first = true;
+  auto event = [&](const std::string& text) {
+    out += first ? "{\"traceEvents\":[" : ",";
+    first = false;
+    out += text;
+    if (out.size() >= (1 << 16)) {
+      file.write(out);
+      out.clear();
+    }
+  };
+  auto quoted = [](const std::string& text) { return Json(text).dump(); };
+  auto metadata = [&](const char* name, int tid, const std::string& arg) {
+    event(fmt::format("{{\"args\":{},\"name\":\"{}\",\"ph\":\"M\",\"pid\":1,\"tid\":{}}}", arg,
+                      name, tid));
+  };
+  event(fmt::format("{{\"args\":{{\"name\":{}}},\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1}}",
+                    quoted(process_name)));
   // One track per unit instance: tid = kind * 1000 + instance. A DMA engine has several
   // instructions in flight; overlapping slices go to extra tracks of that engine ("dma0.1"),
   // tid + lane * 100000, each slice in the first lane free at its start.
@@ -867,75 +886,53 @@ std::string timeline_json(const RunResult& r, const std::string& process_name) {
       const std::string name =
           lane == 0 ? fmt::format("{}{}", unit_kind_name(e.kind), e.instance)
                     : fmt::format("{}{}.{}", unit_kind_name(e.kind), e.instance, lane);
-      events.push_back({{"name", "thread_name"},
-                        {"ph", "M"},
-                        {"pid", 1},
-                        {"tid", tid},
-                        {"args", {{"name", name}}}});
-      events.push_back({{"name", "thread_sort_index"},
-                        {"ph", "M"},
-                        {"pid", 1},
-                        {"tid", tid},
-                        {"args", {{"sort_index", track * 64 + static_cast<int>(lane)}}}});
+      metadata("thread_name", tid, fmt::format("{{\"name\":{}}}", quoted(name)));
+      metadata("thread_sort_index", tid,
+               fmt::format("{{\"sort_index\":{}}}", track * 64 + static_cast<int>(lane)));
     }
   }
+  // Each tag's name quoted once, not once per slice.
+  std::vector<std::string> tag_text(r.tag_names.size());
+  for (std::size_t t = 0; t < tag_text.size(); ++t)
+    tag_text[t] = quoted(r.tag_names[t]);
   for (std::size_t i = 0; i < r.stats.timeline.size(); ++i) {
     const auto& e = r.stats.timeline[i];
-    const std::string& tag = e.tag < r.tag_names.size() ? r.tag_names[e.tag] : std::string();
-    events.push_back({{"name", tag.empty() ? std::string(op_name(e.op)) : tag},
-                      {"cat", std::string(op_name(e.op))},
-                      {"ph", "X"},
-                      {"pid", 1},
-                      {"tid", tids[i]},
-                      {"ts", static_cast<double>(e.start) * us_per_cycle},
-                      {"dur", static_cast<double>(e.end - e.start) * us_per_cycle},
-                      {"args",
-                       {{"id", e.id},
-                        {"cycles", e.end - e.start},
-                        {"hbm_bytes", e.hbm_bytes},
-                        {"flops", e.flops}}}});
+    const std::string op(op_name(e.op));
+    const bool tagged = e.tag < r.tag_names.size() && !r.tag_names[e.tag].empty();
+    event(fmt::format(
+        "{{\"args\":{{\"cycles\":{},\"flops\":{},\"hbm_bytes\":{},\"id\":{}}},\"cat\":\"{}\","
+        "\"dur\":{},\"name\":{},\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{}}}",
+        e.end - e.start, e.flops, e.hbm_bytes, e.id, op,
+        static_cast<double>(e.end - e.start) * us_per_cycle, tagged ? tag_text[e.tag] : quoted(op),
+        tids[i], static_cast<double>(e.start) * us_per_cycle));
   }
   // The critical path on a track of its own, above the units: each step is charged from its
   // start to where the next step took over, so the slices tile the run without overlap.
   const CriticalPathResult& cp = r.stats.critical_path;
   if (!cp.path.empty()) {
     constexpr int kPathTid = 1 << 30;  // apart from every unit track (kind * 1000 + lane * 100000)
-    events.push_back({{"name", "thread_name"},
-                      {"ph", "M"},
-                      {"pid", 1},
-                      {"tid", kPathTid},
-                      {"args", {{"name", "critical path"}}}});
-    events.push_back({{"name", "thread_sort_index"},
-                      {"ph", "M"},
-                      {"pid", 1},
-                      {"tid", kPathTid},
-                      {"args", {{"sort_index", -1}}}});
+    metadata("thread_name", kPathTid, "{\"name\":\"critical path\"}");
+    metadata("thread_sort_index", kPathTid, "{\"sort_index\":-1}");
     for (const CriticalStep& st : cp.path) {
-      const std::string& tag = st.tag < r.tag_names.size() ? r.tag_names[st.tag] : std::string();
-      events.push_back({{"name", tag.empty() ? std::string("untagged") : tag},
-                        {"cat", "critical_path"},
-                        {"ph", "X"},
-                        {"pid", 1},
-                        {"tid", kPathTid},
-                        {"ts", static_cast<double>(st.from) * us_per_cycle},
-                        {"dur", static_cast<double>(st.to - st.from) * us_per_cycle},
-                        {"args",
-                         {{"id", st.id},
-                          {"unit", fmt::format("{}{}", unit_kind_name(st.kind), st.instance)},
-                          {"cycles", st.to - st.from}}}});
+      const bool tagged = st.tag < r.tag_names.size() && !r.tag_names[st.tag].empty();
+      event(fmt::format(
+          "{{\"args\":{{\"cycles\":{},\"id\":{},\"unit\":\"{}{}\"}},\"cat\":\"critical_path\","
+          "\"dur\":{},\"name\":{},\"ph\":\"X\",\"pid\":1,\"tid\":{},\"ts\":{}}}",
+          st.to - st.from, st.id, unit_kind_name(st.kind), st.instance,
+          static_cast<double>(st.to - st.from) * us_per_cycle,
+          tagged ? tag_text[st.tag] : std::string("\"untagged\""), kPathTid,
+          static_cast<double>(st.from) * us_per_cycle));
     }
   }
-  Json j;
-  j["traceEvents"] = events;
-  j["displayTimeUnit"] = "ns";
-  j["otherData"] = {{"tpusim_timeline", 1},
-                    {"instructions", r.stats.instructions},
-                    {"slices", r.stats.timeline.size()},
-                    {"dropped_slices", r.stats.timeline_dropped},
-                    {"critical_path_slices", r.stats.critical_path.path.size()},
-                    {"dropped_critical_path_slices", r.stats.critical_path.path_dropped},
-                    {"cycles", r.cycles}};
-  return j.dump() + "\n";
+  const Json other = {{"tpusim_timeline", 1},
+                      {"instructions", r.stats.instructions},
+                      {"slices", r.stats.timeline.size()},
+                      {"dropped_slices", r.stats.timeline_dropped},
+                      {"critical_path_slices", r.stats.critical_path.path.size()},
+                      {"dropped_critical_path_slices", r.stats.critical_path.path_dropped},
+                      {"cycles", r.cycles}};
+  out += fmt::format("],\"displayTimeUnit\":\"ns\",\"otherData\":{}}}\n", other.dump());
+  file.write(out);
 }
 
 }  // namespace tpusim

@@ -65,7 +65,8 @@ std::string format_csv(const std::vector<Json>& reports);
 std::string csv_row(const Json& report, const std::vector<std::string>& columns);
 std::string csv_escape(const std::string& s);
 
-/// Chrome trace-event JSON (one track per unit instance, a slice per instruction).
-std::string timeline_json(const RunResult& r, const std::string& process_name);
+/// Writes the Chrome trace-event JSON (one track per unit instance, a slice per instruction,
+/// the critical path on a track of its own) into `file`, in pieces; the caller commits it.
+void write_timeline_json(const RunResult& r, const std::string& process_name, AtomicFile& file);
 
 }  // namespace tpusim
