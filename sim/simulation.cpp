@@ -19,6 +19,13 @@ std::string where_of(const Instruction& in, const std::string& origin) {
 }  // namespace
 
 void validate_instruction(const Instruction& in, const HwConfig& hw, const std::string& origin) {
+  // The model draws a gather's row indices as a list (8 B each, and a sort): a bound keeps one
+  // instruction's memory under a few hundred MB. Lowerings gather k rows per query or less.
+  constexpr std::uint64_t kMaxGatherRows = std::uint64_t{1} << 22;
+  if (in.op == Op::kDmaGather && in.rows > kMaxGatherRows)
+    throw TraceError(fmt::format(
+        "{}: rows={} is more than the {} rows one gather may pick (split it into several)",
+        where_of(in, origin), in.rows, kMaxGatherRows));
   OperandExtent r[kMaxOperands];
   const int n = operand_extents(in, r);
   for (int i = 0; i < n; ++i) {

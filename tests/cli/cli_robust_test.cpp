@@ -389,3 +389,18 @@ TEST_CASE("cli: hw selftest runs on any SRAM a run accepts", "[cli][robust]") {
     CHECK_THAT(r.out, Catch::Contains("sequential read"));
   }
 }
+
+TEST_CASE("cli: one gather picks at most 2^22 rows", "[cli][robust]") {
+  // 2^26 one-byte rows from a 16-GiB span fit the chip (64 MiB of SRAM), but drawing their
+  // indices took 3.7 GB and minutes; refused at once, before the run, naming file:line.
+  ScratchDir dir;
+  const std::string trace = dir.file("g.trace");
+  write_text(trace,
+             "tpusim-trace 1\n"
+             "0 dma.gather src=hbm:0 dst=sram:0 span=17179869184 rows=4194305 row_bytes=1 "
+             "pattern=uniform seed=1\n");
+  const Run r = run_tpusim({"trace", "run", trace});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("g.trace:2:") &&
+                        Catch::Contains("rows=4194305 is more than the 4194304 rows"));
+}
