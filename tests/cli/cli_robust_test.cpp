@@ -168,6 +168,10 @@ TEST_CASE("cli: a bad --set exits 2 naming the key", "[cli][robust]") {
                   "--set", "hbm.trp_ns=1e-310", "--format", "json"});
   CHECK(denormal.exit_code == 0);
   CHECK_THAT(denormal.out, Catch::Contains("\"trp_ns\": 1e-310"));
+  // A clock of 1e-300 GHz gave times of 1e294 s and a selftest of inf; 1 MHz is the floor.
+  const Run slow = run_tpusim({"hw", "show", "--set", "chip.clock_ghz=1e-300"});
+  CHECK(slow.exit_code == 2);
+  CHECK_THAT(slow.err, Catch::Contains("chip.clock_ghz must be in [0.001, 100]"));
   // A fraction is not a count: said so, not given the storage range.
   const Run frac = run_tpusim({"hw", "show", "--set", "mxu.count=1.5"});
   CHECK(frac.exit_code == 2);

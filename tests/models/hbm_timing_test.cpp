@@ -545,7 +545,12 @@ TEST_CASE("hbm.row_miss_ns is rejected with the keys that replace it", "[hbm][co
     CHECK(msg.find("old.toml:3") != std::string::npos);
     CHECK(msg.find("hbm.trcd_ns") != std::string::npos);
   }
-  // The refresh pair must leave time between refreshes.
+  // The refresh pair must leave time between refreshes: at least half the interval (tpu-v5e's
+  // tREFI is 3900 ns). Just above tRFC, bursts straddled refreshes and a stream ran at 40x
+  // the refresh-derated peak.
   CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.trfc_ns=4000"}).validate(), ConfigError);
+  CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.trefi_ns=260.001"}), ConfigError);
+  CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.trfc_ns=1951"}), ConfigError);
+  CHECK_NOTHROW(load_hw_config("tpu-v5e", {"hbm.trfc_ns=1950"}));
   CHECK_THROWS_AS(load_hw_config("tpu-v5e", {"hbm.queue_depth=0"}).validate(), ConfigError);
 }
