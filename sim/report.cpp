@@ -14,6 +14,8 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "base/file_io.h"
 #include "base/format.h"
@@ -606,15 +608,29 @@ std::string format_table(const Json& in) {
   }
 
   // Where the time goes: per kernel, active time (kernels overlap) and DRAM bytes.
+  // Each column's kernels by tag, and the tags in kernel_tags() order, then first seen: by
+  // index, since a trace may name thousands of tags (a search per tag made the table quadratic).
   std::vector<std::string> tags;
-  for (const auto& c : cols)
-    for (const auto& k : c["kernels"])
-      if (std::find(tags.begin(), tags.end(), k["tag"].get<std::string>()) == tags.end())
-        tags.push_back(k["tag"].get<std::string>());
+  std::vector<std::unordered_map<std::string, const Json*>> kernel_of(cols.size());
+  std::unordered_map<std::string, std::size_t> rank;
   const auto& order = kernel_tags();
-  std::stable_sort(tags.begin(), tags.end(), [&order](const std::string& a, const std::string& b) {
-    return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), b);
+  for (std::size_t i = 0; i < order.size(); ++i)
+    rank.emplace(order[i], i);
+  std::unordered_set<std::string> seen;
+  for (std::size_t ci = 0; ci < cols.size(); ++ci)
+    for (const auto& k : cols[ci]["kernels"]) {
+      const std::string tag = k["tag"].get<std::string>();
+      if (seen.insert(tag).second) tags.push_back(tag);
+      rank.emplace(tag, order.size());  // after every known tag
+      kernel_of[ci][tag] = &k;
+    }
+  std::stable_sort(tags.begin(), tags.end(), [&rank](const std::string& a, const std::string& b) {
+    return rank.at(a) < rank.at(b);
   });
+  auto kernel_in = [&](std::size_t ci, const std::string& tag) -> const Json* {
+    const auto it = kernel_of[ci].find(tag);
+    return it == kernel_of[ci].end() ? nullptr : it->second;
+  };
   out += fmt::format("\n{:<{}}", "kernel", lw);
   // Headed as the cells below are laid out, each label over the right edge of its values.
   for (const auto& n : names)
@@ -624,10 +640,9 @@ std::string format_table(const Json& in) {
   out += "\n";
   for (const auto& tag : tags) {
     out += fmt::format("{:<{}}", tag, lw);
-    for (const auto& c : cols) {
-      const Json* found = nullptr;
-      for (const auto& k : c["kernels"])
-        if (k["tag"] == tag) found = &k;
+    for (std::size_t ci = 0; ci < cols.size(); ++ci) {
+      const Json& c = cols[ci];
+      const Json* found = kernel_in(ci, tag);
       if (!found) {
         out += fmt::format("{:>{}}", "-", cw + 18);
         continue;
@@ -723,11 +738,10 @@ std::string format_table(const Json& in) {
                          cw);
     out += "\n";
     for (const auto& tag : tags) {
-      auto of = [&tag](const Json& c) {
-        for (const auto& k : c["kernels"])
-          if (k["tag"] == tag && k.contains("critical_cycles"))
-            return k["critical_cycles"].get<double>();
-        return -1.0;  // not run here
+      auto of = [&](const Json& c) {
+        const Json* k = kernel_in(static_cast<std::size_t>(&c - cols.data()), tag);
+        return k && k->contains("critical_cycles") ? (*k)["critical_cycles"].get<double>()
+                                                   : -1.0;  // not run here
       };
       if (any_nonzero(of)) path_row("  " + tag, of);
     }
@@ -804,25 +818,28 @@ std::string csv_escape(const std::string& s) {
 }
 
 std::string csv_row(const Json& report, const std::vector<std::string>& columns) {
-  auto flat = flatten_report(report);
+  const auto flat = flatten_report(report);
+  // By index: a trace may name thousands of tags, six columns each (a search per column made
+  // the row quadratic). The first of a repeated key counts, as before.
+  std::unordered_map<std::string_view, std::size_t> at;
+  at.reserve(flat.size());
+  for (std::size_t i = 0; i < flat.size(); ++i)
+    at.emplace(flat[i].first, i);
   std::string line;
   for (std::size_t i = 0; i < columns.size(); ++i) {
     if (i) line += ',';
-    for (const auto& [k, v] : flat) {
-      if (k == columns[i]) {
-        line += csv_escape(v);
-        break;
-      }
-    }
+    if (const auto it = at.find(columns[i]); it != at.end())
+      line += csv_escape(flat[it->second].second);
   }
   return line;
 }
 
 std::string format_csv(const std::vector<Json>& reports) {
   std::vector<std::string> cols;
+  std::unordered_set<std::string> seen;
   for (const auto& r : reports)
     for (const auto& [k, v] : flatten_report(r))
-      if (std::find(cols.begin(), cols.end(), k) == cols.end()) cols.push_back(k);
+      if (seen.insert(k).second) cols.push_back(k);
   std::string out;
   for (std::size_t i = 0; i < cols.size(); ++i)
     out += (i ? "," : "") + csv_escape(cols[i]);
