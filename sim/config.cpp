@@ -49,10 +49,28 @@ std::uint64_t as_uint(const toml::node& n, const std::string& key, const std::st
   auto v = n.as_integer();
   if (!v) {
     // A fraction is not a count; a number too large for TOML's 64-bit integers arrives as a
-    // float too, and for that one the range is the answer.
-    if (auto f = n.as_floating_point(); f && std::trunc(f->get()) != f->get())
+    // float too, and so does 4.0 or 1e3.
+    if (auto f = n.as_floating_point()) {
+      const double x = f->get();
+      if (std::trunc(x) != x)
+        throw ConfigError(fmt::format("{}: {} must be a whole number (got {})", where, key, x));
+      if (x > static_cast<double>(max))
+        throw ConfigError(fmt::format("{}: {} is too large (max {})", where, key, max));
+      if (x >= 9.2e18)
+        throw ConfigError(fmt::format(
+            "{}: {} is beyond TOML's integers (at most 9223372036854775807)", where, key));
       throw ConfigError(
-          fmt::format("{}: {} must be a whole number (got {})", where, key, f->get()));
+          fmt::format("{}: {} must be written as an integer ({:.0f}, not a floating-point number)",
+                      where, key, x));
+    }
+    // Digits beyond TOML's 64-bit integers arrive as text.
+    if (auto t = n.as_string();
+        t && !t->get().empty() &&
+        std::all_of(t->get().begin(), t->get().end(), [](char c) { return c >= '0' && c <= '9'; }))
+      throw ConfigError(
+          fmt::format("{}: {} is beyond TOML's integers (at most "
+                      "9223372036854775807; this key takes at most {})",
+                      where, key, max));
     type_error(where, key, fmt::format("an integer in [0, {}]", max).c_str());
   }
   if (v->get() < 0)

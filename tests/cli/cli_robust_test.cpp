@@ -158,10 +158,15 @@ TEST_CASE("cli: a bad --set exits 2 naming the key", "[cli][robust]") {
   const Run type = run_tpusim({"hw", "show", "--set", "mxu.dataflow=diagonal"});
   CHECK(type.exit_code == 2);
   CHECK_THAT(type.err, Catch::Contains("mxu.dataflow"));
-  // Past TOML's 64-bit integers the value arrives as a float: the error gives the range.
+  // Past TOML's 64-bit integers: the error says so, and gives the key's own range.
   const Run huge = run_tpusim({"hw", "show", "--set", "dma.group_requests=99999999999999999999"});
   CHECK(huge.exit_code == 2);
-  CHECK_THAT(huge.err, Catch::Contains("dma.group_requests must be an integer in [0, 4294967295]"));
+  CHECK_THAT(huge.err, Catch::Contains("dma.group_requests is beyond TOML's integers") &&
+                           Catch::Contains("this key takes at most 4294967295"));
+  // 4.0 is a count written as a float.
+  const Run as_float = run_tpusim({"hw", "show", "--set", "mxu.count=4.0"});
+  CHECK(as_float.exit_code == 2);
+  CHECK_THAT(as_float.err, Catch::Contains("mxu.count must be written as an integer (4, not"));
   // A denormal is a valid value (it is the report that once failed on it, with "stod").
   const Run denormal =
       run_tpusim({"run", "--model", "tiny", "--seq", "1k", "--topk", "256", "--attention", "dsa",
