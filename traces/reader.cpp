@@ -230,8 +230,9 @@ bool TraceReader::read_line(std::string_view& line) {
       // Every line ends in '\n' (FORMAT.md): a file cut short while written or copied ends
       // without one, perhaps inside a number, and would otherwise run as a different trace.
       ++m_line;
-      fail("the last line does not end in a newline: the file may be cut short (every line "
-           "of a trace ends in \\n)");
+      fail(
+          "the last line does not end in a newline: the file may be cut short (every line "
+          "of a trace ends in \\n)");
     } else {
       std::memmove(m_buf.data(), begin, avail);
       m_pos = 0;

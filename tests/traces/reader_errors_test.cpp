@@ -31,9 +31,9 @@ TEST_CASE("error: unknown op") {
 
 TEST_CASE("error: a last line without a newline (a file cut short)") {
   // Cut inside bytes=16896: the line parses as bytes=16, so it must not be read at all.
-  CHECK_THAT(error_of(with_header(kLoad0 + "1 dma.load src=hbm:0 dst=sram:64 bytes=16")),
-             Contains("t.trace:3:") && Contains("does not end in a newline") &&
-                 Contains("cut short"));
+  CHECK_THAT(
+      error_of(with_header(kLoad0 + "1 dma.load src=hbm:0 dst=sram:64 bytes=16")),
+      Contains("t.trace:3:") && Contains("does not end in a newline") && Contains("cut short"));
   // A header alone, cut before its newline, is no exception.
   CHECK_THAT(error_of("tpusim-trace 1"), Contains("t.trace:1:") && Contains("newline"));
 }
