@@ -652,6 +652,12 @@ Json simulate_trace_file(const std::string& path, const std::string& hw_name,
   const TraceFileFacts facts = validate_trace_file(path, hw);
   const std::uint64_t peak = facts.sram_peak;
   TraceReader reader(path);
+  // The report gives the file's path as workload.trace; a meta key of that name would be
+  // overwritten without a word, although meta lines are copied into reports.
+  if (reader.meta().find("trace"))
+    throw TraceError(path +
+                     ": meta key 'trace' is reserved: reports give the trace file's path under "
+                     "it (rename the key)");
   ReaderSource src(reader, facts.instructions);
   SimOptions opts;
   opts.timeline_limit = timeline_path.empty() ? 0 : timeline_limit;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "base/error.h"
 #include "base/format.h"
@@ -24,13 +25,10 @@ bool parse_bool(const std::string& text, const char* flag) {
 }
 
 double parse_fraction(const std::string& text, const char* flag) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
+  // strtod, not stod: stod throws out_of_range for a denormal such as 1e-310, which is in [0, 1].
+  char* stop = nullptr;
+  const double v = text.empty() ? 0.0 : std::strtod(text.c_str(), &stop);
+  const std::size_t used = text.empty() ? 0 : static_cast<std::size_t>(stop - text.c_str());
   if (used == 0 || used != text.size() || !(v >= 0 && v <= 1))
     throw UserError(fmt::format("--{}: '{}' is not a number in [0, 1]", flag, text));
   return v;
@@ -323,7 +321,7 @@ Json param_text_json(const WorkloadParam& param, const std::string& text) {
     case ParamKind::kInteger:
       return static_cast<std::uint64_t>(std::stoull(text));
     case ParamKind::kFloat:
-      return std::stod(text);
+      return std::strtod(text.c_str(), nullptr);  // stod throws for a denormal
     case ParamKind::kBool:
       return text == "true";
     default:

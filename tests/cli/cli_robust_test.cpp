@@ -414,3 +414,21 @@ TEST_CASE("cli: one gather picks at most 2^22 rows", "[cli][robust]") {
   CHECK_THAT(r.err, Catch::Contains("g.trace:2:") &&
                         Catch::Contains("rows=4194305 is more than the 4194304 rows"));
 }
+
+TEST_CASE("cli: a meta key named trace is refused; a denormal overlap is a number",
+          "[cli][robust]") {
+  // The report's workload.trace is the file's path: a meta 'trace' was overwritten silently.
+  ScratchDir dir;
+  const std::string trace = dir.file("m.trace");
+  write_text(trace, std::string("tpusim-trace 1\nmeta trace=mine\n") +
+                        "0 dma.load src=hbm:0 dst=sram:0 bytes=64\n");
+  const Run r = run_tpusim({"trace", "run", trace});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("meta key 'trace' is reserved"));
+  // 1e-310 lies in [0, 1]; std::stod had called it "not a number", then the report failed.
+  const Run tiny =
+      run_tpusim({"run", "--model", "tiny", "--seq", "1k", "--topk", "256", "--attention", "dsa",
+                  "--step-overlap", "1e-310", "--format", "json"});
+  CHECK(tiny.exit_code == 0);
+  CHECK_THAT(tiny.out, Catch::Contains("\"step_overlap\": 1e-310"));
+}
