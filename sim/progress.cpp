@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 
@@ -14,24 +16,35 @@
 
 namespace tpusim {
 
-std::string format_progress_line(std::string_view command, const std::vector<ProgressEntry>& e,
-                                 double elapsed_s, std::size_t width) {
-  // Elapsed time first, so a narrow terminal cuts the entries, not the clock. No time left is
-  // estimated: instructions differ in cost by orders of magnitude within one run (a prefill's
-  // first tiles wait for their loads), so any estimate would mislead.
-  std::string line =
-      fmt::format("{}: {}, instructions retired:", command, format_duration(elapsed_s));
+std::string format_progress_shares(const std::vector<ProgressEntry>& e) {
+  std::string text;
   for (std::size_t i = 0; i < e.size(); ++i) {
     const ProgressEntry& p = e[i];
     const std::uint64_t retired = std::min(p.retired, p.total);
     const double pct =
         p.total ? std::floor(100.0 * static_cast<double>(retired) / static_cast<double>(p.total))
                 : 0.0;
-    line += fmt::format("{} {} {:.0f}% of {}", i ? "," : "", p.label, pct,
+    text += fmt::format("{}{} {:.0f}% of {}", i ? ", " : "", p.label, pct,
                         format_si(static_cast<double>(p.total)));
   }
+  return text;
+}
+
+std::string format_progress_line(std::string_view command, const std::vector<ProgressEntry>& e,
+                                 double elapsed_s, std::size_t width) {
+  // Elapsed time first, so a narrow terminal cuts the entries, not the clock. No time left is
+  // estimated: instructions differ in cost by orders of magnitude within one run (a prefill's
+  // first tiles wait for their loads), so any estimate would mislead.
+  std::string line =
+      fmt::format("{}: {}, instructions retired:{}{}", command, format_duration(elapsed_s),
+                  e.empty() ? "" : " ", format_progress_shares(e));
   if (width > 0 && line.size() > width) line.resize(width);
   return line;
+}
+
+std::size_t progress_line_width() {
+  winsize ws{};
+  return ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col - 1u : 0u;
 }
 
 namespace {
@@ -46,6 +59,7 @@ constexpr std::int64_t kRedrawNs = 500'000'000;
 // state: 0 free, 1 being filled in, 2 running (label and total are set).
 struct Slot {
   std::atomic<int> state;
+  std::atomic<pid_t> owner;  // the process running the simulation
   std::atomic<std::uint64_t> retired;
   std::atomic<std::uint64_t> total;
   char label[kLabelBytes];
@@ -53,7 +67,8 @@ struct Slot {
 struct Board {
   Slot slots[kSlots];
 };
-static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
+                  std::atomic<pid_t>::is_always_lock_free,
               "slots are shared between processes, so their atomics must not need a lock");
 
 Board* g_board = nullptr;
@@ -85,27 +100,13 @@ void draw_if_due() {
   const std::int64_t now = now_ns();
   const std::int64_t since = now - g_start_ns;
   if (since < kFirstDrawNs || now - g_last_draw_ns < kRedrawNs) return;
-  std::vector<ProgressEntry> entries;
-  for (Slot& s : g_board->slots) {
-    if (s.state.load(std::memory_order_acquire) != 2) continue;
-    ProgressEntry e;
-    e.label.assign(s.label, strnlen(s.label, kLabelBytes));
-    e.total = s.total.load(std::memory_order_relaxed);
-    e.retired = s.retired.load(std::memory_order_relaxed);
-    entries.push_back(std::move(e));
-  }
+  std::vector<ProgressEntry> entries = Progress::running();
   if (entries.empty()) return;  // between simulations: keep the last line
-  std::stable_sort(
-      entries.begin(), entries.end(),
-      [](const ProgressEntry& a, const ProgressEntry& b) { return a.label < b.label; });
   g_last_draw_ns = now;
   g_drawn = true;
-  // One column short of the terminal's width: a line that wraps cannot be redrawn with "\r".
-  winsize ws{};
-  const std::size_t width =
-      ::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 ? ws.ws_col - 1u : 0u;
   write_stderr("\r" +
-               format_progress_line(g_command, entries, static_cast<double>(since) * 1e-9, width) +
+               format_progress_line(g_command, entries, static_cast<double>(since) * 1e-9,
+                                    progress_line_width()) +
                "\x1b[K");
 }
 
@@ -142,6 +143,31 @@ void Progress::set_label_suffix(std::string_view suffix) {
   g_suffix = suffix;
 }
 
+std::vector<ProgressEntry> Progress::running() {
+  std::vector<ProgressEntry> entries;
+  if (!g_board) return entries;
+  for (Slot& s : g_board->slots) {
+    if (s.state.load(std::memory_order_acquire) != 2) continue;
+    // A process killed mid-run (a crash, SIGKILL) never gives its slot back; once it is gone
+    // (reaped: kill finds no such process) the slot is free again.
+    const pid_t owner = s.owner.load(std::memory_order_relaxed);
+    if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) {
+      int expected = 2;
+      s.state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+      continue;
+    }
+    ProgressEntry e;
+    e.label.assign(s.label, strnlen(s.label, kLabelBytes));
+    e.total = s.total.load(std::memory_order_relaxed);
+    e.retired = s.retired.load(std::memory_order_relaxed);
+    entries.push_back(std::move(e));
+  }
+  std::stable_sort(
+      entries.begin(), entries.end(),
+      [](const ProgressEntry& a, const ProgressEntry& b) { return a.label < b.label; });
+  return entries;
+}
+
 Progress::Task::Task(std::string_view label, std::uint64_t total) {
   if (!g_board) return;
   for (int i = 0; i < kSlots; ++i) {
@@ -152,6 +178,7 @@ Progress::Task::Task(std::string_view label, std::uint64_t total) {
     const std::size_t n = std::min(text.size(), kLabelBytes - 1);
     std::memcpy(s.label, text.data(), n);
     s.label[n] = '\0';
+    s.owner.store(::getpid(), std::memory_order_relaxed);
     s.total.store(total, std::memory_order_relaxed);
     s.retired.store(0, std::memory_order_relaxed);
     s.state.store(2, std::memory_order_release);

@@ -1,10 +1,11 @@
 #pragma once
-/// The progress line of a long `run` or `trace run` on stderr. A command may simulate in several
-/// processes at once (the DSA child beside dense in this process, the samples of an
-/// extrapolation, the F and S layers of --index-share), so each simulation writes how many of its
-/// instructions have retired into a slot of a page shared across fork, and the process the user
-/// started draws one line from all the slots. Nothing is drawn unless stderr is a terminal, nor
-/// during a run's first second, so short runs and redirected output stay silent.
+/// The progress line of a long `run`, `trace run` or `sweep` on stderr. A command may simulate in
+/// several processes at once (the DSA child beside dense in this process, the samples of an
+/// extrapolation, the F and S layers of --index-share, a sweep's workers), so each simulation
+/// writes how many of its instructions have retired into a slot of a page shared across fork, and
+/// the process the user started draws one line from all the slots. Nothing is drawn unless stderr
+/// is a terminal, nor during a run's first second, so short runs and redirected output stay
+/// silent.
 
 #include <cstdint>
 #include <string>
@@ -25,6 +26,11 @@ struct ProgressEntry {
 /// characters (0: not cut).
 std::string format_progress_line(std::string_view command, const std::vector<ProgressEntry>& e,
                                  double elapsed_s, std::size_t width);
+/// Each simulation's share, "dsa 45% of 1.2M, dense 3% of 4.5M" (the part after the clock).
+std::string format_progress_shares(const std::vector<ProgressEntry>& e);
+/// The columns a line on stderr may use without wrapping (one short of the terminal's width, so
+/// that "\r" can redraw it), or 0 when stderr is not a terminal of known width.
+std::size_t progress_line_width();
 
 class Progress {
  public:
@@ -37,6 +43,10 @@ class Progress {
   static void tick();
   /// The label of every simulation this process starts from now on gets `suffix` (" sample").
   static void set_label_suffix(std::string_view suffix);
+  /// The simulations running now in this process or any it forked since start(), by label (for
+  /// a command that draws its own line, as `sweep` does). A slot whose process has died without
+  /// giving it back is freed, not listed.
+  static std::vector<ProgressEntry> running();
 
   /// One simulation's slot, held while it runs; inert when the line is off or every slot is
   /// taken.

@@ -21,6 +21,7 @@
 
 #include "base/format.h"
 #include "sim/config.h"
+#include "sim/progress.h"
 #include "workloads/kernel_tags.h"
 
 namespace tpusim {
@@ -545,8 +546,8 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
     for (const auto& k : key)
       joined += (joined.empty() ? "" : " ") + k;
     p.key = joined;
-    // A value listed twice is one point, not two rows for the same parameters.
-    // (--seq 4k,4096 included.)
+    // A value listed twice is one point, not two rows for the same parameters, even when it
+    // is spelled two ways (--seq 4k,4096).
     if (seen.insert(point_match_id(p.key) + "|" + p.spec.attention).second)
       grid.push_back(std::move(p));
     std::size_t d = dims.size();
@@ -703,6 +704,9 @@ int run_sweep(const SweepOptions& opts) {
     jobs = n > 0 ? static_cast<unsigned>(n) : 1;
   }
   const bool progress = !opts.quiet && ::isatty(STDERR_FILENO);
+  // The slots each worker's simulation reports into (sim/progress.h); this process draws the
+  // sweep's own line from them, so the board never draws by itself here.
+  ProgressLine board("sweep", opts.quiet);
 
   StopSignals signals;
   std::vector<Running> running;
@@ -719,12 +723,17 @@ int run_sweep(const SweepOptions& opts) {
     if (finished > 0)
       eta = format_duration(elapsed / static_cast<double>(finished) *
                             static_cast<double>(tasks.size() - finished));
-    std::string line =
-        fmt::format("\rsweep: {}/{} runs done, {} running, {} failed{}  elapsed {}  ETA {}",
-                    finished, tasks.size(), running.size(), failed,
-                    skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
-                    format_duration(elapsed), eta);
-    std::fputs((line + "\x1b[K").c_str(), stderr);
+    // Each worker's share of its instructions too: one prefill run can take most of a minute.
+    const std::vector<ProgressEntry> shares = Progress::running();
+    std::string line = fmt::format(
+        "sweep: {}/{} runs done, {} running, {} failed{}  elapsed {}  ETA {}{}{}", finished,
+        tasks.size(), running.size(), failed,
+        skipped ? fmt::format(" ({} already in the CSV)", skipped) : "", format_duration(elapsed),
+        eta, shares.empty() ? "" : "  retired: ", format_progress_shares(shares));
+    // Cut to the terminal, or the next "\r" would redraw only the wrapped part.
+    const std::size_t width = progress_line_width();
+    if (width > 0 && line.size() > width) line.resize(width);
+    std::fputs(("\r" + line + "\x1b[K").c_str(), stderr);
     std::fflush(stderr);
   };
 

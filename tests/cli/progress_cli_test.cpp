@@ -121,3 +121,24 @@ TEST_CASE("run --quiet draws no progress line even on a terminal", "[cli][progre
   CHECK(r.tty.find("instructions retired") == std::string::npos);
   CHECK(Json::parse(r.out).contains("cycles"));
 }
+
+TEST_CASE("sweep shows each running run's share of its instructions on a terminal",
+          "[cli][progress]") {
+  // One DSA prefill point (the run above), so the line is redrawn while it simulates: the
+  // worker's slot crosses from the forked child to the sweep, which draws its own line.
+  TempDir dir;
+  const std::string csv = dir.path() + "/sweep.csv";
+  const TtyRun r = run_on_tty({"sweep", "--phase", "prefill", "--chunk", "4k", "--seq", "16k",
+                               "--attention", "dsa", "-j", "1", "-o", csv},
+                              dir.path());
+  REQUIRE(r.exit_code == 0);
+  INFO(r.tty);
+  CHECK(r.tty.find("runs done, 1 running, 0 failed") != std::string::npos);
+  CHECK(r.tty.find("retired: dsa ") != std::string::npos);
+  // The last drawing says every run is done and lists no share: the slot was given back.
+  const auto last = r.tty.rfind("\rsweep: ");
+  REQUIRE(last != std::string::npos);
+  CHECK(r.tty.compare(last, 24, "\rsweep: 1/1 runs done, 0") == 0);
+  CHECK(r.tty.find("retired:", last) == std::string::npos);
+  CHECK(tpusim_test::slurp(csv).find(",dsa,ok,") != std::string::npos);
+}
