@@ -32,12 +32,12 @@ RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const 
   res.stats = RunStats(opts.timeline_limit, ActivityCounter(hw));
   res.stats.expect_instructions(source.size_hint());
   Scoreboard board(source, hw.topk.enabled, opts.window, hw.exec.issue_window);
-  std::uint64_t retired = 0;
   Executor exec("executor", board,
-                [&res, &retired, &opts](const Instruction& in, UnitKind kind, int instance, Cycle s,
-                                        Cycle e, Cycle horizon) {
+                [&res, &opts](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,
+                              Cycle horizon) {
                   res.stats.on_retire(in, kind, instance, s, e, horizon);
-                  if (++retired % SimOptions::kProgressEvery == 0 && opts.on_progress)
+                  const std::uint64_t retired = res.stats.instructions;
+                  if (retired % SimOptions::kProgressEvery == 0 && opts.on_progress)
                     opts.on_progress(retired);
                 });
   Chip chip("chip", hw, exec);
