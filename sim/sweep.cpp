@@ -670,11 +670,19 @@ int run_sweep(const SweepOptions& opts) {
     const double unit = 32768.0;
     double total = 0;
     std::size_t shared = 0;
-    std::set<std::string> dense_keys;
-    for (const auto& t : tasks) {
-      if (t.variant == "dense" && !dense_keys.insert(dense_share_key(t.point->spec)).second) {
-        ++shared;  // its row is copied from another point's dense run
-        continue;
+    // The dense run that gives each shared row (the first in grid order; the run sorts by a
+    // cost that does not depend on the fields dense ignores, stably, so the same one leads).
+    std::map<std::string, const SweepPoint*> dense_leader;
+    std::vector<const SweepPoint*> copied_from(tasks.size(), nullptr);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      const Task& t = tasks[i];
+      if (t.variant == "dense") {
+        auto [it, fresh] = dense_leader.try_emplace(dense_share_key(t.point->spec), t.point);
+        if (!fresh) {
+          ++shared;  // its row is copied from another point's dense run
+          copied_from[i] = it->second;
+          continue;
+        }
       }
       total += t.cost;
     }
@@ -686,8 +694,14 @@ int run_sweep(const SweepOptions& opts) {
         grid.size(),
         shard_n > 1 ? fmt::format(" ({} in shard {}/{})", in_shard, shard_i, shard_n) : "",
         tasks.size() - shared, tasks.size(), skipped, opts.output, shared);
-    for (const auto& t : tasks)
-      fmt::print("{} attention={}  cost {:.3g}\n", t.point->key, t.variant, t.cost / unit);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      const Task& t = tasks[i];
+      if (copied_from[i])
+        fmt::print("{} attention={}  shared: copied from {}\n", t.point->key, t.variant,
+                   copied_from[i]->key);
+      else
+        fmt::print("{} attention={}  cost {:.3g}\n", t.point->key, t.variant, t.cost / unit);
+    }
     fmt::print(
         "estimated cost: {:.3g} (relative: a decode step at L = 32k, batch 1 is 1; prefill "
         "counts L x chunk, so its cost ranks runs but is not calibrated to seconds)\n"

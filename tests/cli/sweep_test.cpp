@@ -191,7 +191,12 @@ TEST_CASE("sweep shares dense rows across residencies, except prefetch", "[sweep
   // Three points: dense under auto is stream's run; under prefetch its first KV tiles come
   // from the previous layer, so it is a run of its own.
   REQUIRE(shell(kTpusim + grid + " --dry-run > " + log) == 0);
-  CHECK_THAT(slurp(log), Catch::Contains("1 dense rows shared"));
+  const std::string plan = slurp(log);
+  CHECK_THAT(plan, Catch::Contains("1 dense rows shared"));
+  // The listing names the shared row and the run it is copied from, and gives it no cost.
+  CHECK_THAT(plan, Catch::Contains("residency=auto attention=dense  shared: copied from "
+                                   "hw=tpu-v5e model=tiny seq=2048 residency=stream\n"));
+  CHECK_THAT(plan, Catch::Contains("residency=prefetch attention=dense  cost "));
   REQUIRE(shell(kTpusim + grid + " -j 2 -q") == 0);
   std::map<std::string, std::string> dense;
   for (const auto& r : read_csv(csv))
