@@ -432,3 +432,33 @@ TEST_CASE("cli: a meta key named trace is refused; a denormal overlap is a numbe
   CHECK(tiny.exit_code == 0);
   CHECK_THAT(tiny.out, Catch::Contains("\"step_overlap\": 1e-310"));
 }
+
+TEST_CASE("cli: FLOPs past what the report can count exit 2, not a wrapped total",
+          "[cli][robust]") {
+  // In a 1-TiB SRAM one fp8 matmul of m = n = 2^19, k = 2^20 has operands of at most 2^39 B
+  // and does 2 x 2^58 = 2^59 FLOPs, so 32 of them reach 2^64: the 32nd to retire passes it
+  // (which id that is depends on the order the four arrays finish in).
+  ScratchDir dir;
+  const std::string trace = dir.file("flops.trace");
+  std::string text = "tpusim-trace 1\n";
+  for (int i = 0; i < 33; ++i)
+    text += std::to_string(i) +
+            " mxu.matmul m=524288 n=524288 k=1048576 dtype=fp8 a=sram:0 b=sram:0 c=sram:0\n";
+  write_text(trace, text);
+  const Run r = run_tpusim({"trace", "run", trace, "--set", "sram.capacity_mib=1048576"});
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("the matmuls retired so far (the last: instruction ") &&
+                        Catch::Contains(") add up to more than 2^64 FLOPs"));
+  CHECK(r.out.empty());
+  // 31 of them are counted exactly.
+  text = "tpusim-trace 1\n";
+  for (int i = 0; i < 31; ++i)
+    text += std::to_string(i) +
+            " mxu.matmul m=524288 n=524288 k=1048576 dtype=fp8 a=sram:0 b=sram:0 c=sram:0\n";
+  write_text(trace, text);
+  const Run ok =
+      run_tpusim({"trace", "run", trace, "--set", "sram.capacity_mib=1048576", "--format", "json"});
+  REQUIRE(ok.exit_code == 0);
+  CHECK(nlohmann::json::parse(ok.out)["flops"].get<std::uint64_t>() ==
+        31 * (std::uint64_t{1} << 59));
+}
