@@ -16,7 +16,7 @@
 
 namespace tpusim {
 
-std::string format_progress_shares(const std::vector<ProgressEntry>& e) {
+std::string format_progress_shares(const std::vector<ProgressEntry>& e, bool totals) {
   std::string text;
   for (std::size_t i = 0; i < e.size(); ++i) {
     const ProgressEntry& p = e[i];
@@ -24,8 +24,8 @@ std::string format_progress_shares(const std::vector<ProgressEntry>& e) {
     const double pct =
         p.total ? std::floor(100.0 * static_cast<double>(retired) / static_cast<double>(p.total))
                 : 0.0;
-    text += fmt::format("{}{} {:.0f}% of {}", i ? ", " : "", p.label, pct,
-                        format_si(static_cast<double>(p.total)));
+    text += fmt::format("{}{} {:.0f}%", i ? ", " : "", p.label, pct);
+    if (totals) text += " of " + format_si(static_cast<double>(p.total));
   }
   return text;
 }
@@ -56,10 +56,16 @@ constexpr std::int64_t kFirstDrawNs = 1'000'000'000;
 constexpr std::int64_t kRedrawNs = 500'000'000;
 
 // Lives in a MAP_SHARED page, so every process forked after start() writes the same slots.
-// state: 0 free, 1 being filled in, 2 running (label and total are set).
+// A slot's state is its generation (bumped by every claim) times 4 plus its phase: 0 free, 1
+// being filled in, 2 running. Every change is a compare-and-swap from the exact state seen, so
+// a slot freed on behalf of a dead process can never free the next claim of it, and a reader
+// that sees the state change while it copies the slot drops what it copied.
+constexpr std::uint64_t kFree = 0, kFilling = 1, kRunning = 2, kPhase = 3;
+
 struct Slot {
-  std::atomic<int> state;
+  std::atomic<std::uint64_t> state;
   std::atomic<pid_t> owner;  // the process running the simulation
+  std::atomic<pid_t> group;  // its process group: a sweep worker's pid, shared by its children
   std::atomic<std::uint64_t> retired;
   std::atomic<std::uint64_t> total;
   char label[kLabelBytes];
@@ -70,6 +76,11 @@ struct Board {
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free &&
                   std::atomic<pid_t>::is_always_lock_free,
               "slots are shared between processes, so their atomics must not need a lock");
+
+// Frees slot s if it is still in `seen` (a claimed state).
+void free_slot(Slot& s, std::uint64_t seen) {
+  s.state.compare_exchange_strong(seen, seen & ~kPhase, std::memory_order_acq_rel);
+}
 
 Board* g_board = nullptr;
 pid_t g_drawer = -1;
@@ -147,19 +158,21 @@ std::vector<ProgressEntry> Progress::running() {
   std::vector<ProgressEntry> entries;
   if (!g_board) return entries;
   for (Slot& s : g_board->slots) {
-    if (s.state.load(std::memory_order_acquire) != 2) continue;
+    const std::uint64_t seen = s.state.load(std::memory_order_acquire);
+    if ((seen & kPhase) != kRunning) continue;
     // A process killed mid-run (a crash, SIGKILL) never gives its slot back; once it is gone
-    // (reaped: kill finds no such process) the slot is free again.
+    // (reaped: kill finds no such process) the slot is free again. (A sweep frees its workers'
+    // slots by group as it reaps them, which also covers a zombie no one reaps.)
     const pid_t owner = s.owner.load(std::memory_order_relaxed);
     if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) {
-      int expected = 2;
-      s.state.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+      free_slot(s, seen);
       continue;
     }
     ProgressEntry e;
     e.label.assign(s.label, strnlen(s.label, kLabelBytes));
     e.total = s.total.load(std::memory_order_relaxed);
     e.retired = s.retired.load(std::memory_order_relaxed);
+    if (s.state.load(std::memory_order_acquire) != seen) continue;  // reclaimed while copied
     entries.push_back(std::move(e));
   }
   std::stable_sort(
@@ -168,28 +181,42 @@ std::vector<ProgressEntry> Progress::running() {
   return entries;
 }
 
+void Progress::release_group(pid_t group) {
+  if (!g_board || group <= 0) return;
+  for (Slot& s : g_board->slots) {
+    const std::uint64_t seen = s.state.load(std::memory_order_acquire);
+    if ((seen & kPhase) != kFree && s.group.load(std::memory_order_relaxed) == group)
+      free_slot(s, seen);
+  }
+}
+
 Progress::Task::Task(std::string_view label, std::uint64_t total) {
   if (!g_board) return;
   for (int i = 0; i < kSlots; ++i) {
     Slot& s = g_board->slots[i];
-    int expected = 0;
-    if (!s.state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+    std::uint64_t seen = s.state.load(std::memory_order_relaxed);
+    if ((seen & kPhase) != kFree) continue;
+    const std::uint64_t generation = (seen & ~kPhase) + 4;
+    if (!s.state.compare_exchange_strong(seen, generation | kFilling, std::memory_order_acquire))
+      continue;
     const std::string text = std::string(label) + g_suffix;
     const std::size_t n = std::min(text.size(), kLabelBytes - 1);
     std::memcpy(s.label, text.data(), n);
     s.label[n] = '\0';
     s.owner.store(::getpid(), std::memory_order_relaxed);
+    s.group.store(::getpgrp(), std::memory_order_relaxed);
     s.total.store(total, std::memory_order_relaxed);
     s.retired.store(0, std::memory_order_relaxed);
-    s.state.store(2, std::memory_order_release);
+    s.state.store(generation | kRunning, std::memory_order_release);
     m_slot = i;
+    m_state = generation | kRunning;
     m_draws = ::getpid() == g_drawer;
     return;
   }
 }
 
 Progress::Task::~Task() {
-  if (m_slot >= 0 && g_board) g_board->slots[m_slot].state.store(0, std::memory_order_release);
+  if (m_slot >= 0 && g_board) free_slot(g_board->slots[m_slot], m_state);
 }
 
 void Progress::Task::advance(std::uint64_t retired) {

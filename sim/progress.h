@@ -7,6 +7,8 @@
 /// is a terminal, nor during a run's first second, so short runs and redirected output stay
 /// silent.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,8 +28,9 @@ struct ProgressEntry {
 /// characters (0: not cut).
 std::string format_progress_line(std::string_view command, const std::vector<ProgressEntry>& e,
                                  double elapsed_s, std::size_t width);
-/// Each simulation's share, "dsa 45% of 1.2M, dense 3% of 4.5M" (the part after the clock).
-std::string format_progress_shares(const std::vector<ProgressEntry>& e);
+/// Each simulation's share, "dsa 45% of 1.2M, dense 3% of 4.5M" (the part after the clock), or
+/// without `totals` "dsa 45%, dense 3%".
+std::string format_progress_shares(const std::vector<ProgressEntry>& e, bool totals = true);
 /// The columns a line on stderr may use without wrapping (one short of the terminal's width, so
 /// that "\r" can redraw it), or 0 when stderr is not a terminal of known width.
 std::size_t progress_line_width();
@@ -47,6 +50,9 @@ class Progress {
   /// a command that draws its own line, as `sweep` does). A slot whose process has died without
   /// giving it back is freed, not listed.
   static std::vector<ProgressEntry> running();
+  /// Frees the slots of every simulation in process group `group` (a sweep calls it for a
+  /// worker it has reaped or killed: the worker's pid is its group, and its children share it).
+  static void release_group(pid_t group);
 
   /// One simulation's slot, held while it runs; inert when the line is off or every slot is
   /// taken.
@@ -62,7 +68,8 @@ class Progress {
 
    private:
     int m_slot = -1;
-    bool m_draws = false;  // this process draws the line
+    std::uint64_t m_state = 0;  // the slot's state while this task holds it
+    bool m_draws = false;       // this process draws the line
   };
 };
 

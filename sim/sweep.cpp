@@ -737,13 +737,16 @@ int run_sweep(const SweepOptions& opts) {
     if (finished > 0)
       eta = format_duration(elapsed / static_cast<double>(finished) *
                             static_cast<double>(tasks.size() - finished));
-    // Each worker's share of its instructions too: one prefill run can take most of a minute.
-    const std::vector<ProgressEntry> shares = Progress::running();
-    std::string line = fmt::format(
-        "sweep: {}/{} runs done, {} running, {} failed{}  elapsed {}  ETA {}{}{}", finished,
-        tasks.size(), running.size(), failed,
-        skipped ? fmt::format(" ({} already in the CSV)", skipped) : "", format_duration(elapsed),
-        eta, shares.empty() ? "" : "  retired: ", format_progress_shares(shares));
+    // Each running simulation's share of its instructions too, early in the line so that a
+    // narrow terminal cuts the clock first: one prefill run can take most of a minute.
+    const std::vector<ProgressEntry> shares =
+        running.empty() ? std::vector<ProgressEntry>{} : Progress::running();
+    std::string line =
+        fmt::format("sweep: {}/{} runs done, {} running{}, {} failed{}  elapsed {}  ETA {}",
+                    finished, tasks.size(), running.size(),
+                    shares.empty() ? "" : " (" + format_progress_shares(shares, false) + ")",
+                    failed, skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
+                    format_duration(elapsed), eta);
     // Cut to the terminal, or the next "\r" would redraw only the wrapped part.
     const std::size_t width = progress_line_width();
     if (width > 0 && line.size() > width) line.resize(width);
@@ -827,6 +830,7 @@ int run_sweep(const SweepOptions& opts) {
         continue;
       }
       ::close(r.fd);
+      Progress::release_group(r.pid);  // the worker's group: its own slots and its children's
       // Only the child's failure is a row; an error writing the CSV (or a resumed file whose
       // columns differ from this sweep's) stops the sweep.
       Json report;
@@ -850,9 +854,12 @@ int run_sweep(const SweepOptions& opts) {
       ::kill(r.pid, SIGKILL);
       ::close(r.fd);
     }
-    for (const auto& r : running)
+    for (const auto& r : running) {
       while (::waitpid(r.pid, nullptr, 0) < 0 && errno == EINTR) {
       }
+      Progress::release_group(r.pid);
+    }
+    running.clear();  // the last line says what is left: nothing running
   }
   csv.finish();
   if (progress) {
