@@ -166,23 +166,43 @@ std::string Scoreboard::describe_waiting() {
 Executor::Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook)
     : sc_core::sc_module(name), m_board(board), m_hook(std::move(hook)) {}
 
+std::size_t Executor::thread_index() {
+  const void* me = sc_core::sc_get_current_process_handle().get_process_object();
+  auto [it, fresh] = m_thread_of.try_emplace(me, m_wake.size());
+  if (fresh) m_wake.emplace_back();
+  return it->second;
+}
+
+void Executor::wake_longest_idle(std::size_t k) {
+  if (m_idle[k].empty()) return;
+  m_wake[m_idle[k].front()].notify(sc_core::SC_ZERO_TIME);
+  m_idle[k].pop_front();
+}
+
+void Executor::wake_all_idle(std::size_t k) {
+  for (std::size_t t : m_idle[k])
+    m_wake[t].notify(sc_core::SC_ZERO_TIME);
+  m_idle[k].clear();
+}
+
 const Instruction* Executor::acquire(UnitKind kind) {
-  auto k = static_cast<std::size_t>(kind);
+  const auto k = static_cast<std::size_t>(kind);
+  const std::size_t me = thread_index();
   for (;;) {
     if (const Instruction* in = m_board.ready_head(kind)) {
       m_board.take(kind);
       m_in_flight.emplace_back(in, now_cycles());
       // Another idle unit of this kind may take the next one in the same cycle.
-      if (m_waiting[k] > 0) m_ready[k].notify(sc_core::SC_ZERO_TIME);
+      if (!m_idle[k].empty() && m_board.ready_head(kind) != nullptr) wake_longest_idle(k);
       return in;
     }
     if (m_board.exhausted(kind)) {
-      if (m_waiting[k] > 0) m_ready[k].notify(sc_core::SC_ZERO_TIME);
+      wake_all_idle(k);
       return nullptr;
     }
-    ++m_waiting[k];
-    sc_core::wait(m_ready[k]);
-    --m_waiting[k];
+    // Woken by the one who removes it from the queue, so a unit is never woken twice.
+    m_idle[k].push_back(me);
+    sc_core::wait(m_wake[me]);
   }
 }
 
@@ -209,11 +229,13 @@ void Executor::fail(std::exception_ptr error) {
 }
 
 void Executor::wake_ready_kinds() {
-  for (int k = 0; k < kUnitKinds; ++k) {
-    if (m_waiting[static_cast<std::size_t>(k)] == 0) continue;
+  for (std::size_t k = 0; k < kUnitKinds; ++k) {
+    if (m_idle[k].empty()) continue;
     auto kind = static_cast<UnitKind>(k);
-    if (m_board.ready_head(kind) != nullptr || m_board.exhausted(kind))
-      m_ready[static_cast<std::size_t>(k)].notify(sc_core::SC_ZERO_TIME);
+    if (m_board.ready_head(kind) != nullptr)
+      wake_longest_idle(k);
+    else if (m_board.exhausted(kind))
+      wake_all_idle(k);
   }
 }
 

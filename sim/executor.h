@@ -104,7 +104,8 @@ using RetireHook = std::function<void(const Instruction&, UnitKind kind, int ins
 
 /// The SystemC face of the scoreboard: unit threads block in acquire() until their kind's head
 /// is ready. Only kinds whose head became ready (or that ran out) are woken, so an idle unit
-/// costs nothing.
+/// costs nothing. Of several idle units of a kind, the one idle the longest takes the next
+/// instruction (docs/ARCHITECTURE.md, "Executor").
 class Executor : public sc_core::sc_module, public InstructionPort {
  public:
   Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
@@ -117,10 +118,19 @@ class Executor : public sc_core::sc_module, public InstructionPort {
 
  private:
   void wake_ready_kinds();
+  /// Wakes the unit of kind k idle the longest (none if none is idle).
+  void wake_longest_idle(std::size_t k);
+  /// Wakes every idle unit of kind k (its instructions are exhausted: each thread ends).
+  void wake_all_idle(std::size_t k);
+  /// The calling unit thread's index (its wake-up event), assigned on its first acquire().
+  std::size_t thread_index();
   Scoreboard& m_board;
   RetireHook m_hook;
-  std::array<sc_core::sc_event, kUnitKinds> m_ready;
-  std::array<int, kUnitKinds> m_waiting{};
+  /// Idle unit threads of each kind, longest idle first. Each has its own event, so an
+  /// instruction that becomes ready wakes one unit, not every idle unit of its kind.
+  std::array<std::deque<std::size_t>, kUnitKinds> m_idle;
+  std::unordered_map<const void*, std::size_t> m_thread_of;  // by SystemC process object
+  std::deque<sc_core::sc_event> m_wake;                      // per thread index
   std::exception_ptr m_error;
   /// Instructions taken and not yet retired, with their start cycle (at most one per unit).
   std::vector<std::pair<const Instruction*, Cycle>> m_in_flight;
