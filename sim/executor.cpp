@@ -103,12 +103,20 @@ const Instruction* Scoreboard::ready_head(UnitKind kind) {
   return &oldest->in;
 }
 
-void Scoreboard::take(UnitKind kind) {
+void Scoreboard::take(UnitKind kind, Cycle now) {
   auto& q = m_queues[static_cast<std::size_t>(kind)];
   auto& heap = m_ready[static_cast<std::size_t>(kind)];
-  q.erase(q.begin() + static_cast<std::ptrdiff_t>(m_pick[static_cast<std::size_t>(kind)]));
+  const auto pick = q.begin() + static_cast<std::ptrdiff_t>(m_pick[static_cast<std::size_t>(kind)]);
+  (*pick)->taken_at = now;
+  q.erase(pick);
   std::pop_heap(heap.begin(), heap.end(), std::greater<>());
   heap.pop_back();
+}
+
+Cycle Scoreboard::taken_at(const Instruction* in) {
+  const Slot* s = find_slot(in->id);
+  SIM_CHECK("executor", s != nullptr && &s->in == in, "asked for an unknown instruction");
+  return s->taken_at;
 }
 
 void Scoreboard::finish(const Instruction* in) {
@@ -190,8 +198,10 @@ const Instruction* Executor::acquire(UnitKind kind) {
   const std::size_t me = thread_index();
   for (;;) {
     if (const Instruction* in = m_board.ready_head(kind)) {
-      m_board.take(kind);
-      m_in_flight.emplace_back(in, now_cycles());
+      const Cycle now = now_cycles();
+      m_board.take(kind, now);
+      if (m_taken.empty() || m_taken.back().first != now) m_taken.emplace_back(now, 0);
+      ++m_taken.back().second;
       // Another idle unit of this kind may take the next one in the same cycle.
       if (!m_idle[k].empty() && m_board.ready_head(kind) != nullptr) wake_longest_idle(k);
       return in;
@@ -207,16 +217,18 @@ const Instruction* Executor::acquire(UnitKind kind) {
 }
 
 void Executor::retire(const Instruction* in, UnitKind kind, int instance, Cycle start, Cycle end) {
-  Cycle horizon = now_cycles();
-  for (std::size_t i = 0; i < m_in_flight.size();) {
-    if (m_in_flight[i].first == in) {
-      m_in_flight[i] = m_in_flight.back();
-      m_in_flight.pop_back();
-      continue;
-    }
-    horizon = std::min(horizon, m_in_flight[i].second);
-    ++i;
-  }
+  // The horizon is the earliest start among the other instructions still running, or now.
+  const Cycle taken = m_board.taken_at(in);
+  const auto at = std::lower_bound(
+      m_taken.begin(), m_taken.end(), taken,
+      [](const std::pair<Cycle, std::uint64_t>& e, Cycle c) { return e.first < c; });
+  SIM_CHECK("executor", at != m_taken.end() && at->first == taken && at->second > 0,
+            "retired an instruction that was not taken");
+  --at->second;
+  while (!m_taken.empty() && m_taken.front().second == 0)
+    m_taken.pop_front();
+  const Cycle now = now_cycles();
+  const Cycle horizon = m_taken.empty() ? now : std::min(now, m_taken.front().first);
   if (m_hook) m_hook(*in, kind, instance, start, end, horizon);
   m_board.finish(in);
   wake_ready_kinds();

@@ -47,8 +47,11 @@ class Scoreboard {
   /// The instruction of `kind` the issue policy would start now (the oldest ready one among
   /// the first issue_window of its queue), or null.
   const Instruction* ready_head(UnitKind kind);
-  /// Removes that instruction from the queue of `kind` (right after ready_head returned it).
-  void take(UnitKind kind);
+  /// Removes that instruction from the queue of `kind` (right after ready_head returned it),
+  /// taken at cycle `now`.
+  void take(UnitKind kind, Cycle now = 0);
+  /// The cycle a taken, unfinished instruction was taken at.
+  Cycle taken_at(const Instruction* in);
   /// Marks an instruction finished; retires finished instructions from the window's front.
   void finish(const Instruction* in);
   /// True once no instruction of `kind` remains to be taken, now or later.
@@ -64,6 +67,7 @@ class Scoreboard {
     std::uint64_t seq = 0;      ///< position in the stream (the heaps' order)
     std::uint32_t pending = 0;  ///< dependencies not yet finished
     bool done = false;
+    Cycle taken_at = 0;             ///< when a unit took it
     std::vector<Slot*> dependants;  ///< slots that counted this one as pending
   };
   /// Min-heap entry of a kind's ready, untaken slots.
@@ -132,8 +136,10 @@ class Executor : public sc_core::sc_module, public InstructionPort {
   std::unordered_map<const void*, std::size_t> m_thread_of;  // by SystemC process object
   std::deque<sc_core::sc_event> m_wake;                      // per thread index
   std::exception_ptr m_error;
-  /// Instructions taken and not yet retired, with their start cycle (at most one per unit).
-  std::vector<std::pair<const Instruction*, Cycle>> m_in_flight;
+  /// How many instructions taken at each cycle are not yet retired, in cycle order (takes come
+  /// in time order): the earliest start still running is the first entry with a count, found
+  /// without a walk over everything in flight (a DMA engine may have 256 instructions at once).
+  std::deque<std::pair<Cycle, std::uint64_t>> m_taken;
 };
 
 }  // namespace tpusim

@@ -47,6 +47,7 @@ TEST_CASE("scoreboard picks what the issue policy's definition picks, on random 
       std::map<int, std::vector<std::uint64_t>> untaken;    // the reference's queues
       std::uint64_t loaded = 0;
       std::uint64_t picks = 0;
+      std::map<std::uint64_t, std::uint64_t> taken_as;  // id -> the cycle its take gave
       while (finished.size() < stream.size()) {
         // The reference sees what the scoreboard has loaded: the stream up to its window
         // (everything before the oldest unfinished instruction plus `window` more).
@@ -78,7 +79,8 @@ TEST_CASE("scoreboard picks what the issue policy's definition picks, on random 
             }
             REQUIRE(got != nullptr);
             REQUIRE(got->id == q[static_cast<std::size_t>(want)]);
-            board.take(kind);
+            board.take(kind, picks);  // a stand-in for the cycle: distinct per take
+            taken_as[got->id] = picks;
             running.emplace(got->id, got);
             q.erase(q.begin() + want);
             ++picks;
@@ -88,6 +90,8 @@ TEST_CASE("scoreboard picks what the issue policy's definition picks, on random 
         // Finish a random running instruction.
         auto it = running.begin();
         std::advance(it, static_cast<std::ptrdiff_t>(rng.below(running.size())));
+        // The take's cycle survives every other instruction's take and finish until its own.
+        CHECK(board.taken_at(it->second) == taken_as.at(it->first));
         finished.insert(it->first);
         board.finish(it->second);
         running.erase(it);
