@@ -48,6 +48,12 @@ RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const 
         "simulation stopped at cycle {} with work left (deadlock); {} instructions finished; "
         "waiting:\n{}",
         now_cycles(), board.finished(), board.describe_waiting()));
+  if (res.stats.flops_overflow_at != RunStats::kNoOverflow)
+    throw UserError(fmt::format(
+        "the run's matmuls add up to more than 2^64 FLOPs (1.8e19; instruction {} passed it), "
+        "more than the report can count: split the trace, or make its matmuls' m x n x k "
+        "smaller",
+        res.stats.flops_overflow_at));
 
   res.cycles = res.stats.last_end;
   res.hbm = chip.hbm().stats();

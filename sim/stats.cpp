@@ -1,10 +1,6 @@
 #include "sim/stats.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
-
-#include "base/error.h"
 
 namespace tpusim {
 
@@ -34,14 +30,11 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
   last_end = std::max(last_end, end);
   ++instructions;
   // Matmuls of up to 2^61 FLOPs each fit a 1-TiB SRAM, so a short trace can pass what the
-  // reports count in; stop with the user's error rather than print a wrapped total. A kernel's
-  // count is part of the run's, so this check covers both.
-  if (__builtin_add_overflow(flops, f, &flops))
-    throw UserError(fmt::format(
-        "the matmuls retired so far (the last: instruction {}) add up to more than 2^64 FLOPs "
-        "(1.8e19), more than the report can count: split the trace, or make its matmuls' "
-        "m x n x k smaller",
-        in.id));
+  // reports count in. The run is failed after it stops (simulate_on_chip): throwing here would
+  // unwind a unit thread's coroutine stack. A kernel's count is part of the run's, so this
+  // check covers both.
+  if (__builtin_add_overflow(flops, f, &flops) && flops_overflow_at == kNoOverflow)
+    flops_overflow_at = in.id;
   declared_hbm_bytes += b;
   auto& u = units[static_cast<std::size_t>(kind)];
   ++u.instructions;

@@ -82,6 +82,9 @@ class RunStats {
   Cycle last_end = 0;
   std::uint64_t instructions = 0;
   std::uint64_t flops = 0;
+  /// The instruction whose matmul took `flops` past 2^64 (the count wrapped), or kNoOverflow.
+  static constexpr std::uint64_t kNoOverflow = ~std::uint64_t{0};
+  std::uint64_t flops_overflow_at = kNoOverflow;
   std::uint64_t declared_hbm_bytes = 0;
   std::array<UnitKindStats, kUnitKinds> units{};  ///< indexed by UnitKind: use unit()
   UnitKindStats& unit(UnitKind k) { return units[static_cast<std::size_t>(k)]; }
