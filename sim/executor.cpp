@@ -195,7 +195,6 @@ void Executor::wake_all_idle(std::size_t k) {
 
 const Instruction* Executor::acquire(UnitKind kind) {
   const auto k = static_cast<std::size_t>(kind);
-  const std::size_t me = thread_index();
   for (;;) {
     if (const Instruction* in = m_board.ready_head(kind)) {
       const Cycle now = now_cycles();
@@ -211,6 +210,7 @@ const Instruction* Executor::acquire(UnitKind kind) {
       return nullptr;
     }
     // Woken by the one who removes it from the queue, so a unit is never woken twice.
+    const std::size_t me = thread_index();
     m_idle[k].push_back(me);
     sc_core::wait(m_wake[me]);
   }

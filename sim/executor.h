@@ -49,7 +49,7 @@ class Scoreboard {
   const Instruction* ready_head(UnitKind kind);
   /// Removes that instruction from the queue of `kind` (right after ready_head returned it),
   /// taken at cycle `now`.
-  void take(UnitKind kind, Cycle now = 0);
+  void take(UnitKind kind, Cycle now);
   /// The cycle a taken, unfinished instruction was taken at.
   Cycle taken_at(const Instruction* in);
   /// Marks an instruction finished; retires finished instructions from the window's front.
@@ -108,8 +108,10 @@ using RetireHook = std::function<void(const Instruction&, UnitKind kind, int ins
 
 /// The SystemC face of the scoreboard: unit threads block in acquire() until their kind's head
 /// is ready. Only kinds whose head became ready (or that ran out) are woken, so an idle unit
-/// costs nothing. Of several idle units of a kind, the one idle the longest takes the next
-/// instruction (docs/ARCHITECTURE.md, "Executor").
+/// costs nothing. A ready instruction wakes the idle unit of its kind that has waited longest;
+/// a unit asking in the same cycle may take it first (docs/ARCHITECTURE.md, the life of an
+/// instruction, "Held").
+
 class Executor : public sc_core::sc_module, public InstructionPort {
  public:
   Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
