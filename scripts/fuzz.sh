@@ -4,6 +4,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     TARGET: trace_reader, config (default: both)
 # Corpora grow in build-fuzz/corpus/TARGET (seeded from traces/examples and models/presets);
 # crashing inputs land in build-fuzz/artifacts/. Exit status 1 if any target found a crash.
+# TPUSIM_FUZZ_SEED=N fixes libFuzzer's seed (CI runs a short, seeded pass so the targets keep
+# building); TPUSIM_FUZZ_DIR moves build-fuzz.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
@@ -38,13 +40,20 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   case $t in
     trace_reader)
-      build trace_reader "$root/tests/fuzz/fuzz_trace_reader.cpp" "$root/traces/reader.cpp" \
-        "$root/traces/isa.cpp" "$root/traces/writer.cpp" "$root/sim/common.cpp"
+      # Whole layers by glob, so that a file moved between them does not break this build.
+      # shellcheck disable=SC2046
+      build trace_reader "$root/tests/fuzz/fuzz_trace_reader.cpp" "$root"/base/*.cpp \
+        "$root"/traces/*.cpp $(pkg-config --cflags --libs fmt)
       cp -n "$root"/traces/examples/*.trace "$corpus"/ ;;
     config)
+      # The presets are compiled in, as in the CMake build (cmake/embed_files.cmake).
+      presets=$(printf '%s|' "$root"/models/presets/*.toml)
+      cmake -DOUT="$out/embedded_presets.cpp" -DFUNC=embedded_presets "-DFILES=${presets%|}" \
+        -P "$root/cmake/embed_files.cmake"
       # shellcheck disable=SC2046
       build config "$root/tests/fuzz/fuzz_config.cpp" "$root/sim/config.cpp" "$root"/models/*.cpp \
-        "$root/traces/isa.cpp" "$root/sim/common.cpp" $(pkg-config --cflags --libs systemc tomlplusplus fmt)
+        "$root"/traces/*.cpp "$root"/base/*.cpp "$out/embedded_presets.cpp" \
+        $(pkg-config --cflags --libs systemc tomlplusplus fmt)
       cp -n "$root"/models/presets/*.toml "$corpus"/
       # A seed with overrides after the %% separator.
       printf '[hbm]\nchannels = 8\n%%%%\nsram.banks=64\nmxu.dataflow=os\n' > "$corpus/with_sets.toml" ;;
@@ -53,7 +62,9 @@ for t in "${targets[@]}"; do
   echo "fuzz: running $t for ${secs}s" >&2
   # Sanitizer reports and uncaught exceptions abort; -timeout catches hangs, -rss_limit_mb
   # unbounded allocations. ASan's leak check is off: SystemC's statics are never freed.
-  if ! ASAN_OPTIONS=detect_leaks=0 "$out/fuzz_$t" -max_total_time="$secs" -timeout=10 \
+  seed=()
+  [ -n "${TPUSIM_FUZZ_SEED:-}" ] && seed=(-seed="$TPUSIM_FUZZ_SEED")
+  if ! ASAN_OPTIONS=detect_leaks=0 "$out/fuzz_$t" "${seed[@]}" -max_total_time="$secs" -timeout=10 \
       -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
       -artifact_prefix="$out/artifacts/${t}-" "$corpus" 2>"$out/$t.log"; then
     status=1

@@ -27,8 +27,9 @@ using namespace tpusim;
 
 }  // namespace
 
-// libsystemc (linked for the models' SystemC modules, never run here) refers to sc_main.
-int sc_main(int, char**) {
+// libsystemc (linked for the models' SystemC modules, never run here) refers to sc_main, which
+// SystemC declares extern "C" (sc_externs.h).
+extern "C" int sc_main(int, char**) {
   return 1;
 }
 
