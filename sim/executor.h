@@ -111,7 +111,6 @@ using RetireHook = std::function<void(const Instruction&, UnitKind kind, int ins
 /// costs nothing. A ready instruction wakes the idle unit of its kind that has waited longest;
 /// a unit asking in the same cycle may take it first (docs/ARCHITECTURE.md, the life of an
 /// instruction, "Held").
-
 class Executor : public sc_core::sc_module, public InstructionPort {
  public:
   Executor(sc_core::sc_module_name name, Scoreboard& board, RetireHook hook);
