@@ -623,9 +623,18 @@ TraceFileFacts validate_trace_file(const std::string& path, const HwConfig& hw) 
   TraceReader reader(path);
   Instruction in;
   TraceFileFacts facts;
+  std::uint64_t flops = 0;
   while (reader.next(in)) {
     validate_instruction(in, hw, path);
     facts.sram_peak = std::max(facts.sram_peak, sram_extent(in));
+    // Matmuls of up to 2^61 FLOPs each fit a 1-TiB SRAM, so a short trace can pass what the
+    // reports count in; refused here, before any simulation.
+    if (__builtin_add_overflow(flops, instruction_flops(in), &flops))
+      throw TraceError(fmt::format(
+          "{}:{}: instruction {}: the trace's matmuls up to here add up to more than 2^64 FLOPs "
+          "(1.8e19), more than the report can count: split the trace, or make its matmuls' "
+          "m x n x k smaller",
+          path, in.line, in.id));
   }
   facts.instructions = reader.instructions_read();
   if (facts.instructions == 0) throw TraceError(path + ": the trace has no instructions");

@@ -30,9 +30,10 @@ void RunStats::on_retire(const Instruction& in, UnitKind kind, int instance, Cyc
   last_end = std::max(last_end, end);
   ++instructions;
   // Matmuls of up to 2^61 FLOPs each fit a 1-TiB SRAM, so a short trace can pass what the
-  // reports count in. The run is failed after it stops (simulate_on_chip): throwing here would
-  // unwind a unit thread's coroutine stack. A kernel's count is part of the run's, so this
-  // check covers both.
+  // reports count in. A trace file's first pass refuses one (sim/driver.cpp); this is the
+  // backstop for any other stream. The run is failed after it stops (simulate_on_chip):
+  // throwing here would unwind a unit thread's coroutine stack. A kernel's count is part of
+  // the run's, so this check covers both.
   if (__builtin_add_overflow(flops, f, &flops) && flops_overflow_at == kNoOverflow)
     flops_overflow_at = in.id;
   declared_hbm_bytes += b;

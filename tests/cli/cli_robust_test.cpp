@@ -436,10 +436,8 @@ TEST_CASE("cli: a meta key named trace is refused; a denormal overlap is a numbe
 TEST_CASE("cli: FLOPs past what the report can count exit 2, not a wrapped total",
           "[cli][robust]") {
   // In a 1-TiB SRAM one fp8 matmul of m = n = 2^19, k = 2^20 has operands of at most 2^39 B
-  // and does 2 x 2^58 = 2^59 FLOPs, so 32 of them reach 2^64: the 32nd to retire passes it
-  // (which id that is depends on the order the four arrays finish in). The run is failed once
-  // it has stopped, not by an exception inside a unit's thread (ASan cannot follow one across
-  // SystemC's coroutine stacks).
+  // and does 2 x 2^58 = 2^59 FLOPs, so 32 of them reach 2^64: the 32nd (id 31, on line 33 after
+  // the header) passes it. The trace's first pass refuses it, before any simulation.
   ScratchDir dir;
   const std::string trace = dir.file("flops.trace");
   std::string text = "tpusim-trace 1\n";
@@ -449,8 +447,8 @@ TEST_CASE("cli: FLOPs past what the report can count exit 2, not a wrapped total
   write_text(trace, text);
   const Run r = run_tpusim({"trace", "run", trace, "--set", "sram.capacity_mib=1048576"});
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Catch::Contains("the run's matmuls add up to more than 2^64 FLOPs") &&
-                        Catch::Contains(" passed it)"));
+  CHECK_THAT(r.err, Catch::Contains(trace + ":33: instruction 31: the trace's matmuls up to "
+                                            "here add up to more than 2^64 FLOPs"));
   CHECK(r.out.empty());
   // 31 of them are counted exactly.
   text = "tpusim-trace 1\n";
