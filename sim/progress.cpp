@@ -172,6 +172,7 @@ std::vector<ProgressEntry> Progress::running() {
     e.label.assign(s.label, strnlen(s.label, kLabelBytes));
     e.total = s.total.load(std::memory_order_relaxed);
     e.retired = s.retired.load(std::memory_order_relaxed);
+    e.group = s.group.load(std::memory_order_relaxed);
     if (s.state.load(std::memory_order_acquire) != seen) continue;  // reclaimed while copied
     entries.push_back(std::move(e));
   }

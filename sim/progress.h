@@ -21,6 +21,7 @@ struct ProgressEntry {
   std::string label;          ///< "dense", "dsa", "dsa S layer", "dsa sample 2", "trace"
   std::uint64_t retired = 0;  ///< instructions retired so far
   std::uint64_t total = 0;    ///< instructions in the stream
+  pid_t group = 0;            ///< process group of the simulating process (a sweep's worker)
 };
 
 /// The line for `command` after `elapsed_s` seconds (plain C++, tested without a terminal): the

@@ -488,6 +488,20 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
   return {i, n};
 }
 
+namespace {
+
+// 32768 -> "32k", 1048576 -> "1m"; anything else as it is.
+std::string short_size(const std::string& v) {
+  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
+    return v;
+  const std::uint64_t n = std::stoull(v);
+  if (n != 0 && n % (1024 * 1024) == 0) return std::to_string(n / (1024 * 1024)) + "m";
+  if (n != 0 && n % 1024 == 0) return std::to_string(n / 1024) + "k";
+  return v;
+}
+
+}  // namespace
+
 std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
   // Each dimension: a name for the key and its values. The last dimension varies fastest.
   struct Dim {
@@ -537,6 +551,9 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
         p.spec.flags.emplace_back(name, v);
       }
       key.push_back(name + "=" + v);
+      if (dims[d].values.size() > 1)
+        p.label += fmt::format("{}{}={}", p.label.empty() ? "" : " ",
+                               name.rfind("set:", 0) == 0 ? name.substr(4) : name, short_size(v));
     }
     // An extrapolated point is another result than the exact one: its key says so, so that
     // --resume never takes one for the other.
@@ -741,14 +758,25 @@ int run_sweep(const SweepOptions& opts) {
     // narrow terminal cuts the clock first: one prefill run can take most of a minute.
     const std::vector<ProgressEntry> shares =
         running.empty() ? std::vector<ProgressEntry>{} : Progress::running();
-    std::string line =
-        fmt::format("sweep: {}/{} runs done, {} running{}, {} failed{}  elapsed {}  ETA {}",
-                    finished, tasks.size(), running.size(),
-                    shares.empty() ? "" : " (" + format_progress_shares(shares, false) + ")",
-                    failed, skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
-                    format_duration(elapsed), eta);
-    // Cut to the terminal, or the next "\r" would redraw only the wrapped part.
+    auto line_with = [&](const std::vector<ProgressEntry>& e) {
+      return fmt::format("sweep: {}/{} runs done, {} running{}, {} failed{}  elapsed {}  ETA {}",
+                         finished, tasks.size(), running.size(),
+                         e.empty() ? "" : " (" + format_progress_shares(e, false) + ")", failed,
+                         skipped ? fmt::format(" ({} already in the CSV)", skipped) : "",
+                         format_duration(elapsed), eta);
+    };
+    // Each share named by its point too ("seq=32k topk=2k dsa 45%"), where the terminal has
+    // room for that: two runs of one variant are otherwise both "dsa". A worker is its own
+    // process group, so a slot's group names the worker and so the point.
+    std::vector<ProgressEntry> named = shares;
+    for (ProgressEntry& e : named)
+      for (const Running& r : running)
+        if (r.pid == e.group && !r.task->point->label.empty())
+          e.label = r.task->point->label + " " + e.label;
     const std::size_t width = progress_line_width();
+    std::string line = line_with(named);
+    if (width > 0 && line.size() > width) line = line_with(shares);
+    // Cut to the terminal, or the next "\r" would redraw only the wrapped part.
     if (width > 0 && line.size() > width) line.resize(width);
     std::fputs(("\r" + line + "\x1b[K").c_str(), stderr);
     std::fflush(stderr);

@@ -142,6 +142,9 @@ TEST_CASE("sweep lists: ranges, plain lists and errors naming the flag", "[sweep
   REQUIRE(grid.size() == 12);
   CHECK(grid[0].key == "hw=tpu-v5e set:sram.capacity_mib=64 seq=1024 topk=64");
   CHECK(grid[0].spec.attention == "both");
+  // The progress line names a running point by the values the grid varies, sizes shortened.
+  CHECK(grid[0].label == "sram.capacity_mib=64 seq=1k topk=64");
+  CHECK(grid[11].label == "sram.capacity_mib=128 seq=2k topk=256");
   // "4k" and "4096" are the same point: keys are canonical.
   o.flag_lists = {{"seq", "4k,4096"}};
   o.sets.clear();
