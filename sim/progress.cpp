@@ -49,7 +49,10 @@ std::size_t progress_line_width() {
 
 namespace {
 
-constexpr int kSlots = 16;
+// Simulations running at once across the command's processes: a sweep's workers (-j) each run
+// one point's variant, an extrapolated one three samples at a time. Beyond this many, the
+// extra ones are not shown (their Task is inert); 16 was too few for -j 8 with extrapolation.
+constexpr int kSlots = 256;
 constexpr std::size_t kLabelBytes = 40;
 // A run shorter than this draws nothing; the line is redrawn at most this often.
 constexpr std::int64_t kFirstDrawNs = 1'000'000'000;
