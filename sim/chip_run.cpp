@@ -36,6 +36,7 @@ RunResult simulate_on_chip(const HwConfig& hw, InstructionSource& source, const 
                 [&res, &opts](const Instruction& in, UnitKind kind, int instance, Cycle s, Cycle e,
                               Cycle horizon) {
                   res.stats.on_retire(in, kind, instance, s, e, horizon);
+                  if (opts.on_retire) opts.on_retire(in.id, s, e, horizon);
                   const std::uint64_t retired = res.stats.instructions;
                   if (retired % SimOptions::kProgressEvery == 0 && opts.on_progress)
                     opts.on_progress(retired);

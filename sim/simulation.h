@@ -25,6 +25,10 @@ struct SimOptions {
   /// progress line; sim/progress.h). Empty: not called.
   std::function<void(std::uint64_t retired)> on_progress;
   static constexpr std::uint64_t kProgressEvery = 1024;
+  /// Called at every retirement with the instruction's id, its start and end, and the horizon
+  /// the executor passes the statistics (no instruction retiring later starts before it; tests
+  /// check that promise). Empty: not called.
+  std::function<void(std::uint64_t id, Cycle start, Cycle end, Cycle horizon)> on_retire;
 };
 
 struct RunResult {
