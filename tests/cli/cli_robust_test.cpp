@@ -440,22 +440,21 @@ TEST_CASE("cli: FLOPs past what the report can count exit 2, not a wrapped total
   // the header) passes it. The trace's first pass refuses it, before any simulation.
   ScratchDir dir;
   const std::string trace = dir.file("flops.trace");
-  std::string text = "tpusim-trace 1\n";
-  for (int i = 0; i < 33; ++i)
-    text += std::to_string(i) +
-            " mxu.matmul m=524288 n=524288 k=1048576 dtype=fp8 a=sram:0 b=sram:0 c=sram:0\n";
-  write_text(trace, text);
+  const auto matmuls = [&trace](int count) {
+    std::string text = "tpusim-trace 1\n";
+    for (int i = 0; i < count; ++i)
+      text += std::to_string(i) +
+              " mxu.matmul m=524288 n=524288 k=1048576 dtype=fp8 a=sram:0 b=sram:0 c=sram:0\n";
+    write_text(trace, text);
+  };
+  matmuls(33);
   const Run r = run_tpusim({"trace", "run", trace, "--set", "sram.capacity_mib=1048576"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Catch::Contains(trace + ":33: instruction 31: the trace's matmuls up to "
                                             "here add up to more than 2^64 FLOPs"));
   CHECK(r.out.empty());
   // 31 of them are counted exactly.
-  text = "tpusim-trace 1\n";
-  for (int i = 0; i < 31; ++i)
-    text += std::to_string(i) +
-            " mxu.matmul m=524288 n=524288 k=1048576 dtype=fp8 a=sram:0 b=sram:0 c=sram:0\n";
-  write_text(trace, text);
+  matmuls(31);
   const Run ok =
       run_tpusim({"trace", "run", trace, "--set", "sram.capacity_mib=1048576", "--format", "json"});
   REQUIRE(ok.exit_code == 0);
