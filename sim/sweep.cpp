@@ -490,7 +490,7 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
 
 namespace {
 
-// 32768 -> "32k", 1048576 -> "1m"; anything else as it is.
+// A size for the progress line: 32768 -> "32k", 1048576 -> "1m"; anything else as it is.
 std::string short_size(const std::string& v) {
   if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
     return v;
@@ -498,6 +498,16 @@ std::string short_size(const std::string& v) {
   if (n != 0 && n % (1024 * 1024) == 0) return std::to_string(n / (1024 * 1024)) + "m";
   if (n != 0 && n % 1024 == 0) return std::to_string(n / 1024) + "k";
   return v;
+}
+
+// "seq=32k topk=2k" -> "32k 2k".
+std::string values_only(const std::string& label) {
+  std::string out;
+  for (const std::string& item : split(label, ' ')) {
+    const std::size_t eq = item.find('=');
+    out += (out.empty() ? "" : " ") + (eq == std::string::npos ? item : item.substr(eq + 1));
+  }
+  return out;
 }
 
 }  // namespace
@@ -553,7 +563,8 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
       key.push_back(name + "=" + v);
       if (dims[d].values.size() > 1)
         p.label += fmt::format("{}{}={}", p.label.empty() ? "" : " ",
-                               name.rfind("set:", 0) == 0 ? name.substr(4) : name, short_size(v));
+                               name.rfind("set:", 0) == 0 ? name.substr(4) : name,
+                               is_size_flag("--" + name) ? short_size(v) : v);
     }
     // An extrapolated point is another result than the exact one: its key says so, so that
     // --resume never takes one for the other.
@@ -766,15 +777,24 @@ int run_sweep(const SweepOptions& opts) {
                          format_duration(elapsed), eta);
     };
     // Each share named by its point too ("seq=32k topk=2k dsa 45%"), where the terminal has
-    // room for that: two runs of one variant are otherwise both "dsa". A worker is its own
-    // process group, so a slot's group names the worker and so the point.
-    std::vector<ProgressEntry> named = shares;
-    for (ProgressEntry& e : named)
-      for (const Running& r : running)
-        if (r.pid == e.group && !r.task->point->label.empty())
-          e.label = r.task->point->label + " " + e.label;
+    // room for that, else by the values alone ("32k 2k dsa 45%"): two runs of one variant
+    // are otherwise both "dsa". A worker is its own process group, and the simulations it
+    // forks share it, so a slot's group names the worker and so the point.
+    auto named = [&](bool with_names) {
+      std::vector<ProgressEntry> e = shares;
+      for (ProgressEntry& x : e)
+        for (const Running& r : running)
+          if (r.pid == x.group && !r.task->point->label.empty())
+            x.label = (with_names ? r.task->point->label : values_only(r.task->point->label)) +
+                      " " + x.label;
+      std::stable_sort(e.begin(), e.end(), [](const ProgressEntry& a, const ProgressEntry& b) {
+        return a.label < b.label;
+      });
+      return e;
+    };
     const std::size_t width = progress_line_width();
-    std::string line = line_with(named);
+    std::string line = line_with(named(true));
+    if (width > 0 && line.size() > width) line = line_with(named(false));
     if (width > 0 && line.size() > width) line = line_with(shares);
     // Cut to the terminal, or the next "\r" would redraw only the wrapped part.
     if (width > 0 && line.size() > width) line.resize(width);

@@ -124,21 +124,23 @@ TEST_CASE("run --quiet draws no progress line even on a terminal", "[cli][progre
 
 TEST_CASE("sweep shows each running run's share of its instructions on a terminal",
           "[cli][progress]") {
-  // One DSA prefill point (the run above), so the line is redrawn while it simulates: the
-  // worker's slot crosses from the forked child to the sweep, which draws its own line.
+  // Two DSA prefill points (the run above at two k), so the line is redrawn while they
+  // simulate: each worker's slot crosses from its forked child to the sweep, which draws its
+  // own line and names each share by its point (both are "dsa").
   TempDir dir;
   const std::string csv = dir.path() + "/sweep.csv";
   const TtyRun r = run_on_tty({"sweep", "--phase", "prefill", "--chunk", "4k", "--seq", "16k",
-                               "--attention", "dsa", "-j", "1", "-o", csv},
+                               "--topk", "1024,2048", "--attention", "dsa", "-j", "2", "-o", csv},
                               dir.path());
   REQUIRE(r.exit_code == 0);
   INFO(r.tty);
-  // "0/1 runs done, 1 running (dsa 37%), 0 failed  elapsed 1s  ETA ?"
-  CHECK(r.tty.find("runs done, 1 running (dsa ") != std::string::npos);
-  // The last drawing says every run is done and lists no share: the worker's slot is free.
+  // "0/2 runs done, 2 running (topk=1k dsa 37%, topk=2k dsa 20%), 0 failed  elapsed 1s  ETA ?"
+  CHECK(r.tty.find(" running (topk=") != std::string::npos);
+  CHECK(r.tty.find(" running (dsa ") == std::string::npos);  // 200 columns: room for names
+  // The last drawing says every run is done and lists no share: the workers' slots are free.
   const auto last = r.tty.rfind("\rsweep: ");
   REQUIRE(last != std::string::npos);
-  const std::string done = "\rsweep: 1/1 runs done, 0 running, 0 failed ";
+  const std::string done = "\rsweep: 2/2 runs done, 0 running, 0 failed ";
   CHECK(r.tty.compare(last, done.size(), done) == 0);
   CHECK(tpusim_test::slurp(csv).find(",dsa,ok,") != std::string::npos);
 }
