@@ -490,16 +490,6 @@ std::pair<std::size_t, std::size_t> parse_shard(const std::string& text) {
 
 namespace {
 
-// A size for the progress line: 32768 -> "32k", 1048576 -> "1m"; anything else as it is.
-std::string short_size(const std::string& v) {
-  if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string::npos)
-    return v;
-  const std::uint64_t n = std::stoull(v);
-  if (n != 0 && n % (1024 * 1024) == 0) return std::to_string(n / (1024 * 1024)) + "m";
-  if (n != 0 && n % 1024 == 0) return std::to_string(n / 1024) + "k";
-  return v;
-}
-
 // "seq=32k topk=2k" -> "32k 2k".
 std::string values_only(const std::string& label) {
   std::string out;
@@ -564,7 +554,8 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
       if (dims[d].values.size() > 1)
         p.label += fmt::format("{}{}={}", p.label.empty() ? "" : " ",
                                name.rfind("set:", 0) == 0 ? name.substr(4) : name,
-                               is_size_flag("--" + name) ? short_size(v) : v);
+                               // Sizes are decimal here (expand_list), shown as reports do.
+                               is_size_flag("--" + name) ? format_count(std::stod(v)) : v);
     }
     // An extrapolated point is another result than the exact one: its key says so, so that
     // --resume never takes one for the other.

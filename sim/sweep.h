@@ -31,8 +31,8 @@ struct SweepOptions {
 struct SweepPoint {
   PointSpec spec;   ///< attention is dense, dsa or both
   std::string key;  ///< `name=value ...` as the grid spells them (point_match_id: its identity)
-  /// The values the grid varies, for the progress line: "seq=32k topk=2k" (sizes that are
-  /// whole multiples of 1024 with a k or m suffix, `set:` dropped); empty for a single point.
+  /// The values the grid varies, for the progress line: "seq=32k topk=2k" (sizes as
+  /// format_count shows them, `set:` dropped); empty for a single point.
   std::string label;
 };
 
