@@ -292,12 +292,12 @@ TEST_CASE("of several idle units, the one idle the longest takes the next instru
 }
 
 TEST_CASE("the retire horizon: no instruction retiring later starts before it", "[executor]") {
-  // The statistics fold busy intervals older than the horizon (sim/stats.h), so a horizon too
-  // late would fold an interval that a later one overlaps, and count the overlap twice. Loads of 4
-  // KiB to 1 MiB on two engines with four in flight each complete out of issue order (a small load
-  // issued after a big one lands first), and matmuls on two arrays wait for pairs of them:
-  // instructions are in flight across many retirements. For each retirement, every later one must
-  // start at or after its horizon.
+  // The statistics fold busy intervals older than the horizon (sim/stats.h), so a horizon
+  // too late would fold an interval that a later one overlaps, and count the overlap twice.
+  // Loads of 4 KiB to 1 MiB on two engines with four in flight each complete out of issue
+  // order (a small load issued after a big one lands first), and matmuls on two arrays wait
+  // for pairs of them: instructions are in flight across many retirements. For each
+  // retirement, every later one must start at or after its horizon.
   HwConfig hw =
       load_hw_config(kDefaultPreset, {"mxu.count=2", "dma.engines=2", "dma.max_in_flight=4"});
   std::vector<Instruction> v;
