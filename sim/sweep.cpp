@@ -551,11 +551,16 @@ std::vector<SweepPoint> sweep_grid(const SweepOptions& opts) {
         p.spec.flags.emplace_back(name, v);
       }
       key.push_back(name + "=" + v);
-      if (dims[d].values.size() > 1)
-        p.label += fmt::format("{}{}={}", p.label.empty() ? "" : " ",
-                               name.rfind("set:", 0) == 0 ? name.substr(4) : name,
-                               // Sizes are decimal here (expand_list), shown as reports do.
-                               is_size_flag("--" + name) ? format_count(std::stod(v)) : v);
+      if (dims[d].values.size() > 1) {
+        const std::string item =
+            fmt::format("{}={}", name.rfind("set:", 0) == 0 ? name.substr(4) : name,
+                        // Sizes are decimal here (expand_list), shown as reports do.
+                        is_size_flag("--" + name) ? format_count(std::stod(v)) : v);
+        p.label += (p.label.empty() ? "" : " ") + item;
+        const WorkloadParam* row = find_workload_param(name);
+        if (row == nullptr || !dense_relevant_value(*row, v).empty())
+          p.dense_label += (p.dense_label.empty() ? "" : " ") + item;
+      }
     }
     // An extrapolated point is another result than the exact one: its key says so, so that
     // --resume never takes one for the other.
@@ -775,9 +780,11 @@ int run_sweep(const SweepOptions& opts) {
       std::vector<ProgressEntry> e = shares;
       for (ProgressEntry& x : e)
         for (const Running& r : running)
-          if (r.pid == x.group && !r.task->point->label.empty())
-            x.label = (with_names ? r.task->point->label : values_only(r.task->point->label)) +
-                      " " + x.label;
+          if (r.pid == x.group) {
+            const SweepPoint& point = *r.task->point;
+            const std::string& label = r.task->variant == "dense" ? point.dense_label : point.label;
+            if (!label.empty()) x.label = (with_names ? label : values_only(label)) + " " + x.label;
+          }
       std::stable_sort(e.begin(), e.end(), [](const ProgressEntry& a, const ProgressEntry& b) {
         return a.label < b.label;
       });

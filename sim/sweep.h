@@ -34,6 +34,9 @@ struct SweepPoint {
   /// The values the grid varies, for the progress line: "seq=32k topk=2k" (sizes as
   /// format_count shows them, `set:` dropped); empty for a single point.
   std::string label;
+  /// The same without the values dense ignores ("seq=32k"): one dense run serves every point
+  /// that differs only in those, so naming one of their values would name the wrong point.
+  std::string dense_label;
 };
 
 /// Expands a list value of `flag`: `a,b,c`, `start:stop:xF` (geometric, start and stop are

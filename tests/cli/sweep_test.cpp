@@ -145,9 +145,19 @@ TEST_CASE("sweep lists: ranges, plain lists and errors naming the flag", "[sweep
   // The progress line names a running point by the values the grid varies, sizes shortened.
   CHECK(grid[0].label == "sram.capacity_mib=64 seq=1k topk=64");
   CHECK(grid[11].label == "sram.capacity_mib=128 seq=2k topk=256");
+  // One dense run serves every k, so its label leaves k out; a --set always matters to it.
+  CHECK(grid[0].dense_label == "sram.capacity_mib=64 seq=1k");
+  CHECK(grid[11].dense_label == "sram.capacity_mib=128 seq=2k");
   o.sets = {"dma.engines=1024,2048"};  // a count, not a size
   o.flag_lists = {{"seq", "1k"}};
   CHECK(tpusim::sweep_grid(o)[1].label == "dma.engines=2048");
+  // --residency matters to dense only as prefetch (dense_relevant_value).
+  o.sets.clear();
+  o.flag_lists = {{"residency", "stream,prefetch"}, {"topk", "64,128"}};
+  grid = tpusim::sweep_grid(o);
+  REQUIRE(grid.size() == 4);
+  CHECK(grid[0].dense_label.empty());
+  CHECK(grid[3].dense_label == "residency=prefetch");
   // "4k" and "4096" are the same point: keys are canonical.
   o.flag_lists = {{"seq", "4k,4096"}};
   o.sets.clear();
